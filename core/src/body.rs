@@ -1,0 +1,1077 @@
+//! Typed views of v2 and v3 token bodies (spec §9) and the expiry rule of spec §6.
+//!
+//! The signed content is JSON that keystone produced; [`parse`] reads the few fields a validator
+//! needs (expiry, audit ids, user, scope, roles, bind) and keeps the whole document in
+//! [`TokenBody::raw`], so fields this crate does not know about are preserved, never rejected.
+
+use serde_json::{Map, Value};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+
+use crate::error::{Error, LimitKind, Result};
+use crate::limits::Limits;
+
+/// Which identity API shape a token body has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenVersion {
+    /// Identity API v2.0: `{"access": {"token": {...}, "user": {...}, ...}}`.
+    V2,
+    /// Identity API v3: `{"token": {...}}`.
+    V3,
+}
+
+/// The user a token was issued to; fields keystone left out are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct User {
+    /// User id (v2 `access.user.id`, v3 `token.user.id`).
+    pub id: Option<String>,
+    /// User name (v2 `access.user.name`, v3 `token.user.name`).
+    pub name: Option<String>,
+    /// Id of the user's domain (v3 `token.user.domain.id`; v2 bodies have none).
+    pub domain_id: Option<String>,
+    /// Name of the user's domain (v3 `token.user.domain.name`; v2 bodies have none).
+    pub domain_name: Option<String>,
+}
+
+/// What a token is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scope {
+    /// No project, domain or system scope.
+    Unscoped,
+    /// A project (v2 `access.token.tenant`, v3 `token.project`).
+    Project {
+        /// Project id.
+        id: String,
+        /// Project name.
+        name: String,
+        /// Id of the project's domain (v3 `token.project.domain.id`; v2 bodies have none).
+        domain_id: Option<String>,
+        /// Name of the project's domain (v3 `token.project.domain.name`; v2 bodies have none).
+        domain_name: Option<String>,
+    },
+    /// A domain (v3 `token.domain`).
+    Domain {
+        /// Domain id.
+        id: String,
+        /// Domain name.
+        name: String,
+    },
+    /// The whole deployment (v3 `token.system`, a later keystone addition; the value is kept in `raw`).
+    System,
+}
+
+/// A role granted by the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Role {
+    /// Role id, when the body carries it (keystonemiddleware's examples list names only).
+    pub id: Option<String>,
+    /// Role name.
+    pub name: String,
+}
+
+/// The fields of a verified token body that validation needs, plus the whole document.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TokenBody {
+    /// v2 or v3 shape.
+    pub version: TokenVersion,
+    /// Expiry in UTC (v2 `access.token.expires`, v3 `token.expires_at`); `None` never expires.
+    pub expires: Option<OffsetDateTime>,
+    /// Issue time in UTC (v2 `access.token.issued_at`, v3 `token.issued_at`).
+    pub issued_at: Option<OffsetDateTime>,
+    /// Audit ids (v2 `access.token.audit_ids`, v3 `token.audit_ids`); empty when absent.
+    pub audit_ids: Vec<String>,
+    /// The user the token was issued to.
+    pub user: User,
+    /// The token's scope.
+    pub scope: Scope,
+    /// Granted roles (v2 `access.user.roles`, v3 `token.roles`); empty when absent.
+    pub roles: Vec<Role>,
+    /// The raw bind section (v2 `access.token.bind`, v3 `token.bind`), for [`crate::bind::enforce`].
+    pub bind: Option<Map<String, Value>>,
+    /// The whole document as parsed, unknown fields included.
+    pub raw: Value,
+}
+
+impl TokenBody {
+    /// Whether the token has expired at `now`: `expires <= now`; a token without expiry never expires.
+    ///
+    /// keystonemiddleware 1.x rejected at `now >= expires`, ≥ 4 only at `expires < now`; the spec (§6)
+    /// settles on the stricter of the two.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// Parses verified token content into a [`TokenBody`], enforcing `limits` first.
+///
+/// Errors: [`Error::LimitExceeded`] (`JsonSize`, `JsonDepth`) before any parsing; [`Error::Malformed`]
+/// for invalid UTF-8 or JSON, a document that is neither v2 nor v3 (or claims to be both), or a
+/// known field of the wrong type.
+pub fn parse(content: &[u8], limits: &Limits) -> Result<TokenBody> {
+    let raw = parse_json(content, limits)?;
+    let (version, token) = token_object(&raw).map_err(Error::Malformed)?;
+    let (user, roles, scope) = match version {
+        TokenVersion::V2 => {
+            let access = raw
+                .get("access")
+                .and_then(Value::as_object)
+                .ok_or_else(|| Error::malformed("token body: access is not an object"))?;
+            let user_obj = opt_object(access, "user", "access.user")?;
+            let user = match user_obj {
+                Some(u) => User {
+                    id: opt_string(u, "id", "access.user.id")?,
+                    name: opt_string(u, "name", "access.user.name")?,
+                    domain_id: None,
+                    domain_name: None,
+                },
+                None => User::default(),
+            };
+            let roles = match user_obj {
+                Some(u) => roles_of(u, "access.user.roles")?,
+                None => Vec::new(),
+            };
+            let scope = match opt_object(token, "tenant", "access.token.tenant")? {
+                Some(t) => Scope::Project {
+                    id: req_string(t, "id", "access.token.tenant.id")?,
+                    name: req_string(t, "name", "access.token.tenant.name")?,
+                    domain_id: None,
+                    domain_name: None,
+                },
+                None => Scope::Unscoped,
+            };
+            (user, roles, scope)
+        }
+        TokenVersion::V3 => {
+            let user = match opt_object(token, "user", "token.user")? {
+                Some(u) => {
+                    let (domain_id, domain_name) = domain_of(u, "token.user.domain")?;
+                    User {
+                        id: opt_string(u, "id", "token.user.id")?,
+                        name: opt_string(u, "name", "token.user.name")?,
+                        domain_id,
+                        domain_name,
+                    }
+                }
+                None => User::default(),
+            };
+            let roles = roles_of(token, "token.roles")?;
+            (user, roles, v3_scope(token)?)
+        }
+    };
+    let (expires_key, prefix) = match version {
+        TokenVersion::V2 => ("expires", "access.token"),
+        TokenVersion::V3 => ("expires_at", "token"),
+    };
+    let expires = opt_time(token, expires_key, &format!("{prefix}.{expires_key}"))?;
+    let issued_at = opt_time(token, "issued_at", &format!("{prefix}.issued_at"))?;
+    let audit_ids = opt_string_array(token, "audit_ids", &format!("{prefix}.audit_ids"))?;
+    // A non-object bind would be read as "no bind" and pass permissive enforcement, so refuse it here.
+    let bind = opt_object(token, "bind", &format!("{prefix}.bind"))?.cloned();
+    Ok(TokenBody {
+        version,
+        expires,
+        issued_at,
+        audit_ids,
+        user,
+        scope,
+        roles,
+        bind,
+        raw,
+    })
+}
+
+/// Parses a JSON document of untrusted size and nesting (token body, revocation list) into a `Value`.
+///
+/// The size and depth limits are checked on the bytes before `serde_json` allocates anything.
+/// `serde_json` has its own recursion limit of 128, so a configured depth above that still fails,
+/// as [`Error::Malformed`].
+pub fn parse_json(content: &[u8], limits: &Limits) -> Result<Value> {
+    check_json_limits(content, limits)?;
+    let text = std::str::from_utf8(content)
+        .map_err(|e| Error::malformed(format!("token body is not UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| Error::malformed(format!("token body is not JSON: {e}")))
+}
+
+/// Checks a JSON document's length against `max_json_len` and its nesting against `max_json_depth`.
+///
+/// The depth scan skips string contents (honouring `\"` escapes), so brackets inside strings do not
+/// count; it does not validate the JSON. A UTF-8 multi-byte sequence never contains an ASCII byte,
+/// so scanning bytes is safe before UTF-8 validation.
+pub fn check_json_limits(content: &[u8], limits: &Limits) -> Result<()> {
+    if content.len() > limits.max_json_len {
+        return Err(Error::LimitExceeded {
+            what: LimitKind::JsonSize,
+            limit: limits.max_json_len,
+        });
+    }
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in content {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limits.max_json_depth {
+                    return Err(Error::LimitExceeded {
+                        what: LimitKind::JsonDepth,
+                        limit: limits.max_json_depth,
+                    });
+                }
+            }
+            // Unbalanced closers are left for the JSON parser to reject.
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Finds the token object of a v2 (`access.token`) or v3 (`token`) document.
+///
+/// A document with both top-level keys is refused: keystoneauth reads it as v3 while
+/// keystonemiddleware reads its audit ids as v2, so no single reading is the reference's.
+pub(crate) fn token_object(
+    doc: &Value,
+) -> std::result::Result<(TokenVersion, &Map<String, Value>), String> {
+    let top = doc
+        .as_object()
+        .ok_or_else(|| "token body is not a JSON object".to_owned())?;
+    match (top.get("access"), top.get("token")) {
+        (Some(_), Some(_)) => Err("token body has both access (v2) and token (v3) keys".to_owned()),
+        (Some(access), None) => access
+            .get("token")
+            .and_then(Value::as_object)
+            .map(|t| (TokenVersion::V2, t))
+            .ok_or_else(|| "v2 token body: access.token is missing or not an object".to_owned()),
+        (None, Some(token)) => token
+            .as_object()
+            .map(|t| (TokenVersion::V3, t))
+            .ok_or_else(|| "v3 token body: token is not an object".to_owned()),
+        (None, None) => Err("token body is neither v2 (access.token) nor v3 (token)".to_owned()),
+    }
+}
+
+/// Mutable twin of [`token_object`], with the same acceptance rules.
+pub(crate) fn token_object_mut(
+    doc: &mut Value,
+) -> std::result::Result<&mut Map<String, Value>, String> {
+    token_object(doc)?;
+    let top = doc
+        .as_object_mut()
+        .ok_or_else(|| "token body is not a JSON object".to_owned())?;
+    let token = if top.contains_key("access") {
+        top.get_mut("access")
+            .and_then(|access| access.get_mut("token"))
+    } else {
+        top.get_mut("token")
+    };
+    token
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| "token body is neither v2 (access.token) nor v3 (token)".to_owned())
+}
+
+fn v3_scope(token: &Map<String, Value>) -> Result<Scope> {
+    let project = opt_object(token, "project", "token.project")?;
+    let domain = opt_object(token, "domain", "token.domain")?;
+    let system = token.get("system").filter(|v| !v.is_null());
+    let scopes = usize::from(project.is_some())
+        + usize::from(domain.is_some())
+        + usize::from(system.is_some());
+    // Two scopes at once would let a consumer pick the wrong one for authorization.
+    if scopes > 1 {
+        return Err(Error::malformed(
+            "v3 token body has more than one of token.project, token.domain, token.system",
+        ));
+    }
+    if let Some(p) = project {
+        let (domain_id, domain_name) = domain_of(p, "token.project.domain")?;
+        return Ok(Scope::Project {
+            id: req_string(p, "id", "token.project.id")?,
+            name: req_string(p, "name", "token.project.name")?,
+            domain_id,
+            domain_name,
+        });
+    }
+    if let Some(d) = domain {
+        return Ok(Scope::Domain {
+            id: req_string(d, "id", "token.domain.id")?,
+            name: req_string(d, "name", "token.domain.name")?,
+        });
+    }
+    if system.is_some() {
+        return Ok(Scope::System);
+    }
+    Ok(Scope::Unscoped)
+}
+
+fn domain_of(obj: &Map<String, Value>, path: &str) -> Result<(Option<String>, Option<String>)> {
+    match opt_object(obj, "domain", path)? {
+        Some(d) => Ok((
+            opt_string(d, "id", &format!("{path}.id"))?,
+            opt_string(d, "name", &format!("{path}.name"))?,
+        )),
+        None => Ok((None, None)),
+    }
+}
+
+fn roles_of(obj: &Map<String, Value>, path: &str) -> Result<Vec<Role>> {
+    let Some(list) = obj.get("roles").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| Error::malformed(format!("token body: {path} is not an array")))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, role)| {
+            let item = format!("{path}[{i}]");
+            let role = role
+                .as_object()
+                .ok_or_else(|| Error::malformed(format!("token body: {item} is not an object")))?;
+            Ok(Role {
+                id: opt_string(role, "id", &format!("{item}.id"))?,
+                name: req_string(role, "name", &format!("{item}.name"))?,
+            })
+        })
+        .collect()
+}
+
+/// `obj[key]` as an object; absent or `null` is `None`, anything else is malformed.
+fn opt_object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'a Map<String, Value>>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(Error::malformed(format!(
+            "token body: {path} is not an object"
+        ))),
+    }
+}
+
+/// `obj[key]` as a string; absent or `null` is `None`, anything else is malformed.
+fn opt_string(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::malformed(format!(
+            "token body: {path} is not a string"
+        ))),
+    }
+}
+
+fn req_string(obj: &Map<String, Value>, key: &str, path: &str) -> Result<String> {
+    opt_string(obj, key, path)?
+        .ok_or_else(|| Error::malformed(format!("token body: {path} is missing")))
+}
+
+fn opt_string_array(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String>> {
+    let Some(list) = obj.get(key).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| Error::malformed(format!("token body: {path} is not an array")))?;
+    list.iter()
+        .map(|v| {
+            v.as_str().map(str::to_owned).ok_or_else(|| {
+                Error::malformed(format!("token body: {path} has a non-string item"))
+            })
+        })
+        .collect()
+}
+
+/// `obj[key]` as a timestamp; only absence means "none": a `null` expiry must not read as "never".
+fn opt_time(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<OffsetDateTime>> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => parse_timestamp(s)
+            .map(Some)
+            .map_err(|e| Error::malformed(format!("token body: {path}: {e}"))),
+        Some(_) => Err(Error::malformed(format!(
+            "token body: {path} is not a string"
+        ))),
+    }
+}
+
+/// Parses a keystone ISO 8601 timestamp into UTC, as oslo's `parse_isotime` + `normalize_time` do.
+///
+/// Accepted: `YYYY-MM-DD`, `T`/`t`/space, `HH:MM:SS`, optional `.`/`,` fraction of any length,
+/// then `Z`/`z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (naive, read as UTC as keystone does).
+/// The fraction is truncated to microseconds, the resolution of Python's `datetime`, so boundary
+/// comparisons agree with the reference.
+pub fn parse_timestamp(s: &str) -> Result<OffsetDateTime> {
+    parse_timestamp_inner(s.as_bytes())
+        .ok_or_else(|| Error::malformed(format!("not an ISO 8601 timestamp: {s:?}")))
+}
+
+fn parse_timestamp_inner(s: &[u8]) -> Option<OffsetDateTime> {
+    let mut c = Cursor(s);
+    let year = c.digits(4)?;
+    c.expect(b'-')?;
+    let month = c.digits(2)?;
+    c.expect(b'-')?;
+    let day = c.digits(2)?;
+    match c.next()? {
+        b'T' | b't' | b' ' => {}
+        _ => return None,
+    }
+    let hour = c.digits(2)?;
+    c.expect(b':')?;
+    let minute = c.digits(2)?;
+    c.expect(b':')?;
+    let second = c.digits(2)?;
+    let mut micro = 0u32;
+    if matches!(c.peek(), Some(b'.' | b',')) {
+        c.next()?;
+        let mut count = 0usize;
+        while let Some(d) = c.peek().filter(u8::is_ascii_digit) {
+            c.next()?;
+            if count < 6 {
+                micro = micro * 10 + u32::from(d - b'0');
+            }
+            count += 1;
+        }
+        if count == 0 {
+            return None;
+        }
+        for _ in count..6 {
+            micro *= 10;
+        }
+    }
+    let offset = match c.next() {
+        None => UtcOffset::UTC,
+        Some(b'Z' | b'z') => UtcOffset::UTC,
+        Some(sign @ (b'+' | b'-')) => {
+            let oh = c.digits(2)?;
+            let om = match c.peek() {
+                None => 0,
+                Some(b':') => {
+                    c.next()?;
+                    c.digits(2)?
+                }
+                Some(_) => c.digits(2)?,
+            };
+            // Python's timezone needs |offset| < 24h.
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let (oh, om) = (i8::try_from(oh).ok()?, i8::try_from(om).ok()?);
+            if sign == b'-' {
+                UtcOffset::from_hms(-oh, -om, 0).ok()?
+            } else {
+                UtcOffset::from_hms(oh, om, 0).ok()?
+            }
+        }
+        Some(_) => return None,
+    };
+    if !c.is_empty() {
+        return None;
+    }
+    // Python's datetime starts at year 1.
+    if year == 0 {
+        return None;
+    }
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    let time = Time::from_hms_micro(
+        u8::try_from(hour).ok()?,
+        u8::try_from(minute).ok()?,
+        u8::try_from(second).ok()?,
+        micro,
+    )
+    .ok()?;
+    date.with_time(time)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)
+}
+
+/// A forward-only reader over timestamp bytes that never indexes out of bounds.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.0.first().copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn expect(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    fn digits(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let d = self.next().filter(u8::is_ascii_digit)?;
+            v = v * 10 + u32::from(d - b'0');
+        }
+        Some(v)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use time::macros::datetime;
+    use time::Duration;
+
+    /// The shared vectors directory: `$KSTOKEN_VECTORS`, else `/work/shared/vectors` relative to the crate.
+    fn vectors_dir() -> PathBuf {
+        std::env::var_os("KSTOKEN_VECTORS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+            })
+    }
+
+    fn vector(rel: &str) -> Vec<u8> {
+        let path = vectors_dir().join(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    fn parse_default(content: &[u8]) -> Result<TokenBody> {
+        parse(content, &Limits::default())
+    }
+
+    const KSC: &str = "keystoneclient/6.0.0/examples/pki/cms";
+    const KSM: &str = "keystonemiddleware/5.3.0/examples/pki/cms";
+    const ROLE_ID: &str = "f03fda8f8a3249b2a70fb1f176a7b631";
+
+    fn tenant1(domain: bool) -> Scope {
+        Scope::Project {
+            id: "tenant_id1".into(),
+            name: "tenant_name1".into(),
+            domain_id: domain.then(|| "domain_id1".into()),
+            domain_name: domain.then(|| "domain_name1".into()),
+        }
+    }
+
+    fn roles(ids: &[Option<&str>]) -> Vec<Role> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Role {
+                id: id.map(str::to_owned),
+                name: format!("role{}", i + 1),
+            })
+            .collect()
+    }
+
+    fn user(id: &str, name: &str, domain: bool) -> User {
+        User {
+            id: Some(id.into()),
+            name: Some(name.into()),
+            domain_id: domain.then(|| "domain_id1".into()),
+            domain_name: domain.then(|| "domain_name1".into()),
+        }
+    }
+
+    #[test]
+    fn every_vector_body_parses() {
+        let mut count = 0;
+        for dir in [KSC, KSM] {
+            let entries = std::fs::read_dir(vectors_dir().join(dir)).unwrap();
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                if !name.starts_with("auth_") || !name.ends_with(".json") {
+                    continue;
+                }
+                let body = parse_default(&std::fs::read(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let want = if name.contains("_v3_") {
+                    TokenVersion::V3
+                } else {
+                    TokenVersion::V2
+                };
+                assert_eq!(body.version, want, "{name}");
+                assert!(body.expires.is_some(), "{name}");
+                assert_eq!(body.roles.len(), 2, "{name}");
+                count += 1;
+            }
+        }
+        assert_eq!(count, 12);
+    }
+
+    #[test]
+    fn ksc_v2_scoped() {
+        let b = parse_default(&vector(&format!("{KSC}/auth_token_scoped.json"))).unwrap();
+        assert_eq!(b.version, TokenVersion::V2);
+        assert_eq!(b.expires, Some(datetime!(2038-01-18 21:14:07 UTC)));
+        assert_eq!(b.issued_at, Some(datetime!(2002-01-18 21:14:07 UTC)));
+        assert!(b.audit_ids.is_empty());
+        assert_eq!(b.user, user("user_id1", "user_name1", false));
+        assert_eq!(b.scope, tenant1(false));
+        assert_eq!(b.roles, roles(&[Some(ROLE_ID), Some(ROLE_ID)]));
+        assert_eq!(b.bind, None);
+        assert_eq!(b.raw["access"]["token"]["id"], "placeholder");
+        assert_eq!(b.raw["access"]["serviceCatalog"][3]["name"], "keystone");
+    }
+
+    #[test]
+    fn ksc_v2_revoked_expired_unscoped() {
+        let b = parse_default(&vector(&format!("{KSC}/auth_token_revoked.json"))).unwrap();
+        assert_eq!(b.user, user("revoked_user_id1", "revoked_username1", false));
+        assert_eq!(b.scope, tenant1(false));
+
+        let b = parse_default(&vector(&format!("{KSC}/auth_token_scoped_expired.json"))).unwrap();
+        assert_eq!(b.expires, Some(datetime!(2010-06-02 14:47:34 UTC)));
+        assert!(b.is_expired(datetime!(2026-01-01 0:00 UTC)));
+
+        let b = parse_default(&vector(&format!("{KSC}/auth_token_unscoped.json"))).unwrap();
+        assert_eq!(b.scope, Scope::Unscoped);
+        assert_eq!(b.expires, Some(datetime!(2112-08-17 15:35:34 UTC)));
+        assert_eq!(
+            b.user,
+            user("c9c89e3be3ee453fbf00c7966f6d3fbd", "user_name1", false)
+        );
+        assert_eq!(
+            b.roles,
+            roles(&[
+                Some("359da42d31c04437a32812aeb79e9c0b"),
+                Some("581af19726fa4af5bda745789ab2bf2b")
+            ])
+        );
+        assert_eq!(
+            b.raw["access"]["token"]["id"],
+            "01e032c996ef4406b144335915a41e79"
+        );
+    }
+
+    #[test]
+    fn ksc_v3_scoped_and_revoked() {
+        let b = parse_default(&vector(&format!("{KSC}/auth_v3_token_scoped.json"))).unwrap();
+        assert_eq!(b.version, TokenVersion::V3);
+        assert_eq!(b.expires, Some(datetime!(2038-01-18 21:14:07 UTC)));
+        assert_eq!(b.issued_at, Some(datetime!(2002-01-18 21:14:07 UTC)));
+        assert_eq!(
+            b.audit_ids,
+            ["VcxU2JYqT8OzfUVvrjEITQ", "qNUTIJntTzO1-XUk5STybw"]
+        );
+        assert_eq!(b.user, user("user_id1", "user_name1", true));
+        assert_eq!(b.scope, tenant1(true));
+        assert_eq!(b.roles, roles(&[Some(ROLE_ID), Some(ROLE_ID)]));
+        assert_eq!(b.raw["token"]["methods"][0], "password");
+
+        let b = parse_default(&vector(&format!("{KSC}/auth_v3_token_revoked.json"))).unwrap();
+        assert_eq!(
+            b.audit_ids,
+            ["ZzzZ2ZZYqT8OzfUVvrjEITQ", "cCCCCCctTzO1-XUk5STybw"]
+        );
+        assert_eq!(b.user, user("revoked_user_id1", "revoked_username1", true));
+    }
+
+    #[test]
+    fn ksm_bodies() {
+        let b = parse_default(&vector(&format!("{KSM}/auth_token_scoped.json"))).unwrap();
+        assert_eq!(b.version, TokenVersion::V2);
+        assert_eq!(b.audit_ids, ["SLIXlXQUQZWUi9VJrqdXqA"]);
+        assert_eq!(b.issued_at, None);
+        assert_eq!(b.roles, roles(&[None, None]));
+        assert_eq!(b.scope, tenant1(false));
+        assert_eq!(b.user, user("user_id1", "user_name1", false));
+
+        let b = parse_default(&vector(&format!("{KSM}/auth_token_unscoped.json"))).unwrap();
+        assert_eq!(b.scope, Scope::Unscoped);
+        assert!(b.audit_ids.is_empty());
+
+        let b = parse_default(&vector(&format!("{KSM}/auth_token_scoped_expired.json"))).unwrap();
+        assert_eq!(b.expires, Some(datetime!(2010-06-02 14:47:34 UTC)));
+
+        let b = parse_default(&vector(&format!("{KSM}/auth_v3_token_scoped.json"))).unwrap();
+        assert_eq!(b.version, TokenVersion::V3);
+        assert_eq!(b.audit_ids, ["SLIXlXQUQZWUi9VJrqdXqA"]);
+        assert_eq!(b.scope, tenant1(true));
+        assert_eq!(b.roles, roles(&[None, None]));
+
+        let b = parse_default(&vector(&format!("{KSM}/auth_v3_token_revoked.json"))).unwrap();
+        assert!(b.audit_ids.is_empty());
+        assert_eq!(b.user, user("revoked_user_id1", "revoked_username1", true));
+    }
+
+    #[test]
+    fn crlf_pretty_printed_content() {
+        let lf = vector(&format!("{KSC}/auth_v3_token_scoped.json"));
+        let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n");
+        assert_eq!(
+            parse_default(crlf.as_bytes()).unwrap(),
+            parse_default(&lf).unwrap()
+        );
+    }
+
+    #[test]
+    fn compact_v2_with_bind_and_fraction() {
+        let doc = br#"{"access":{"token":{"id":"placeholder","expires":"2015-03-25T21:14:07Z","issued_at":"2015-03-25T20:14:07.123456Z","audit_ids":["a1"],"tenant":{"id":"t","name":"tn","enabled":true},"bind":{"kerberos":"USER@REALM"}},"user":{"id":"u","name":"un","username":"un","roles":[{"name":"admin"}],"roles_links":[]},"serviceCatalog":[],"metadata":{"is_admin":0,"roles":["r1"]}}}"#;
+        let b = parse_default(doc).unwrap();
+        assert_eq!(b.issued_at, Some(datetime!(2015-03-25 20:14:07.123456 UTC)));
+        assert_eq!(b.audit_ids, ["a1"]);
+        let bind = b.bind.unwrap();
+        assert_eq!(bind.len(), 1);
+        assert_eq!(bind["kerberos"], "USER@REALM");
+        assert_eq!(
+            b.roles,
+            vec![Role {
+                id: None,
+                name: "admin".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn v3_domain_system_and_bind() {
+        let b = parse_default(br#"{"token":{"domain":{"id":"d","name":"dn"},"bind":{"FOO":"BAR"},"expires_at":"2038-01-18T21:14:07.000000Z"}}"#).unwrap();
+        assert_eq!(
+            b.scope,
+            Scope::Domain {
+                id: "d".into(),
+                name: "dn".into()
+            }
+        );
+        assert_eq!(b.bind.unwrap()["FOO"], "BAR");
+        assert_eq!(b.user, User::default());
+        assert!(b.roles.is_empty());
+
+        let b = parse_default(br#"{"token":{"system":{"all":true}}}"#).unwrap();
+        assert_eq!(b.scope, Scope::System);
+        assert_eq!(b.expires, None);
+
+        let b = parse_default(br#"{"token":{"project":null,"bind":null}}"#).unwrap();
+        assert_eq!(b.scope, Scope::Unscoped);
+        assert_eq!(b.bind, None);
+    }
+
+    #[test]
+    fn unknown_fields_preserved() {
+        let doc = br#"{"token":{"expires_at":"2038-01-18T21:14:07Z","x-future":{"deep":[1,2,{"k":null}]},"methods":["token"]},"extra":"top"}"#;
+        let b = parse_default(doc).unwrap();
+        assert_eq!(b.raw["extra"], "top");
+        assert_eq!(
+            b.raw["token"]["x-future"]["deep"][2],
+            serde_json::json!({"k": null})
+        );
+        let reparsed: Value = serde_json::from_slice(doc).unwrap();
+        assert_eq!(b.raw, reparsed);
+    }
+
+    fn malformed(doc: &[u8]) -> String {
+        match parse_default(doc) {
+            Err(Error::Malformed(msg)) => msg,
+            other => panic!(
+                "expected Malformed for {:?}, got {other:?}",
+                String::from_utf8_lossy(doc)
+            ),
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_malformed() {
+        assert!(malformed(b"\xff\xfe{}").contains("UTF-8"));
+        assert!(malformed(b"").contains("not JSON"));
+        assert!(malformed(b"{\"token\":").contains("not JSON"));
+        assert!(malformed(b"{\"token\":{}} trailing").contains("not JSON"));
+        assert!(malformed(b"[]").contains("not a JSON object"));
+        assert!(malformed(b"\"token\"").contains("not a JSON object"));
+        assert!(malformed(b"{}").contains("neither"));
+        assert!(malformed(br#"{"revoked":[]}"#).contains("neither"));
+        assert!(malformed(br#"{"access":{}}"#).contains("access.token"));
+        assert!(malformed(br#"{"access":{"token":[]}}"#).contains("access.token"));
+        assert!(malformed(br#"{"access":[]}"#).contains("access.token"));
+        assert!(malformed(br#"{"token":"x"}"#).contains("not an object"));
+        assert!(malformed(br#"{"token":{},"access":{"token":{}}}"#).contains("both"));
+        assert!(malformed(br#"{"token":{"expires_at":"tomorrow"}}"#).contains("token.expires_at"));
+        assert!(malformed(br#"{"token":{"expires_at":null}}"#).contains("token.expires_at"));
+        assert!(
+            malformed(br#"{"access":{"token":{"expires":1}}}"#).contains("access.token.expires")
+        );
+        assert!(
+            malformed(br#"{"access":{"token":{"issued_at":"2002-13-01T00:00:00Z"}}}"#)
+                .contains("issued_at")
+        );
+        assert!(malformed(br#"{"token":{"audit_ids":"a"}}"#).contains("audit_ids"));
+        assert!(malformed(br#"{"token":{"audit_ids":[1]}}"#).contains("audit_ids"));
+        assert!(malformed(br#"{"token":{"roles":[{"id":"x"}]}}"#).contains("token.roles[0].name"));
+        assert!(malformed(br#"{"token":{"roles":{}}}"#).contains("token.roles"));
+        assert!(
+            malformed(br#"{"access":{"token":{},"user":{"roles":["admin"]}}}"#)
+                .contains("access.user.roles[0]")
+        );
+        assert!(malformed(br#"{"access":{"token":{"tenant":{"id":"t"}}}}"#).contains("tenant.name"));
+        assert!(malformed(br#"{"access":{"token":{"tenant":"t"}}}"#).contains("tenant"));
+        assert!(
+            malformed(br#"{"token":{"project":{"id":7,"name":"p"}}}"#).contains("token.project.id")
+        );
+        assert!(malformed(
+            br#"{"token":{"project":{"id":"p","name":"p"},"domain":{"id":"d","name":"d"}}}"#
+        )
+        .contains("more than one"));
+        assert!(malformed(br#"{"token":{"user":{"id":1}}}"#).contains("token.user.id"));
+        assert!(malformed(br#"{"token":{"user":{"domain":"d"}}}"#).contains("token.user.domain"));
+        assert!(malformed(br#"{"token":{"bind":"kerberos"}}"#).contains("token.bind"));
+        assert!(malformed(br#"{"access":{"token":{"bind":["kerberos"]}}}"#)
+            .contains("access.token.bind"));
+    }
+
+    fn nested(depth: usize) -> Vec<u8> {
+        // `{"token":{"x": <depth - 2 arrays>}}` nests exactly `depth` containers.
+        let inner = depth - 2;
+        format!(
+            r#"{{"token":{{"x":{}{}}}}}"#,
+            "[".repeat(inner),
+            "]".repeat(inner)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn depth_limit_at_and_over_bound() {
+        let limits = Limits {
+            max_json_depth: 10,
+            ..Limits::default()
+        };
+        assert!(parse(&nested(10), &limits).is_ok());
+        assert_eq!(
+            parse(&nested(11), &limits),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonDepth,
+                limit: 10
+            })
+        );
+        let default = Limits::default();
+        assert!(parse(&nested(default.max_json_depth), &default).is_ok());
+        assert_eq!(
+            parse(&nested(default.max_json_depth + 1), &default),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonDepth,
+                limit: default.max_json_depth
+            })
+        );
+    }
+
+    #[test]
+    fn depth_scan_ignores_brackets_in_strings() {
+        let limits = Limits {
+            max_json_depth: 2,
+            ..Limits::default()
+        };
+        let doc = br#"{"token":{"x":"[[[{{{\"[[[\\","y":"\\\"{{"}}"#;
+        let b = parse(doc, &limits).unwrap();
+        assert_eq!(b.raw["token"]["x"], "[[[{{{\"[[[\\");
+        // An unterminated string hides the rest from the scan; the parser still rejects it.
+        assert!(matches!(
+            parse(br#"{"token":{"x":"[[[[}}"#, &limits),
+            Err(Error::Malformed(_))
+        ));
+        // Closers before openers must not underflow.
+        assert!(matches!(
+            parse(b"]]]]{}", &limits),
+            Err(Error::Malformed(_))
+        ));
+        assert_eq!(
+            parse(br#"{"token":{"x":[]}}"#, &limits),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonDepth,
+                limit: 2
+            })
+        );
+    }
+
+    #[test]
+    fn deep_input_never_reaches_serde() {
+        // Far past serde_json's own recursion limit: must be our typed error, not a stack problem.
+        let doc = "[".repeat(100_000);
+        assert_eq!(
+            parse(doc.as_bytes(), &Limits::default()),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonDepth,
+                limit: 64
+            })
+        );
+    }
+
+    #[test]
+    fn size_limit_at_and_over_bound() {
+        let doc = br#"{"token":{}}"#;
+        let at = Limits {
+            max_json_len: doc.len(),
+            ..Limits::default()
+        };
+        assert!(parse(doc, &at).is_ok());
+        let under = Limits {
+            max_json_len: doc.len() - 1,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse(doc, &under),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonSize,
+                limit: doc.len() - 1
+            })
+        );
+        // Size is checked before UTF-8 or JSON validity.
+        assert_eq!(
+            parse(
+                b"\xff\xff\xff",
+                &Limits {
+                    max_json_len: 2,
+                    ..Limits::default()
+                }
+            ),
+            Err(Error::LimitExceeded {
+                what: LimitKind::JsonSize,
+                limit: 2
+            })
+        );
+    }
+
+    #[test]
+    fn expiry_boundaries() {
+        let expires = datetime!(2038-01-18 21:14:07 UTC);
+        let b = parse_default(br#"{"token":{"expires_at":"2038-01-18T21:14:07Z"}}"#).unwrap();
+        assert!(b.is_expired(expires));
+        assert!(b.is_expired(expires + Duration::microseconds(1)));
+        assert!(!b.is_expired(expires - Duration::microseconds(1)));
+        // An offset `now` is compared as an instant.
+        assert!(b.is_expired(expires.to_offset(time::macros::offset!(+5))));
+
+        let never = parse_default(br#"{"token":{}}"#).unwrap();
+        assert!(!never.is_expired(datetime!(9999-12-31 23:59:59 UTC)));
+
+        let v2 =
+            parse_default(br#"{"access":{"token":{"expires":"2038-01-18T21:14:07.000001Z"}}}"#)
+                .unwrap();
+        assert!(!v2.is_expired(expires));
+        assert!(v2.is_expired(expires + Duration::microseconds(1)));
+    }
+
+    #[test]
+    fn timestamp_forms() {
+        let t = datetime!(2038-01-18 21:14:07 UTC);
+        for s in [
+            "2038-01-18T21:14:07Z",
+            "2038-01-18T21:14:07z",
+            "2038-01-18t21:14:07Z",
+            "2038-01-18 21:14:07",
+            "2038-01-18T21:14:07",
+            "2038-01-18T21:14:07.000000Z",
+            "2038-01-18T21:14:07.0",
+            "2038-01-18T21:14:07+00:00",
+            "2038-01-18T21:14:07-00:00",
+            "2038-01-18T23:14:07+02:00",
+            "2038-01-18T23:14:07+0200",
+            "2038-01-18T23:14:07+02",
+            "2038-01-18T16:44:07-04:30",
+            "2038-01-18T16:44:07.000-0430",
+        ] {
+            assert_eq!(parse_timestamp(s).unwrap(), t, "{s}");
+            assert_eq!(parse_timestamp(s).unwrap().offset(), UtcOffset::UTC, "{s}");
+        }
+        assert_eq!(
+            parse_timestamp("2014-06-09T17:03:16.460453Z").unwrap(),
+            datetime!(2014-06-09 17:03:16.460453 UTC)
+        );
+        assert_eq!(
+            parse_timestamp("2014-06-09T17:03:16.5Z").unwrap(),
+            datetime!(2014-06-09 17:03:16.5 UTC)
+        );
+        // Truncated, not rounded, to microseconds like Python.
+        assert_eq!(
+            parse_timestamp("2014-06-09T17:03:16.1234569Z").unwrap(),
+            datetime!(2014-06-09 17:03:16.123456 UTC)
+        );
+        // Crossing midnight and the year through the offset.
+        assert_eq!(
+            parse_timestamp("2000-01-01T01:00:00+02:00").unwrap(),
+            datetime!(1999-12-31 23:00 UTC)
+        );
+    }
+
+    #[test]
+    fn bad_timestamps() {
+        for s in [
+            "",
+            "2038",
+            "2038-01-18",
+            "2038-01-18T21:14",
+            "2038-01-18T21:14:07.",
+            "2038-01-18T21:14:07.Z",
+            "2038-01-18T21:14:07ZZ",
+            "2038-01-18T21:14:07 Z",
+            "2038-01-18X21:14:07Z",
+            "2038-1-18T21:14:07Z",
+            "2038-02-30T21:14:07Z",
+            "2038-00-10T21:14:07Z",
+            "2038-01-18T24:00:00Z",
+            "2038-01-18T21:60:00Z",
+            "2038-01-18T21:14:60Z",
+            "0000-01-01T00:00:00Z",
+            "2038-01-18T21:14:07+24:00",
+            "2038-01-18T21:14:07+01:60",
+            "2038-01-18T21:14:07+1",
+            "2038-01-18T21:14:07+01:",
+            "2038-01-18T21:14:07+01:0",
+            "2038-01-18T21:14:07+01:000",
+            "+2038-01-18T21:14:07Z",
+            "２０３８-01-18T21:14:07Z",
+            "9999-12-31T23:00:00-05:00",
+        ] {
+            assert!(
+                matches!(parse_timestamp(s), Err(Error::Malformed(_))),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic fuzz: mutations of a real body must give Ok or a typed error.
+        let base = vector(&format!("{KSC}/auth_v3_token_scoped.json"));
+        let limits = Limits {
+            max_json_depth: 8,
+            ..Limits::default()
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut doc = base.clone();
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let i = (state as usize) % doc.len();
+                doc[i] = (state >> 32) as u8;
+            }
+            let _ = parse(&doc, &limits);
+        }
+        for s in ["2038-01-18T21:14:07Z", "2038-01-18T23:14:07.5+02:00"] {
+            for cut in 0..s.len() {
+                let _ = parse_timestamp(&s[..cut]);
+            }
+        }
+    }
+}

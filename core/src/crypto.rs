@@ -1,0 +1,82 @@
+//! The only place that calls OpenSSL for cryptography: digests, signatures and key checks.
+
+use openssl::md::{Md, MdRef};
+use openssl::pkey::{HasPublic, Id, PKeyRef, Private};
+use openssl::pkey_ctx::PkeyCtx;
+
+use crate::algorithm::HashAlgorithm;
+use crate::error::{Error, Result};
+
+/// The family of a signer's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// RSA, signing PKCS#1 v1.5.
+    Rsa,
+    /// EC, signing ECDSA.
+    Ec,
+}
+
+/// The kind of `key`, or `None` for key types kstoken does not sign or verify with.
+pub(crate) fn key_kind<T>(key: &PKeyRef<T>) -> Option<KeyKind> {
+    match key.id() {
+        Id::RSA => Some(KeyKind::Rsa),
+        Id::EC => Some(KeyKind::Ec),
+        _ => None,
+    }
+}
+
+fn md(algorithm: HashAlgorithm) -> &'static MdRef {
+    match algorithm {
+        HashAlgorithm::Md5 => Md::md5(),
+        HashAlgorithm::Sha1 => Md::sha1(),
+        HashAlgorithm::Sha224 => Md::sha224(),
+        HashAlgorithm::Sha256 => Md::sha256(),
+        HashAlgorithm::Sha384 => Md::sha384(),
+        HashAlgorithm::Sha512 => Md::sha512(),
+    }
+}
+
+/// The digest of `data` (OpenSSL's implementation: the fastest available here).
+pub(crate) fn digest(algorithm: HashAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
+    openssl::hash::hash(algorithm.message_digest(), data)
+        .map(|d| d.to_vec())
+        .map_err(|e| Error::Signing(format!("digest failed: {e}")))
+}
+
+/// Whether `signature` is a valid signature of the precomputed `digest` by `key`.
+///
+/// This is what `CMS_SignerInfo_verify_content` does without signed attributes: PKCS#1 v1.5
+/// over DigestInfo for RSA, ECDSA over the digest for EC. Any OpenSSL error is a bad signature.
+pub(crate) fn verify_digest<T: HasPublic>(
+    key: &PKeyRef<T>,
+    algorithm: HashAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> bool {
+    let attempt = || -> std::result::Result<bool, openssl::error::ErrorStack> {
+        let mut ctx = PkeyCtx::new(key)?;
+        ctx.verify_init()?;
+        ctx.set_signature_md(md(algorithm))?;
+        ctx.verify(digest, signature)
+    };
+    // Failed verifications leave entries on OpenSSL's thread-local error queue: attempt() drains
+    // them through ErrorStack::get, so nothing leaks into a later, unrelated call.
+    attempt().unwrap_or(false)
+}
+
+/// The signature of the precomputed `digest` by `key` (deterministic for RSA PKCS#1 v1.5).
+pub(crate) fn sign_digest(
+    key: &PKeyRef<Private>,
+    algorithm: HashAlgorithm,
+    digest: &[u8],
+) -> Result<Vec<u8>> {
+    let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
+        let mut ctx = PkeyCtx::new(key)?;
+        ctx.sign_init()?;
+        ctx.set_signature_md(md(algorithm))?;
+        let mut signature = Vec::new();
+        ctx.sign_to_vec(digest, &mut signature)?;
+        Ok(signature)
+    };
+    attempt().map_err(|e| Error::Signing(format!("signature failed: {e}")))
+}

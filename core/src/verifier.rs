@@ -1,0 +1,166 @@
+//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use openssl::x509::X509;
+
+use crate::cms::{self, signature_family, SignatureFamily, SignedDocument};
+use crate::crypto::{digest, verify_digest, KeyKind};
+use crate::error::{Error, LimitKind, Result, VerifyFailure};
+use crate::form::{pki_token_to_der, PKIZ_PREFIX};
+use crate::limits::Limits;
+use crate::pem::pem_to_der;
+use crate::pkiz;
+use crate::trust::{load_bundle, SigningCert};
+
+/// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
+///
+/// Built once and shared (it is `Send + Sync`); each signer's chain verdict is cached, so a
+/// token costs one signature check. Verdicts are those of `openssl cms -verify -certfile S
+/// -CAfile CA`: the signer is found by issuer and serial (or key id) among the signing certs,
+/// its chain is built from the CA bundle only, and it must be fit for S/MIME signing at the
+/// verification time.
+pub struct Verifier {
+    signers: Vec<SigningCert>,
+    ca: Vec<X509>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("signing_certs", &self.signers.len())
+            .field("ca_certs", &self.ca.len())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Seconds since the Unix epoch now (negative before 1970), the clock `verify` uses.
+pub fn unix_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+impl Verifier {
+    /// A verifier from the PEM signing-certificate bundle and the PEM CA bundle.
+    ///
+    /// Every certificate of the signing bundle may be a signer; none of them serves as an
+    /// intermediate (as with `-certfile`). Every certificate of the CA bundle is trusted.
+    pub fn new(signing_certs_pem: &[u8], ca_pem: &[u8]) -> Result<Self> {
+        let signers = load_bundle(signing_certs_pem, "signing certificate file")?
+            .into_iter()
+            .map(SigningCert::new)
+            .collect::<Result<Vec<_>>>()?;
+        let ca = load_bundle(ca_pem, "CA certificate file")?;
+        Ok(Verifier {
+            signers,
+            ca,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The same verifier with other resource limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The resource limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Verifies a PKI token, a PKIZ token or CMS PEM text now, returning the signed content.
+    pub fn verify(&self, token: &[u8]) -> Result<Vec<u8>> {
+        self.verify_at(token, unix_now())
+    }
+
+    /// Verifies as [`Verifier::verify`] with the clock at `at` (Unix seconds, like `-attime`).
+    pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
+        let der = self.token_der(token)?;
+        self.verify_der_at(&der, at)
+    }
+
+    /// The CMS DER of a PKI token, PKIZ token or CMS PEM text, chosen by its first bytes.
+    pub fn token_der(&self, token: &[u8]) -> Result<Vec<u8>> {
+        if token.len() > self.limits.max_token_len {
+            return Err(Error::LimitExceeded {
+                what: LimitKind::TokenLength,
+                limit: self.limits.max_token_len,
+            });
+        }
+        if token.starts_with(PKIZ_PREFIX.as_bytes()) {
+            let pem = pkiz::uncompress(token, &self.limits)?;
+            pem_to_der(&pem, &self.limits)
+        } else if token.trim_ascii_start().starts_with(b"-----BEGIN") {
+            pem_to_der(token, &self.limits)
+        } else {
+            pki_token_to_der(token, &self.limits)
+        }
+    }
+
+    /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
+    pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
+        if der.len() > self.limits.max_token_len {
+            return Err(Error::LimitExceeded {
+                what: LimitKind::TokenLength,
+                limit: self.limits.max_token_len,
+            });
+        }
+        let document = cms::parse(der)?;
+        self.verify_document_at(document, at)
+    }
+
+    /// Verifies a decoded document at `at`, in `CMS_verify`'s order: find every signer, check every
+    /// signer's chain, then every signature. Returns the content.
+    pub fn verify_document_at(&self, document: SignedDocument, at: i64) -> Result<Vec<u8>> {
+        let signers = document
+            .signers
+            .iter()
+            .map(|si| {
+                self.signers
+                    .iter()
+                    .find(|c| c.matches(&si.sid))
+                    .map(|cert| (si, cert))
+                    .ok_or_else(|| Error::verify(VerifyFailure::SignerNotFound, ""))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (_, cert) in &signers {
+            cert.check_chain(&self.ca, at)?;
+        }
+        for (si, cert) in &signers {
+            if si.has_signed_attrs {
+                return Err(Error::verify(
+                    VerifyFailure::UnsupportedAlgorithm,
+                    "signed attributes are not supported (keystone never signs them)",
+                ));
+            }
+            let Some(algorithm) = si.digest() else {
+                return Err(Error::verify(
+                    VerifyFailure::UnsupportedAlgorithm,
+                    format!("digest algorithm {}", si.digest_oid),
+                ));
+            };
+            let family_matches = matches!(
+                (cert.kind(), signature_family(&si.signature_oid)),
+                (Some(KeyKind::Rsa), SignatureFamily::Rsa)
+                    | (Some(KeyKind::Ec), SignatureFamily::Ecdsa)
+            );
+            if !family_matches {
+                return Err(Error::verify(
+                    VerifyFailure::UnsupportedAlgorithm,
+                    format!("signature algorithm {} for this key", si.signature_oid),
+                ));
+            }
+            let hash = digest(algorithm, &document.content)
+                .map_err(|e| Error::verify(VerifyFailure::BadSignature, e.to_string()))?;
+            if !verify_digest(cert.key(), algorithm, &hash, &si.signature) {
+                return Err(Error::verify(VerifyFailure::BadSignature, ""));
+            }
+        }
+        Ok(document.content)
+    }
+}
