@@ -8,6 +8,8 @@
 //! - [`Verifier`]: PKI/PKIZ tokens and CMS documents back to the signed content.
 //! - [`form`], [`pkiz`], [`pem`]: the text forms, and [`form::detect`] for which form a token is in.
 //! - [`hash`]: token-id hashing (`cms_hash_token`).
+//! - [`body`], [`bind`], [`revocation`]: token bodies, bind sections, signed revocation lists.
+//! - [`pipeline::validate`]: keystonemiddleware's offline validation as one pure function.
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
@@ -22,8 +24,10 @@ pub mod hash;
 pub mod limits;
 mod name;
 pub mod pem;
+pub mod pipeline;
 pub mod pki_setup;
 pub mod pkiz;
+pub mod revocation;
 pub mod signer;
 mod trust;
 pub mod verifier;
@@ -33,5 +37,7 @@ pub use canonical::ContentMode;
 pub use error::{Error, LimitKind, Result, VerifyFailure};
 pub use form::{detect, detect_with, DetectionRule, TokenForm};
 pub use limits::Limits;
+pub use pipeline::{validate, Policy, Rejection, Step, Validated};
+pub use revocation::RevocationList;
 pub use signer::Signer;
 pub use verifier::{unix_now, Verifier};

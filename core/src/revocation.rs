@@ -1,0 +1,256 @@
+//! Signed revocation lists: keystone's `GET /v3/auth/tokens/OS-PKI/revoked` body, built, signed,
+//! verified, and checked in O(1) per hash or audit id.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::body::parse_json;
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::signer::Signer;
+use crate::verifier::Verifier;
+
+/// One revoked token as keystone lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RevokedEntry {
+    /// The token's id hash (or a UUID token itself); absent in `?audit_id_only` lists.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// When the token expires (`YYYY-MM-DDTHH:MM:SSZ`); informational, the middleware ignores it.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// The token's first audit id (keystone ≥ Liberty).
+    #[serde(default)]
+    pub audit_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListDocument {
+    #[serde(default)]
+    revoked: Option<Vec<RevokedEntry>>,
+}
+
+/// A verified revocation list, indexed by token hash and by audit id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationList {
+    entries: Vec<RevokedEntry>,
+    ids: HashSet<String>,
+    audit_ids: HashSet<String>,
+}
+
+impl RevocationList {
+    /// A list from its verified JSON text `{"revoked": [...]}`.
+    ///
+    /// A missing or empty `revoked` member is an empty list, as keystonemiddleware treats it; an
+    /// entry with neither `id` nor `audit_id`, or any other shape, is an error — a list that cannot
+    /// be read must never read as "nothing revoked".
+    pub fn from_json(content: &[u8], limits: &Limits) -> Result<Self> {
+        let value = parse_json(content, limits)?;
+        let document: ListDocument = serde_json::from_value(value)
+            .map_err(|e| Error::malformed(format!("revocation list: {e}")))?;
+        let entries = document.revoked.unwrap_or_default();
+        Self::from_entries(entries)
+    }
+
+    /// A list from entries.
+    pub fn from_entries(entries: Vec<RevokedEntry>) -> Result<Self> {
+        if let Some(i) = entries
+            .iter()
+            .position(|e| e.id.is_none() && e.audit_id.is_none())
+        {
+            return Err(Error::malformed(format!(
+                "revocation list entry {i} has neither id nor audit_id"
+            )));
+        }
+        let ids = entries.iter().filter_map(|e| e.id.clone()).collect();
+        let audit_ids = entries.iter().filter_map(|e| e.audit_id.clone()).collect();
+        Ok(RevocationList {
+            entries,
+            ids,
+            audit_ids,
+        })
+    }
+
+    /// A list from keystone's signed response (`{"signed": "<CMS PEM>"}`) or the CMS PEM itself,
+    /// verified with `verifier` at `at` exactly as a token is.
+    pub fn from_signed(body: &[u8], verifier: &Verifier, at: i64) -> Result<Self> {
+        let content = if body.trim_ascii_start().starts_with(b"{") {
+            let value = parse_json(body, verifier.limits())?;
+            let pem = value
+                .get("signed")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| Error::malformed("Revocation list improperly formatted."))?;
+            verifier.verify_at(pem.as_bytes(), at)?
+        } else {
+            verifier.verify_at(body, at)?
+        };
+        Self::from_json(&content, verifier.limits())
+    }
+
+    /// Whether any of the token's hashes or audit ids is listed.
+    pub fn is_revoked(&self, hashes: &[String], audit_ids: &[String]) -> bool {
+        hashes.iter().any(|h| self.contains_hash(h))
+            || audit_ids.iter().any(|a| self.contains_audit_id(a))
+    }
+
+    /// Whether this token hash (or UUID token) is listed; exact, case-sensitive, as upstream.
+    pub fn contains_hash(&self, hash: &str) -> bool {
+        self.ids.contains(hash)
+    }
+
+    /// Whether this audit id is listed.
+    pub fn contains_audit_id(&self, audit_id: &str) -> bool {
+        self.audit_ids.contains(audit_id)
+    }
+
+    /// The entries, in list order.
+    pub fn entries(&self) -> &[RevokedEntry] {
+        &self.entries
+    }
+
+    /// How many entries the list has.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the list has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The list's JSON text exactly as keystone serialised it (`jsonutils.dumps`: `", "` and `": "`
+/// separators, ASCII-only, entry keys in the order of keystone's responses).
+pub fn to_json(entries: &[RevokedEntry]) -> String {
+    let mut out = String::from("{\"revoked\": [");
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('{');
+        let fields = [
+            ("expires", &entry.expires),
+            ("id", &entry.id),
+            ("audit_id", &entry.audit_id),
+        ];
+        let mut first = true;
+        for (key, value) in fields {
+            if let Some(value) = value {
+                if !first {
+                    out.push_str(", ");
+                }
+                first = false;
+                push_python_json_string(&mut out, key);
+                out.push_str(": ");
+                push_python_json_string(&mut out, value);
+            }
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Keystone's signed revocation-list response body: `{"signed": "<CMS PEM of to_json(entries)>"}`.
+pub fn sign(signer: &Signer, entries: &[RevokedEntry]) -> Result<String> {
+    let pem = signer.sign_pem(to_json(entries).as_bytes())?;
+    let mut out = String::from("{\"signed\": ");
+    push_python_json_string(&mut out, &pem);
+    out.push('}');
+    Ok(out)
+}
+
+/// A JSON string as Python's `json.dumps` writes it with `ensure_ascii=True`.
+fn push_python_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            other => {
+                let mut units = [0u16; 2];
+                for unit in other.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn entry(id: Option<&str>, expires: Option<&str>, audit_id: Option<&str>) -> RevokedEntry {
+        RevokedEntry {
+            id: id.map(str::to_owned),
+            expires: expires.map(str::to_owned),
+            audit_id: audit_id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn json_matches_keystone_samples() {
+        assert_eq!(
+            to_json(&[entry(
+                Some("88b24f9299944e5f8d81403cc32cc92e"),
+                Some("2014-12-02T17:00:09Z"),
+                None
+            )]),
+            r#"{"revoked": [{"expires": "2014-12-02T17:00:09Z", "id": "88b24f9299944e5f8d81403cc32cc92e"}]}"#
+        );
+        assert_eq!(to_json(&[]), r#"{"revoked": []}"#);
+        let mut s = String::new();
+        push_python_json_string(&mut s, "a\"\\\n\u{7f}\u{e9}\u{1F600}");
+        assert_eq!(s, r#""a\"\\\n\u007f\u00e9\ud83d\ude00""#);
+    }
+
+    #[test]
+    fn lookups_and_round_trip() {
+        let entries = vec![
+            entry(Some("abc"), Some("2030-01-01T00:00:00Z"), Some("AUD1")),
+            entry(Some("def"), None, None),
+        ];
+        let list =
+            RevocationList::from_json(to_json(&entries).as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(list.entries(), &entries[..]);
+        assert!(list.contains_hash("abc") && list.contains_hash("def"));
+        assert!(!list.contains_hash("ABC"));
+        assert!(list.contains_audit_id("AUD1") && !list.contains_audit_id("abc"));
+        assert!(list.is_revoked(&["x".into(), "def".into()], &[]));
+        assert!(list.is_revoked(&[], &["AUD1".into()]));
+        assert!(!list.is_revoked(&["x".into()], &["y".into()]));
+    }
+
+    #[test]
+    fn empty_and_malformed_lists() {
+        let l = Limits::default();
+        for empty in [&b"{}"[..], b"{\"revoked\": []}", b"{\"revoked\": null}"] {
+            assert!(RevocationList::from_json(empty, &l).unwrap().is_empty());
+        }
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"{\"revoked\": {}}",
+            b"{\"revoked\": [{}]}",
+            b"{\"revoked\": [{\"id\": 5}]}",
+            b"{\"revoked\": [\"abc\"]}",
+            b"not json",
+        ] {
+            assert!(
+                matches!(RevocationList::from_json(bad, &l), Err(Error::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
