@@ -329,10 +329,14 @@ fn v3_body(expires_at: &str, bind: Option<Value>) -> Value {
 #[test]
 fn expiry_edges_at_one_microsecond() {
     let iss = issuer();
-    let expires =
-        OffsetDateTime::from_unix_timestamp(CLOCK).unwrap() + Duration::microseconds(123_456);
-    // Inside the validity of the freshly generated certificates (ten years from today).
-    let stamp = "2030-01-01T00:00:00.123456Z";
+    // A day from now (inside the fresh certificates' validity), with a microsecond fraction.
+    let expires = OffsetDateTime::from_unix_timestamp(kstoken::unix_now() + 86_400).unwrap()
+        + Duration::microseconds(123_456);
+    let stamp = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(stamp.ends_with(".123456Z"), "{stamp}");
+    let stamp = stamp.as_str();
     let tok = iss
         .signer
         .sign_pkiz(v3_body(stamp, None).to_string().as_bytes())
