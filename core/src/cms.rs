@@ -28,13 +28,26 @@ pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
 pub(crate) const ID_EC_PUBLIC_KEY: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
-/// The signatureAlgorithm OIDs `sha*WithRSAEncryption`, which OpenSSL also accepts for RSA signers.
-const RSA_SIGNATURE_OIDS: [ObjectIdentifier; 5] = [
+/// Signature OIDs whose key algorithm is rsaEncryption (OpenSSL's `OBJ_find_sigid_algs`), which
+/// OpenSSL accepts as an RSA signer's signatureAlgorithm whatever hash they name: the digest comes
+/// from the SignerInfo's digestAlgorithm.
+const RSA_SIGNATURE_OIDS: [ObjectIdentifier; 16] = [
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.2"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.3"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.4"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"),
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.14"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.14"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.15"),
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.16"),
+    ObjectIdentifier::new_unwrap("1.3.14.3.2.3"),
+    ObjectIdentifier::new_unwrap("1.3.14.3.2.29"),
+    ObjectIdentifier::new_unwrap("1.3.36.3.3.1.2"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.13"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.14"),
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.15"),
 ];
 
 /// The `ecdsa-with-SHA*` OIDs, indexed like [`HashAlgorithm::ALL`] minus MD5.
@@ -126,6 +139,8 @@ pub struct SignedDocument {
     pub content: Vec<u8>,
     /// The eContentType.
     pub content_type: ObjectIdentifier,
+    /// The SignedData digestAlgorithms set (OpenSSL prepares a digest for each).
+    pub digest_algorithms: Vec<ObjectIdentifier>,
     /// The SignerInfos, in encoded order.
     pub signers: Vec<SignerSummary>,
     /// How many certificates the document embeds (kstoken never uses them).
@@ -142,6 +157,7 @@ pub fn parse(der: &[u8]) -> Result<SignedDocument> {
         Some(any) => econtent_bytes(any)?,
         None => return Err(Error::malformed("CMS has no embedded content (detached)")),
     };
+    let digest_algorithms = signed.digest_algorithms.iter().map(|a| a.oid).collect();
     let signers = signed
         .signer_infos
         .0
@@ -155,6 +171,7 @@ pub fn parse(der: &[u8]) -> Result<SignedDocument> {
     Ok(SignedDocument {
         content,
         content_type: signed.encap_content_info.econtent_type,
+        digest_algorithms,
         signers,
         embedded_certificates: signed.certificates.map_or(0, |c| c.0.len()),
     })

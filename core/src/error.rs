@@ -85,7 +85,7 @@ pub enum Error {
     #[error("malformed token: {0}")]
     Malformed(String),
     /// The document was decoded but did not verify (`openssl cms -verify` exit status 4).
-    #[error("verification failed: {reason}{}", detail_suffix(detail))]
+    #[error("verification failed: {reason}{}", detail_suffix(*reason, detail))]
     Verification {
         /// The reason, one of the outcomes OpenSSL distinguishes.
         reason: VerifyFailure,
@@ -108,8 +108,8 @@ pub enum Error {
     InvalidArgument(String),
 }
 
-fn detail_suffix(detail: &str) -> String {
-    if detail.is_empty() {
+fn detail_suffix(reason: VerifyFailure, detail: &str) -> String {
+    if detail.is_empty() || detail == reason.openssl_reason() {
         String::new()
     } else {
         format!(" ({detail})")

@@ -4,6 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use openssl::x509::X509;
 
+use crate::algorithm::HashAlgorithm;
 use crate::cms::{self, signature_family, SignatureFamily, SignedDocument};
 use crate::crypto::{digest, verify_digest, KeyKind};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
@@ -131,7 +132,28 @@ impl Verifier {
         for (_, cert) in &signers {
             cert.check_chain(&self.ca, at)?;
         }
+        // CMS_dataInit sets up a digest for every digestAlgorithms entry, and each signer's digest
+        // is looked up among them: an unknown entry, or a signer digest not listed, fails there.
+        if let Some(unknown) = document
+            .digest_algorithms
+            .iter()
+            .find(|oid| HashAlgorithm::from_oid(oid).is_none())
+        {
+            return Err(Error::verify(
+                VerifyFailure::UnsupportedAlgorithm,
+                format!("digest algorithm {unknown}"),
+            ));
+        }
         for (si, cert) in &signers {
+            if !document.digest_algorithms.contains(&si.digest_oid) {
+                return Err(Error::verify(
+                    VerifyFailure::UnsupportedAlgorithm,
+                    format!(
+                        "signer digest {} is not among the digestAlgorithms",
+                        si.digest_oid
+                    ),
+                ));
+            }
             if si.has_signed_attrs {
                 return Err(Error::verify(
                     VerifyFailure::UnsupportedAlgorithm,
@@ -144,12 +166,14 @@ impl Verifier {
                     format!("digest algorithm {}", si.digest_oid),
                 ));
             };
-            let family_matches = matches!(
-                (cert.kind(), signature_family(&si.signature_oid)),
-                (Some(KeyKind::Rsa), SignatureFamily::Rsa)
-                    | (Some(KeyKind::Ec), SignatureFamily::Ecdsa)
-            );
-            if !family_matches {
+            // OpenSSL checks an RSA signer's signatureAlgorithm (rsaEncryption or an RSA
+            // signature OID) and ignores an EC signer's altogether.
+            let acceptable = match cert.kind() {
+                Some(KeyKind::Rsa) => signature_family(&si.signature_oid) == SignatureFamily::Rsa,
+                Some(KeyKind::Ec) => true,
+                None => false,
+            };
+            if !acceptable {
                 return Err(Error::verify(
                     VerifyFailure::UnsupportedAlgorithm,
                     format!("signature algorithm {} for this key", si.signature_oid),

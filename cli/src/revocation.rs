@@ -1,0 +1,197 @@
+//! `kstoken revocation sign|verify|check`: keystone's signed token revocation lists.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use kstoken::hash::token_cache_keys;
+use kstoken::revocation::{self, RevokedEntry};
+use kstoken::{
+    body, form, unix_now, HashAlgorithm, Limits, RevocationList, Signer, TokenForm, Verifier,
+};
+use serde_json::Value;
+
+use crate::exit::{Failure, Outcome, INVALID};
+use crate::input::{
+    parse_algorithm, parse_time, pretty_json, print_line, read_config, read_input_or_stdin,
+    token_text,
+};
+
+/// Arguments of `kstoken revocation`.
+#[derive(Debug, Args)]
+pub struct RevocationArgs {
+    #[command(subcommand)]
+    command: RevocationCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum RevocationCommand {
+    /// Sign a list of revoked tokens into keystone's response body {"signed": "<CMS PEM>"}.
+    Sign(SignArgs),
+    /// Verify a signed revocation list and print its JSON.
+    Verify(VerifyArgs),
+    /// Check whether a token is on a signed revocation list (exit 1 if revoked).
+    Check(CheckArgs),
+}
+
+/// Arguments of `kstoken revocation sign`.
+#[derive(Debug, Args)]
+struct SignArgs {
+    /// Signing certificate, PEM.
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// Private key of the signing certificate, unencrypted PEM.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Entries, JSON: a list of {"id", "expires", "audit_id"?} or {"revoked": [...]}; default stdin.
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+/// Certificates to verify a list with.
+#[derive(Debug, Args)]
+struct TrustArgs {
+    /// Signing certificate bundle, PEM.
+    #[arg(long, value_name = "FILE")]
+    signing_cert: PathBuf,
+    /// CA bundle, PEM.
+    #[arg(long, value_name = "FILE")]
+    ca: PathBuf,
+    /// Verify as of TIME (Unix seconds or RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<i64>,
+}
+
+/// Arguments of `kstoken revocation verify`.
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Print the list as indented JSON.
+    #[arg(long)]
+    pretty: bool,
+    /// The signed list: keystone's {"signed": ...} response body or the CMS PEM; `-` for stdin.
+    file: PathBuf,
+}
+
+/// Arguments of `kstoken revocation check`.
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The signed list: keystone's {"signed": ...} response body or the CMS PEM.
+    #[arg(long, value_name = "FILE")]
+    list: PathBuf,
+    /// hash_algorithms: the token hashes looked up in the list.
+    #[arg(
+        long,
+        value_name = "ALG[,ALG...]",
+        value_delimiter = ',',
+        default_value = "md5",
+        value_parser = parse_algorithm
+    )]
+    hash_algorithms: Vec<HashAlgorithm>,
+    /// The token; read from standard input when absent or `-`.
+    token: Option<String>,
+}
+
+/// Runs `kstoken revocation ...`.
+pub fn run(args: &RevocationArgs) -> Outcome {
+    match &args.command {
+        RevocationCommand::Sign(a) => sign(a),
+        RevocationCommand::Verify(a) => verify(a),
+        RevocationCommand::Check(a) => check(a),
+    }
+}
+
+fn sign(args: &SignArgs) -> Outcome {
+    let cert = read_config(&args.cert, "signing certificate")?;
+    let key = read_config(&args.key, "signing key")?;
+    let signer = Signer::new(&cert, &key).map_err(|e| {
+        Failure::from_config_error("cannot use the signing certificate and key", &e)
+    })?;
+    let input = read_input_or_stdin(args.input.as_deref(), "revocation entries")?;
+    let entries = parse_entries(&input)?;
+    let signed = revocation::sign(&signer, &entries).map_err(|e| Failure::from_token_error(&e))?;
+    print_line(&signed)
+}
+
+/// Entries from `[...]` or `{"revoked": [...]}`; every entry needs an `id` or an `audit_id`.
+fn parse_entries(input: &[u8]) -> Result<Vec<RevokedEntry>, Failure> {
+    let bad = |msg: String| Failure::invalid(format!("revocation entries: {msg}"));
+    let value: Value = serde_json::from_slice(input).map_err(|e| bad(e.to_string()))?;
+    let list = match value {
+        Value::Array(_) => value,
+        Value::Object(mut map) => map
+            .remove("revoked")
+            .ok_or_else(|| bad("expected a list or an object with \"revoked\"".to_owned()))?,
+        _ => {
+            return Err(bad(
+                "expected a list or an object with \"revoked\"".to_owned()
+            ))
+        }
+    };
+    let entries: Vec<RevokedEntry> =
+        serde_json::from_value(list).map_err(|e| bad(e.to_string()))?;
+    // The same acceptance rule as a verified list.
+    RevocationList::from_entries(entries.clone()).map_err(|e| bad(e.to_string()))?;
+    Ok(entries)
+}
+
+fn verifier(trust: &TrustArgs) -> Result<Verifier, Failure> {
+    let signing_cert = read_config(&trust.signing_cert, "signing certificate")?;
+    let ca = read_config(&trust.ca, "CA certificate")?;
+    Verifier::new(&signing_cert, &ca)
+        .map_err(|e| Failure::from_config_error("cannot load the certificates", &e))
+}
+
+fn verify(args: &VerifyArgs) -> Outcome {
+    let verifier = verifier(&args.trust)?;
+    let signed = read_input_or_stdin(Some(&args.file), "revocation list")?;
+    let at = args.trust.at.unwrap_or_else(unix_now);
+    let list = RevocationList::from_signed(&signed, &verifier, at)
+        .map_err(|e| Failure::invalid(format!("revocation list rejected: {e}")))?;
+    let json = revocation::to_json(list.entries());
+    if args.pretty {
+        if let Some(pretty) = pretty_json(json.as_bytes()) {
+            return print_line(&pretty);
+        }
+    }
+    print_line(&json)
+}
+
+fn check(args: &CheckArgs) -> Outcome {
+    let verifier = verifier(&args.trust)?;
+    let at = args.trust.at.unwrap_or_else(unix_now);
+    let signed = read_config(&args.list, "revocation list")?;
+    let list = RevocationList::from_signed(&signed, &verifier, at)
+        .map_err(|e| Failure::config(format!("revocation list rejected: {e}")))?;
+    let text = token_text(args.token.as_deref())?;
+    let token = if text.starts_with("-----BEGIN") {
+        form::cms_to_token(&text)
+    } else {
+        text
+    };
+    // The middleware's order: the hash first, then (after verification) the audit ids.
+    let hashes = token_cache_keys(&token, &args.hash_algorithms);
+    if let Some(hash) = hashes.iter().find(|h| list.contains_hash(h)) {
+        print_line(&format!("revoked (token hash {hash} is listed)"))?;
+        return Err(Failure::silent(INVALID));
+    }
+    if form::detect(&token) == TokenForm::Other {
+        print_line("not revoked (not a PKI or PKIZ token: only its id was checked)")?;
+        return Ok(());
+    }
+    let content = verifier.verify_at(token.as_bytes(), at).map_err(|e| {
+        Failure::invalid(format!(
+            "not revoked by hash, but the token does not verify, so its audit ids cannot be checked: {e}"
+        ))
+    })?;
+    let audit_ids = body::parse(&content, &Limits::default())
+        .map(|b| b.audit_ids)
+        .map_err(|e| Failure::invalid(format!("token body: {e}")))?;
+    if let Some(audit_id) = audit_ids.iter().find(|a| list.contains_audit_id(a)) {
+        print_line(&format!("revoked (audit id {audit_id} is listed)"))?;
+        return Err(Failure::silent(INVALID));
+    }
+    print_line("not revoked")
+}

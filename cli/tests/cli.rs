@@ -1,0 +1,1148 @@
+//! Integration tests: run the built `kstoken` binary, with the `openssl` CLI as the oracle.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kstoken_testkit::{cms_sign, cms_verify, Workdir};
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors");
+/// The recommended fixed test clock (spec §13): 2030-01-01T00:00:00Z.
+const AT: &str = "1893456000";
+
+fn vectors() -> PathBuf {
+    std::env::var_os("KSTOKEN_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(VECTORS))
+}
+
+fn upstream(version: &str) -> PathBuf {
+    vectors()
+        .join("keystoneclient")
+        .join(version)
+        .join("examples/pki")
+}
+
+/// Runs `kstoken args...` with `stdin` (or an empty stdin).
+fn kstoken<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kstoken"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kstoken");
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            // The command may exit before reading its input (an error found first).
+            let _ = pipe.write_all(input);
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_code(out: &Output, expected: i32) {
+    assert_eq!(
+        code(out),
+        expected,
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A one-line `kstoken: ...` error on stderr.
+#[track_caller]
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("kstoken: "), "stderr: {err}");
+    assert!(err.contains(needle), "{needle:?} not in stderr: {err}");
+}
+
+/// A PKI made by `kstoken pki-setup` (1024-bit keys, to keep the tests fast).
+struct Pki {
+    dir: Workdir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = Workdir::new();
+        let out = kstoken(
+            &[
+                "pki-setup".as_ref(),
+                dir.path().join("ssl").as_os_str(),
+                "--key-size".as_ref(),
+                "1024".as_ref(),
+            ],
+            None,
+        );
+        assert_code(&out, 0);
+        Pki { dir }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("ssl")
+    }
+    fn cert(&self) -> PathBuf {
+        self.root().join("certs/signing_cert.pem")
+    }
+    fn ca(&self) -> PathBuf {
+        self.root().join("certs/ca.pem")
+    }
+    fn key(&self) -> PathBuf {
+        self.root().join("private/signing_key.pem")
+    }
+    fn s(p: PathBuf) -> String {
+        p.to_str().unwrap().to_owned()
+    }
+    fn sign_args(&self) -> Vec<String> {
+        vec![
+            "--cert".into(),
+            Self::s(self.cert()),
+            "--key".into(),
+            Self::s(self.key()),
+        ]
+    }
+    fn trust_args(&self) -> Vec<String> {
+        vec![
+            "--signing-cert".into(),
+            Self::s(self.cert()),
+            "--ca".into(),
+            Self::s(self.ca()),
+        ]
+    }
+    /// `kstoken sign` of `body` with extra flags; the token text (without the newline).
+    fn sign(&self, body: &[u8], extra: &[&str]) -> String {
+        let mut args = vec!["sign".to_owned()];
+        args.extend(self.sign_args());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let out = kstoken(&args, Some(body));
+        assert_code(&out, 0);
+        let text = stdout(&out);
+        assert!(text.ends_with('\n'));
+        text.trim_end().to_owned()
+    }
+    /// `kstoken verify <trust> extra...` with `stdin`.
+    fn verify(&self, extra: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut args = vec!["verify".to_owned()];
+        args.extend(self.trust_args());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        kstoken(&args, stdin)
+    }
+}
+
+const V3_BODY: &str = r#"{"token":{"methods":["password"],"expires_at":"2099-01-01T00:00:00.000000Z","issued_at":"2024-01-01T00:00:00.000000Z","audit_ids":["AUDIT-one"],"user":{"id":"u1","name":"alice","domain":{"id":"default","name":"Default"}},"project":{"id":"p1","name":"demo","domain":{"id":"default","name":"Default"}},"roles":[{"id":"r1","name":"admin"}],"bind":{"kerberos":"alice@EXAMPLE.COM"}}}"#;
+
+const EXPIRED_BODY: &str = r#"{"token":{"expires_at":"2001-01-01T00:00:00Z","audit_ids":["old"],"user":{"id":"u1","name":"alice"}}}"#;
+
+/// Flips one character in the middle of a PKI token (stays in the token alphabet).
+fn tamper(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+// ---------------------------------------------------------------- help and usage
+
+#[test]
+fn help_documents_exit_codes_and_every_subcommand_has_help() {
+    let out = kstoken(&["--help"], None);
+    assert_code(&out, 0);
+    let help = stdout(&out);
+    assert!(help.contains("Exit codes:"), "{help}");
+    for line in [
+        "0  success",
+        "1  token",
+        "2  usage",
+        "3  configuration",
+        "4  I/O",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from help");
+    }
+    for sub in [
+        &["pki-setup"][..],
+        &["sign"],
+        &["verify"],
+        &["inspect"],
+        &["hash"],
+        &["revocation"],
+        &["revocation", "sign"],
+        &["revocation", "verify"],
+        &["revocation", "check"],
+    ] {
+        let mut args: Vec<&str> = sub.to_vec();
+        args.push("--help");
+        let out = kstoken(&args, None);
+        assert_code(&out, 0);
+        assert!(stdout(&out).contains("Usage: kstoken"), "{sub:?}");
+    }
+    let out = kstoken(&["--version"], None);
+    assert_code(&out, 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let pki = Pki::new();
+    for args in [
+        vec!["frobnicate"],
+        vec![],
+        vec!["sign"],
+        vec!["verify", "--ca", "x"],
+        vec!["hash", "--algorithm", "whirlpool", "MIIabc"],
+        vec!["pki-setup"],
+        vec!["pki-setup", "d", "--key-size", "big"],
+    ] {
+        let out = kstoken(&args, None);
+        assert_code(&out, 2);
+    }
+    let mut args = vec!["verify".to_owned()];
+    args.extend(pki.trust_args());
+    args.extend([
+        "--at".to_owned(),
+        "next tuesday".to_owned(),
+        "MII".to_owned(),
+    ]);
+    let out = kstoken(&args, None);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("RFC 3339"));
+    let mut args = vec!["sign".to_owned()];
+    args.extend(pki.sign_args());
+    args.extend(["--pkiz".to_owned(), "--pem".to_owned()]);
+    assert_code(&kstoken(&args, Some(b"{}")), 2);
+}
+
+// ---------------------------------------------------------------- pki-setup
+
+#[test]
+fn pki_setup_writes_keystone_layout_with_private_modes() {
+    let dir = Workdir::new();
+    let root = dir.path().join("keystone/ssl");
+    let out = kstoken(&["pki-setup".as_ref(), root.as_os_str()], None);
+    assert_code(&out, 0);
+    for file in [
+        "certs/signing_cert.pem",
+        "certs/ca.pem",
+        "private/signing_key.pem",
+        "private/cakey.pem",
+    ] {
+        let path = root.join(file);
+        assert!(path.is_file(), "{file} missing");
+        assert!(stdout(&out).contains(&path.display().to_string()));
+    }
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&root.join("private")), 0o700);
+        assert_eq!(mode(&root.join("private/signing_key.pem")), 0o600);
+        assert_eq!(mode(&root.join("private/cakey.pem")), 0o600);
+    }
+    // keystone's defaults: 2048-bit keys, the default subject, signing cert serial 1.
+    let text = KitOpenssl::x509_text(&root.join("certs/signing_cert.pem"));
+    assert!(text.contains("2048 bit"), "{text}");
+    assert!(text.contains("Serial Number: 1 (0x1)"), "{text}");
+    assert!(text.contains("CN = www.example.com"), "{text}");
+
+    // openssl cms -sign with the generated key and cert, openssl cms -verify with the CA.
+    let body = V3_BODY.as_bytes();
+    let signed = cms_sign(
+        &root.join("certs/signing_cert.pem"),
+        &root.join("private/signing_key.pem"),
+        body,
+        "sha256",
+    );
+    assert!(signed.ok(), "{}", signed.stderr);
+    let verified = cms_verify(
+        &signed.stdout,
+        &root.join("certs/signing_cert.pem"),
+        &root.join("certs/ca.pem"),
+        None,
+    );
+    assert!(verified.ok(), "{}", verified.stderr);
+    assert_eq!(verified.stdout, body);
+
+    // kstoken verifies what openssl signed.
+    let out = kstoken(
+        &[
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            root.join("certs/signing_cert.pem").as_os_str(),
+            "--ca".as_ref(),
+            root.join("certs/ca.pem").as_os_str(),
+        ],
+        Some(&signed.stdout),
+    );
+    assert_code(&out, 0);
+    assert_eq!(out.stdout, [body, b"\n"].concat());
+}
+
+/// `openssl x509 -text`, through the testkit's runner.
+struct KitOpenssl;
+impl KitOpenssl {
+    fn x509_text(cert: &Path) -> String {
+        let out = kstoken_testkit::run_openssl(
+            &[
+                "x509".as_ref(),
+                "-noout".as_ref(),
+                "-text".as_ref(),
+                "-in".as_ref(),
+                cert.as_os_str(),
+            ],
+            None,
+        );
+        assert!(out.ok(), "{}", out.stderr);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+#[test]
+fn pki_setup_refuses_to_overwrite_unless_forced() {
+    let pki = Pki::new();
+    let key = pki.key();
+    let before = std::fs::read(&key).unwrap();
+    let out = kstoken(&["pki-setup".as_ref(), pki.root().as_os_str()], None);
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "--force");
+    assert_eq!(std::fs::read(&key).unwrap(), before, "key was overwritten");
+
+    // Only one file present is enough to refuse.
+    let other = Workdir::new();
+    std::fs::create_dir_all(other.path().join("certs")).unwrap();
+    other.write("certs/ca.pem", b"mine");
+    let out = kstoken(
+        &[
+            "pki-setup".as_ref(),
+            other.path().as_os_str(),
+            "--key-size".as_ref(),
+            "1024".as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 3);
+    assert_eq!(
+        std::fs::read(other.path().join("certs/ca.pem")).unwrap(),
+        b"mine"
+    );
+    assert!(!other.path().join("private/cakey.pem").exists());
+
+    // --force overwrites, and tightens a loosened key file back to 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = kstoken(
+        &[
+            "pki-setup".as_ref(),
+            pki.root().as_os_str(),
+            "--force".as_ref(),
+            "--key-size".as_ref(),
+            "1024".as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 0);
+    assert_ne!(std::fs::read(&key).unwrap(), before);
+    #[cfg(unix)]
+    assert_eq!(mode(&key), 0o600);
+}
+
+#[test]
+fn pki_setup_options_and_bad_values() {
+    let dir = Workdir::new();
+    let root = dir.path().join("custom");
+    let out = kstoken(
+        &[
+            "pki-setup".as_ref(),
+            root.as_os_str(),
+            "--key-size".as_ref(),
+            "1024".as_ref(),
+            "--valid-days".as_ref(),
+            "30".as_ref(),
+            "--subject".as_ref(),
+            "/C=DE/O=Acme/CN=keystone.acme.test".as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 0);
+    let text = KitOpenssl::x509_text(&root.join("certs/ca.pem"));
+    assert!(text.contains("1024 bit"), "{text}");
+    assert!(text.contains("CN = keystone.acme.test"), "{text}");
+
+    let out = kstoken(
+        &[
+            "pki-setup".as_ref(),
+            dir.path().join("small").as_os_str(),
+            "--key-size".as_ref(),
+            "512".as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "1024");
+    let out = kstoken(
+        &[
+            "pki-setup".as_ref(),
+            dir.path().join("subj").as_os_str(),
+            "--key-size".as_ref(),
+            "1024".as_ref(),
+            "--subject".as_ref(),
+            "no slashes".as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 3);
+}
+
+// ---------------------------------------------------------------- sign and verify
+
+#[test]
+fn sign_then_verify_pki_pkiz_and_pem() {
+    let pki = Pki::new();
+    let body = V3_BODY.as_bytes();
+
+    let token = pki.sign(body, &[]);
+    assert!(token.starts_with("MII"), "{token}");
+    // Text mode: the verified content is the body as signed (no line ends to canonicalise here).
+    let out = pki.verify(&[&token], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{V3_BODY}\n"));
+    // Token on stdin, with a trailing newline and surrounding whitespace.
+    let out = pki.verify(&[], Some(format!("  {token}\n\n").as_bytes()));
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{V3_BODY}\n"));
+    let out = pki.verify(&["-"], Some(format!("{token}\n").as_bytes()));
+    assert_code(&out, 0);
+
+    let pkiz = pki.sign(body, &["--pkiz"]);
+    assert!(pkiz.starts_with("PKIZ_"), "{pkiz}");
+    let out = pki.verify(&[&pkiz], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{V3_BODY}\n"));
+
+    // --pem is byte-identical to openssl cms -sign, and openssl verifies it.
+    let mut args = vec!["sign".to_owned()];
+    args.extend(pki.sign_args());
+    args.push("--pem".into());
+    let out = kstoken(&args, Some(body));
+    assert_code(&out, 0);
+    let expected = cms_sign(&pki.cert(), &pki.key(), body, "sha256");
+    assert!(expected.ok());
+    assert_eq!(out.stdout, expected.stdout);
+    let verified = cms_verify(&out.stdout, &pki.cert(), &pki.ca(), None);
+    assert!(verified.ok(), "{}", verified.stderr);
+    let out = pki.verify(&[], Some(&out.stdout));
+    assert_code(&out, 0);
+
+    // The PKI token is the PEM in token form.
+    assert_eq!(
+        token,
+        kstoken::form::cms_to_token(&String::from_utf8(expected.stdout).unwrap())
+    );
+
+    // --pretty keeps key order and indents.
+    let out = pki.verify(&["--pretty", &token], None);
+    assert_code(&out, 0);
+    let pretty = stdout(&out);
+    assert!(
+        pretty.starts_with(
+            "{\n  \"token\": {\n    \"methods\": [\n      \"password\"\n    ],\n    \"expires_at\""
+        ),
+        "{pretty}"
+    );
+    let reparsed: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+    assert_eq!(
+        reparsed,
+        serde_json::from_str::<serde_json::Value>(V3_BODY).unwrap()
+    );
+}
+
+#[test]
+fn sign_options_digest_binary_and_input_file() {
+    let pki = Pki::new();
+    let body = b"line one\nline two\n";
+    let file = pki.dir.write("body.txt", body);
+
+    // --digest sha512 with the body from --in, byte-identical to openssl -md sha512.
+    let mut args = vec!["sign".to_owned()];
+    args.extend(pki.sign_args());
+    args.extend(["--pem", "--digest", "sha512", "--in"].map(str::to_owned));
+    args.push(file.to_str().unwrap().to_owned());
+    let out = kstoken(&args, None);
+    assert_code(&out, 0);
+    assert_eq!(
+        out.stdout,
+        cms_sign(&pki.cert(), &pki.key(), body, "sha512").stdout
+    );
+
+    // Text mode turns LF into CRLF; --binary keeps the bytes.
+    let text = pki.sign(body, &[]);
+    let out = pki.verify(&[&text], None);
+    assert_eq!(out.stdout, b"line one\r\nline two\r\n");
+    let binary = pki.sign(body, &["--binary"]);
+    let out = pki.verify(&[&binary], None);
+    assert_eq!(out.stdout, body);
+    assert_eq!(
+        kstoken_testkit::cms_sign_binary(&pki.cert(), &pki.key(), body, "sha256").stdout,
+        kstoken::form::token_to_cms(&binary).into_bytes()
+    );
+}
+
+#[test]
+fn sign_errors() {
+    let pki = Pki::new();
+    let missing = pki.dir.path().join("nope.pem");
+    // Unreadable certificate or key: 3.
+    let out = kstoken(
+        &[
+            "sign".as_ref(),
+            "--cert".as_ref(),
+            missing.as_os_str(),
+            "--key".as_ref(),
+            pki.key().as_os_str(),
+        ],
+        Some(b"{}"),
+    );
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "nope.pem");
+    // A key that does not match the certificate: 3.
+    let other = Pki::new();
+    let out = kstoken(
+        &[
+            "sign".as_ref(),
+            "--cert".as_ref(),
+            pki.cert().as_os_str(),
+            "--key".as_ref(),
+            other.key().as_os_str(),
+        ],
+        Some(b"{}"),
+    );
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "does not match");
+    // Garbage as a certificate: 3.
+    let junk = pki.dir.write("junk.pem", b"not a certificate");
+    let out = kstoken(
+        &[
+            "sign".as_ref(),
+            "--cert".as_ref(),
+            junk.as_os_str(),
+            "--key".as_ref(),
+            pki.key().as_os_str(),
+        ],
+        Some(b"{}"),
+    );
+    assert_code(&out, 3);
+    // MD5 is refused for signatures: 3.
+    let mut args = vec!["sign".to_owned()];
+    args.extend(pki.sign_args());
+    args.extend(["--digest".to_owned(), "md5".to_owned()]);
+    assert_code(&kstoken(&args, Some(b"{}")), 3);
+    // An unreadable --in file: 4.
+    let mut args = vec!["sign".to_owned()];
+    args.extend(pki.sign_args());
+    args.extend(["--in".to_owned(), missing.to_str().unwrap().to_owned()]);
+    let out = kstoken(&args, None);
+    assert_code(&out, 4);
+    assert_one_line_error(&out, "cannot read body");
+}
+
+#[test]
+fn verify_rejections_and_configuration_errors() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+
+    // Tampered token: 1, one line naming OpenSSL's reason or the decoding problem.
+    let out = pki.verify(&[&tamper(&token)], None);
+    assert_code(&out, 1);
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    // Garbage and empty input: 1.
+    assert_code(&pki.verify(&["MIInot-a-token"], None), 1);
+    assert_code(&pki.verify(&[], Some(b"\n")), 1);
+    // A different PKI's token: signer not found.
+    let other = Pki::new();
+    let foreign = other.sign(V3_BODY.as_bytes(), &[]);
+    let out = pki.verify(&[&foreign], None);
+    assert_code(&out, 1);
+    // Same subject, serial 1 in both: the signer is found but the signature does not match.
+    assert_one_line_error(&out, "verification failed");
+    // Before the certificates exist: 1, not yet valid.
+    let out = pki.verify(&["--at", "0", &token], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "not yet valid");
+
+    // Unreadable or unusable certificate files: 3.
+    let missing = pki.dir.path().join("missing-ca.pem");
+    let out = kstoken(
+        &[
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            pki.cert().as_os_str(),
+            "--ca".as_ref(),
+            missing.as_os_str(),
+            token.as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "missing-ca.pem");
+    let junk = pki.dir.write("junk.pem", b"junk");
+    let out = kstoken(
+        &[
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            junk.as_os_str(),
+            "--ca".as_ref(),
+            pki.ca().as_os_str(),
+            token.as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "certificate");
+}
+
+#[test]
+fn verify_upstream_vectors() {
+    let dir = upstream("6.0.0");
+    let certs = [
+        "--signing-cert".to_owned(),
+        dir.join("certs/signing_cert.pem")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        "--ca".to_owned(),
+        dir.join("certs/cacert.pem").to_str().unwrap().to_owned(),
+    ];
+    let pem = std::fs::read(dir.join("cms/auth_token_scoped.pem")).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cms/auth_token_scoped.json")).unwrap())
+            .unwrap();
+    let token = kstoken::form::cms_to_token(std::str::from_utf8(&pem).unwrap());
+    for (at, input) in [
+        (AT, None),
+        ("2030-01-01T00:00:00Z", None),
+        (AT, Some(pem.as_slice())),
+    ] {
+        let mut args = vec!["verify".to_owned()];
+        args.extend(certs.iter().cloned());
+        args.extend(["--at".to_owned(), at.to_owned()]);
+        if input.is_none() {
+            args.push(token.clone());
+        }
+        let out = kstoken(&args, input);
+        assert_code(&out, 0);
+        // Signed in text mode: CRLF line ends; JSON-equal to the fixture.
+        assert!(out.stdout.windows(2).any(|w| w == b"\r\n"));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got, expected);
+    }
+    // The same token after the certificates expired (2080): rejected.
+    let mut args = vec!["verify".to_owned()];
+    args.extend(certs.iter().cloned());
+    args.extend(["--at".to_owned(), "3500000000".to_owned(), token]);
+    let out = kstoken(&args, None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "certificate has expired");
+
+    // A PKIZ vector, with the 5.5.0 certificates it was signed with.
+    let old = upstream("5.5.0");
+    let pkiz = std::fs::read_to_string(old.join("cms/auth_token_scoped.pkiz")).unwrap();
+    let out = kstoken(
+        &[
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            old.join("certs/signing_cert.pem").as_os_str(),
+            "--ca".as_ref(),
+            old.join("certs/cacert.pem").as_os_str(),
+            "--at".as_ref(),
+            AT.as_ref(),
+            pkiz.trim().as_ref(),
+        ],
+        None,
+    );
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("\"access\""));
+}
+
+#[test]
+fn verify_batch_reports_summary_and_exit_code() {
+    let pki = Pki::new();
+    let a = pki.sign(V3_BODY.as_bytes(), &[]);
+    let b = pki.sign(V3_BODY.as_bytes(), &["--pkiz"]);
+    let c = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
+    let good = pki
+        .dir
+        .write("good.txt", format!("{a}\n\n{b}\r\n  {c}  \n").as_bytes());
+    let out = pki.verify(&["--batch", good.to_str().unwrap()], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "3 valid, 0 invalid\n");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+
+    let mixed = pki.dir.write(
+        "mixed.txt",
+        format!("{a}\n{}\n{b}\ngarbage\n", tamper(&a)).as_bytes(),
+    );
+    let out = pki.verify(&["--batch", mixed.to_str().unwrap()], None);
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "2 valid, 2 invalid\n");
+    let err = stderr(&out);
+    assert!(err.contains("line 2: "), "{err}");
+    assert!(err.contains("line 4: "), "{err}");
+    assert!(
+        !err.contains("line 1:") && !err.contains("line 3:"),
+        "{err}"
+    );
+
+    // The pipeline applies per token in a batch too: the expired body is rejected.
+    let out = pki.verify(
+        &["--bind-mode", "disabled", "--batch", good.to_str().unwrap()],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "2 valid, 1 invalid\n");
+    assert!(stderr(&out).contains("line 4: rejected at step expiry"));
+
+    // An unreadable batch file: 4. A token argument together with --batch: usage.
+    let out = pki.verify(&["--batch", "/nonexistent/tokens.txt"], None);
+    assert_code(&out, 4);
+    assert_code(
+        &pki.verify(&["--batch", good.to_str().unwrap(), &a], None),
+        2,
+    );
+}
+
+// ---------------------------------------------------------------- validation pipeline
+
+#[test]
+fn verify_pipeline_names_the_rejecting_step() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let expired = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
+
+    // Kerberos bind: matching negotiate user passes, anything else is rejected at bind.
+    let ok = pki.verify(
+        &[
+            "--auth-type",
+            "Negotiate",
+            "--remote-user",
+            "alice@EXAMPLE.COM",
+            &token,
+        ],
+        None,
+    );
+    assert_code(&ok, 0);
+    assert_eq!(stdout(&ok), format!("{V3_BODY}\n"));
+    let out = pki.verify(
+        &[
+            "--remote-user",
+            "mallory@EXAMPLE.COM",
+            "--auth-type",
+            "negotiate",
+            &token,
+        ],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step bind");
+    let out = pki.verify(&["--bind-mode", "disabled", &token], None);
+    assert_code(&out, 0);
+    // A named mode the token is not bound with.
+    let out = pki.verify(&["--bind-mode", "x509", &token], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "bind");
+    // Required mode and an unbound token.
+    let out = pki.verify(&["--bind-mode", "required", &expired], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step expiry");
+
+    // Expiry is only a pipeline step: plain verify accepts the expired body.
+    assert_code(&pki.verify(&[&expired], None), 0);
+    let out = pki.verify(&["--pipeline", &expired], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step expiry");
+    // ... and --at moves the clock for the body as well.
+    let out = pki.verify(
+        &["--pipeline", "--at", "2000-06-01T00:00:00Z", &expired],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "signature");
+
+    // Signature and detection steps.
+    let out = pki.verify(&["--pipeline", &tamper(&token)], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step signature");
+    let out = pki.verify(&["--pipeline", "0123456789abcdef0123456789abcdef"], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step detect");
+
+    // x509 bind with a client certificate file.
+    let mut value: serde_json::Value = serde_json::from_str(EXPIRED_BODY).unwrap();
+    value["token"]["expires_at"] = "2099-01-01T00:00:00Z".into();
+    let client = std::fs::read(pki.cert()).unwrap();
+    kstoken::bind::add_x509_bind(&mut value, &client).unwrap();
+    let bound = pki.sign(value.to_string().as_bytes(), &[]);
+    let cert = pki.cert();
+    let out = pki.verify(
+        &[
+            "--bind-mode",
+            "strict",
+            "--client-cert",
+            cert.to_str().unwrap(),
+            &bound,
+        ],
+        None,
+    );
+    assert_code(&out, 0);
+    let out = pki.verify(
+        &[
+            "--bind-mode",
+            "strict",
+            "--client-cert",
+            pki.ca().to_str().unwrap(),
+            &bound,
+        ],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "x509");
+    let out = pki.verify(&["--client-cert", "/nonexistent/client.pem", &bound], None);
+    assert_code(&out, 3);
+}
+
+// ---------------------------------------------------------------- revocation
+
+fn revocation_sign(pki: &Pki, entries: &str) -> PathBuf {
+    let mut args = vec!["revocation".to_owned(), "sign".to_owned()];
+    args.extend(pki.sign_args());
+    let out = kstoken(&args, Some(entries.as_bytes()));
+    assert_code(&out, 0);
+    let name = format!(
+        "list-{}.json",
+        kstoken::hash::hash_hex(entries.as_bytes(), kstoken::HashAlgorithm::Md5)
+    );
+    pki.dir.write(&name, &out.stdout)
+}
+
+#[test]
+fn revocation_sign_verify_and_check() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let other = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+
+    // sign: keystone's response body; openssl verifies the embedded PEM; the JSON is keystone's.
+    let by_hash = revocation_sign(
+        &pki,
+        &format!(r#"[{{"id": "{md5}", "expires": "2099-01-01T00:00:00Z"}}]"#),
+    );
+    let response: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&by_hash).unwrap()).unwrap();
+    let pem = response["signed"].as_str().unwrap();
+    let verified = cms_verify(pem.as_bytes(), &pki.cert(), &pki.ca(), None);
+    assert!(verified.ok(), "{}", verified.stderr);
+    let expected_json =
+        format!(r#"{{"revoked": [{{"expires": "2099-01-01T00:00:00Z", "id": "{md5}"}}]}}"#);
+    assert_eq!(verified.stdout, expected_json.as_bytes());
+
+    // verify prints the list.
+    let mut args = vec!["revocation".to_owned(), "verify".to_owned()];
+    args.extend(pki.trust_args());
+    args.push(by_hash.to_str().unwrap().to_owned());
+    let out = kstoken(&args, None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{expected_json}\n"));
+    // verify of a tampered list: 1.
+    let tampered = pki.dir.write(
+        "tampered.json",
+        std::fs::read_to_string(&by_hash)
+            .unwrap()
+            .replacen("MII", "MIJ", 1)
+            .as_bytes(),
+    );
+    let mut args = vec!["revocation".to_owned(), "verify".to_owned()];
+    args.extend(pki.trust_args());
+    args.push(tampered.to_str().unwrap().to_owned());
+    assert_code(&kstoken(&args, None), 1);
+
+    let check = |list: &Path, extra: &[&str], token: &str| {
+        let mut args = vec!["revocation".to_owned(), "check".to_owned()];
+        args.extend(pki.trust_args());
+        args.extend(["--list".to_owned(), list.to_str().unwrap().to_owned()]);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(token.to_owned());
+        kstoken(&args, None)
+    };
+    // By md5 hash (the default algorithm).
+    let out = check(&by_hash, &[], &token);
+    assert_code(&out, 1);
+    assert!(stdout(&out).starts_with("revoked"), "{}", stdout(&out));
+    let out = check(&by_hash, &[], &other);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "not revoked\n");
+    // By sha256 only when asked for.
+    let by_sha = revocation_sign(
+        &pki,
+        &format!(r#"{{"revoked": [{{"id": "{sha256}", "expires": "2099-01-01T00:00:00Z"}}]}}"#),
+    );
+    assert_code(&check(&by_sha, &[], &token), 0);
+    assert_code(
+        &check(&by_sha, &["--hash-algorithms", "md5,sha256"], &token),
+        1,
+    );
+    // By audit id.
+    let by_audit = revocation_sign(
+        &pki,
+        r#"[{"id": "x", "expires": "2099-01-01T00:00:00Z", "audit_id": "AUDIT-one"}]"#,
+    );
+    let out = check(&by_audit, &[], &token);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("audit id AUDIT-one"));
+
+    // The pipeline uses the list too.
+    let list = by_hash.to_str().unwrap();
+    let out = pki.verify(
+        &["--revocation-list", list, "--bind-mode", "disabled", &token],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step revocation (token hash)");
+    let out = pki.verify(
+        &[
+            "--revocation-list",
+            by_audit.to_str().unwrap(),
+            "--bind-mode",
+            "disabled",
+            &token,
+        ],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step revocation (audit id)");
+    let out = pki.verify(
+        &[
+            "--revocation-list",
+            list,
+            "--bind-mode",
+            "disabled",
+            &tamper(&token),
+        ],
+        None,
+    );
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step signature");
+    // A revocation list that does not verify is a configuration error.
+    let out = pki.verify(
+        &["--revocation-list", tampered.to_str().unwrap(), &token],
+        None,
+    );
+    assert_code(&out, 3);
+
+    // Bad entries and bad key: 1 and 3.
+    let mut args = vec!["revocation".to_owned(), "sign".to_owned()];
+    args.extend(pki.sign_args());
+    let out = kstoken(&args, Some(br#"[{"expires": "2099-01-01T00:00:00Z"}]"#));
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "neither id nor audit_id");
+    let out = kstoken(&args, Some(b"not json"));
+    assert_code(&out, 1);
+    let out = kstoken(
+        &[
+            "revocation".as_ref(),
+            "sign".as_ref(),
+            "--cert".as_ref(),
+            pki.cert().as_os_str(),
+            "--key".as_ref(),
+            "/nonexistent/key.pem".as_ref(),
+        ],
+        Some(b"[]"),
+    );
+    assert_code(&out, 3);
+}
+
+#[test]
+fn revocation_verify_upstream_list() {
+    let dir = upstream("6.0.0");
+    let pem = std::fs::read(dir.join("cms/revocation_list.pem")).unwrap();
+    let out = kstoken(
+        &[
+            "revocation".as_ref(),
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            dir.join("certs/signing_cert.pem").as_os_str(),
+            "--ca".as_ref(),
+            dir.join("certs/cacert.pem").as_os_str(),
+            "--at".as_ref(),
+            AT.as_ref(),
+            "-".as_ref(),
+        ],
+        Some(&pem),
+    );
+    assert_code(&out, 0);
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cms/revocation_list.json")).unwrap())
+            .unwrap();
+    assert_eq!(got, expected);
+}
+
+// ---------------------------------------------------------------- inspect and hash
+
+#[test]
+fn inspect_decodes_without_verifying() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let out = kstoken(&["inspect", &token], None);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.starts_with("NOT VERIFIED"), "{text}");
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+    for needle in [
+        "form:                  PKI",
+        &format!("token length:          {} characters", token.len()),
+        "DER size:",
+        "digest algorithm:    sha256",
+        "signature algorithm: rsaEncryption",
+        "issuer:              CN=www.example.com,O=Unset,L=Unset,ST=Unset,C=US",
+        "serial:              01",
+        &md5,
+        &sha256,
+        "token version:         v3",
+        "expires:               2099-01-01T00:00:00Z (not expired now)",
+        "audit ids:             AUDIT-one",
+        "user:                  alice (id u1)",
+        "scope:                 project demo (id p1)",
+        "roles:                 admin",
+        r#"bind:                  {"kerberos":"alice@EXAMPLE.COM"}"#,
+        "content:\n{\n  \"token\": {\n    \"methods\"",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+
+    // A tampered token still decodes (nothing is verified), PKIZ and PEM too, from stdin.
+    let tampered = pki.sign(V3_BODY.replace("alice", "mallo").as_bytes(), &[]);
+    assert_code(&kstoken(&["inspect", &tampered], None), 0);
+    let pkiz = pki.sign(V3_BODY.as_bytes(), &["--pkiz"]);
+    let out = kstoken(&["inspect"], Some(format!("{pkiz}\n").as_bytes()));
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("form:                  PKIZ"));
+    let pem = kstoken::form::token_to_cms(&token);
+    let out = kstoken(&["inspect"], Some(pem.as_bytes()));
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("CMS PEM"));
+    assert!(
+        text.contains(&md5),
+        "the token id is the hash of the token form"
+    );
+
+    // Non-token content is shown, not refused.
+    let plain = pki.sign(b"hello world", &[]);
+    let out = kstoken(&["inspect", &plain], None);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("not a keystone token body"));
+    assert!(stdout(&out).contains("hello world"));
+
+    // Not a token: 1.
+    let out = kstoken(&["inspect", "hello"], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "not a PKI or PKIZ token");
+    let out = kstoken(&["inspect", "MIIthis-is-not-base64!"], None);
+    assert_code(&out, 1);
+}
+
+#[test]
+fn inspect_upstream_vector() {
+    let dir = upstream("6.0.0");
+    let pem = std::fs::read_to_string(dir.join("cms/auth_v3_token_scoped.pem")).unwrap();
+    let token = kstoken::form::cms_to_token(&pem);
+    let out = kstoken(&["inspect", &token], None);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("audit ids:             VcxU2JYqT8OzfUVvrjEITQ, qNUTIJntTzO1-XUk5STybw"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expires:               2038-01-18T21:14:07Z"),
+        "{text}"
+    );
+    assert!(text.contains("digest algorithm:    sha256"), "{text}");
+}
+
+#[test]
+fn hash_follows_cms_hash_token() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+
+    let out = kstoken(&["hash", &token], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{md5}\n"));
+    let out = kstoken(
+        &["hash", "--algorithm", "md5,sha256"],
+        Some(format!("{token}\n").as_bytes()),
+    );
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{md5}\n{sha256}\n"));
+    let out = kstoken(&["hash", "-a", "SHA256", "-a", "md5", &token], None);
+    assert_eq!(stdout(&out), format!("{sha256}\n{md5}\n"));
+    // A PKIZ token is hashed too.
+    let pkiz = pki.sign(V3_BODY.as_bytes(), &["--pkiz"]);
+    let out = kstoken(&["hash", &pkiz], None);
+    assert_eq!(
+        stdout(&out).trim(),
+        kstoken::hash::hash_hex(pkiz.as_bytes(), kstoken::HashAlgorithm::Md5)
+    );
+    // Other tokens (UUID, Fernet) come back unchanged, once per algorithm.
+    let uuid = "0123456789abcdef0123456789abcdef";
+    let out = kstoken(&["hash", "-a", "md5,sha1", uuid], None);
+    assert_eq!(stdout(&out), format!("{uuid}\n{uuid}\n"));
+    // Upstream: the derived hashes of EXPECTED.json.
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vectors().join("EXPECTED.json")).unwrap()).unwrap();
+    let entry = &expected["files"]["keystoneclient/6.0.0/examples/pki/cms/auth_token_revoked.pem"];
+    let pem =
+        std::fs::read_to_string(upstream("6.0.0").join("cms/auth_token_revoked.pem")).unwrap();
+    let revoked = kstoken::form::cms_to_token(&pem);
+    let out = kstoken(&["hash", "-a", "md5,sha256", &revoked], None);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}\n{}\n",
+            entry["token_md5"].as_str().unwrap(),
+            entry["token_sha256"].as_str().unwrap()
+        )
+    );
+    // Empty input: 1.
+    assert_code(&kstoken(&["hash"], Some(b"")), 1);
+}

@@ -1,0 +1,23 @@
+//! Any text as a token → the whole validation pipeline.
+#![no_main]
+use kstoken::bind::AuthContext;
+use kstoken::{validate, DetectionRule, Policy};
+use kstoken_fuzz::{CLOCK, VERIFIER};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let policy = Policy {
+        detection: DetectionRule::Lenient,
+        ..Policy::default()
+    };
+    let ctx = AuthContext {
+        auth_type: Some("negotiate"),
+        remote_user: Some("USER@REALM"),
+        client_cert: None,
+    };
+    let now = time::OffsetDateTime::from_unix_timestamp(CLOCK).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let _ = validate(token, &VERIFIER, None, &policy, &ctx, now);
+});
