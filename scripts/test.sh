@@ -10,3 +10,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== C library"
+bash scripts/test-c.sh
+echo "== fuzz smoke"
+bash scripts/test-fuzz.sh

@@ -70,7 +70,11 @@ pub fn pem_to_der(text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
         if line.contains(&b':') {
             return Err(Error::malformed("PEM headers are not supported"));
         }
-        body.extend(line.iter().filter(|b| !matches!(b, b' ' | b'\t')));
+        if line.iter().any(|b| matches!(b, b' ' | b'\t')) {
+            body.extend(line.iter().filter(|b| !matches!(b, b' ' | b'\t')));
+        } else {
+            body.extend_from_slice(line);
+        }
     }
     Err(Error::malformed("CMS PEM block has no END line"))
 }

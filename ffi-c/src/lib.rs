@@ -1,0 +1,22 @@
+//! C ABI for kstoken: `libkstoken.so` / `libkstoken.a` and `include/kstoken.h`.
+//!
+//! The conventions every function follows are described in the header's preamble
+//! (`cbindgen.toml`) and in [`result`], [`bytes`] and [`panic`]:
+//!
+//! - every fallible function returns a [`result::kst_result`] and takes `kst_error **err` last;
+//! - every function runs behind a panic boundary and checks every pointer argument for NULL;
+//! - input bytes are `(const uint8_t *, size_t)`, short names are NUL-terminated C strings;
+//! - output bytes are library-allocated and released with [`bytes::kst_bytes_free`].
+#![allow(non_camel_case_types)]
+
+pub mod bind;
+pub mod bytes;
+pub mod form;
+pub mod hash;
+pub mod panic;
+pub mod result;
+pub mod revocation;
+pub mod signer;
+pub mod validate;
+pub mod verifier;
+pub mod version;

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The C ABI's tests: build libkstoken, check that include/kstoken.h is what cbindgen generates,
+# compile the C tests and the example against the shared and the static library, run them, and
+# run them again under valgrind memcheck. Exits non-zero on any failure.
+#
+# Environment: KSTOKEN_C_PROFILE=release to test the release build (default debug);
+# KSTOKEN_VECTORS to point at the test vectors (default ../shared/vectors).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+CBINDGEN_VERSION=0.29.2
+profile="${KSTOKEN_C_PROFILE:-debug}"
+export KSTOKEN_VECTORS="${KSTOKEN_VECTORS:-$root/../shared/vectors}"
+
+apt_install() {
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  else
+    echo "missing: $* (install it and re-run)" >&2
+    exit 1
+  fi
+}
+
+echo "== tools"
+command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
+command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind
+if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
+fi
+
+echo "== build libkstoken ($profile)"
+install_flags=()
+[ "$profile" = release ] && install_flags+=(--release)
+bash ffi-c/install.sh "${install_flags[@]}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+build="$target/$profile"
+export PKG_CONFIG_PATH="$build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+
+echo "== header is up to date"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cbindgen --quiet --config ffi-c/cbindgen.toml --crate kstoken-ffi --output "$work/kstoken.h" ffi-c
+if ! diff -u include/kstoken.h "$work/kstoken.h"; then
+  echo "include/kstoken.h is stale: regenerate it with" >&2
+  echo "  cbindgen --config ffi-c/cbindgen.toml --crate kstoken-ffi --output include/kstoken.h ffi-c" >&2
+  exit 1
+fi
+if command -v c++ >/dev/null 2>&1; then
+  echo '#include "kstoken.h"' | c++ -x c++ -std=c++11 -fsyntax-only -Wall -Wextra -Werror -Iinclude -
+fi
+
+echo "== compile (shared and static)"
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -pthread)
+read -r -a pc_cflags <<<"$(pkg-config --cflags kstoken)"
+read -r -a pc_libs <<<"$(pkg-config --libs kstoken)"
+libdir="$(pkg-config --variable=libdir kstoken)"
+read -r -a static_libs <<<"$(pkg-config --static --libs-only-l kstoken | sed 's/-lkstoken//')"
+bin="$build/ctest"
+mkdir -p "$bin"
+programs=()
+for src in ffi-c/tests/test_*.c ffi-c/examples/verify.c; do
+  name="$(basename "$src" .c)"
+  cc "${cflags[@]}" "${pc_cflags[@]}" -o "$bin/$name-shared" "$src" "${pc_libs[@]}"
+  cc "${cflags[@]}" "${pc_cflags[@]}" -o "$bin/$name-static" "$src" "$libdir/libkstoken.a" \
+    "${static_libs[@]}"
+  programs+=("$name")
+done
+# The static binaries must not need libkstoken.so; the shared ones must.
+if grep -q libkstoken <<<"$(ldd "$bin/test_api-static")" ||
+  ! grep -q libkstoken.so <<<"$(ldd "$bin/test_api-shared")"; then
+  echo "unexpected linkage of the test binaries" >&2
+  exit 1
+fi
+
+total=0
+run_test() { # label command...: runs it and adds its "N passed, 0 failed" count
+  local label="$1" out line
+  shift
+  out="$("$@")" || { echo "$out"; echo "FAILED: $*" >&2; exit 1; }
+  line="$(tail -n1 <<<"$out")"
+  echo "$label: $line"
+  [[ "$line" =~ ^([0-9]+)\ passed,\ 0\ failed$ ]] || { echo "FAILED: $*" >&2; exit 1; }
+  total=$((total + BASH_REMATCH[1]))
+}
+
+pki="$KSTOKEN_VECTORS/keystoneclient/6.0.0/examples/pki"
+run_example() { # binary [wrapper...]: the example verifies a token and rejects a tampered one
+  local exe="$1"; shift
+  "$@" "$exe" "$pki/certs/signing_cert.pem" "$pki/certs/cacert.pem" \
+    <"$pki/cms/auth_token_scoped.pem" >"$work/body.json"
+  cmp -s <(tr -d '\r' <"$work/body.json") "$pki/cms/auth_token_scoped.json"
+  sed '5s/A/B/;5s/^[^B]/B/' "$pki/cms/auth_token_scoped.pem" >"$work/tampered.pem"
+  local rc=0
+  "$@" "$exe" "$pki/certs/signing_cert.pem" "$pki/certs/cacert.pem" \
+    <"$work/tampered.pem" >/dev/null 2>"$work/stderr" || rc=$?
+  [ "$rc" = 4 ] || { echo "example: tampered token gave exit status $rc" >&2; exit 1; }
+  echo "${*:+$1 }$(basename "$exe"): verified the example token, rejected a tampered one"
+}
+
+echo "== run"
+for kind in shared static; do
+  run_test "test_api-$kind" "$bin/test_api-$kind"
+  run_test "test_threads-$kind" "$bin/test_threads-$kind" 25
+  run_example "$bin/verify-$kind"
+done
+
+echo "== valgrind"
+vg=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible)
+for kind in shared static; do
+  run_test "valgrind test_api-$kind" "${vg[@]}" "$bin/test_api-$kind"
+  run_example "$bin/verify-$kind" "${vg[@]}"
+done
+run_test "valgrind test_threads-shared" "${vg[@]}" "$bin/test_threads-shared" 6
+
+echo "== C tests: $total checks passed, 0 failed"
