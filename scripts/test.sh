@@ -12,5 +12,7 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== C library"
 bash scripts/test-c.sh
+echo "== Python wheel and upstream suites"
+bash scripts/test-python.sh
 echo "== fuzz smoke"
 bash scripts/test-fuzz.sh

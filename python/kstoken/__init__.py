@@ -1,0 +1,414 @@
+"""kstoken: sign and verify OpenStack Keystone PKI and PKIZ tokens in-process.
+
+The fast API (build objects once, share them between threads; the GIL is released while they work):
+
+* :class:`Verifier` - ``Verifier(signing_cert, ca).verify(token) -> bytes``
+* :class:`Signer` - ``Signer(cert, key).sign_pki(text) -> str`` (also ``sign_pkiz``, ``sign_cms``)
+* :func:`hash_token` - keystone's token-id hashes
+* :func:`check_bind`, :func:`add_kerberos_bind`, :func:`add_x509_bind` - token bind
+
+``kstoken.cms`` is a drop-in for ``keystoneclient.common.cms``; ``kstoken.compat`` patches it into
+keystoneclient and keystonemiddleware; ``kstoken.exceptions`` holds the exception classes.
+"""
+
+import datetime
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from kstoken import _kstoken
+from kstoken.exceptions import (
+    BindError,
+    CertificateConfigError,
+    CMSError,
+    KstokenError,
+    SigningError,
+    TokenRejected,
+    VerificationError,
+)
+
+__all__ = [
+    "Verifier",
+    "Signer",
+    "RevocationList",
+    "ValidatedToken",
+    "validate",
+    "hash_token",
+    "detect",
+    "check_bind",
+    "add_kerberos_bind",
+    "add_x509_bind",
+    "x509_fingerprint",
+    "generate_pki",
+    "KstokenError",
+    "CertificateConfigError",
+    "CMSError",
+    "VerificationError",
+    "SigningError",
+    "BindError",
+    "TokenRejected",
+]
+
+PemOrPath = Union[str, bytes, "os.PathLike[str]"]
+Text = Union[str, bytes]
+
+_PEM_MARK = "-----BEGIN "
+
+
+def _load(value: PemOrPath, what: str) -> bytes:
+    """PEM given inline (``str``/``bytes`` containing ``-----BEGIN``) or read from a path."""
+    if isinstance(value, str) and _PEM_MARK in value:
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)) and _PEM_MARK.encode() in value:
+        return bytes(value)
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError("%s must be PEM text or a path, not %s" % (what, type(value).__name__))
+    try:
+        with open(value, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise CertificateConfigError("cannot read %s %s: %s" % (what, value, e.strerror)) from None
+
+
+def _algorithm_names(algorithms: Union[str, Iterable[str]]) -> List[str]:
+    names = [algorithms] if isinstance(algorithms, str) else list(algorithms)
+    if not names:
+        raise ValueError("at least one hash algorithm is needed")
+    return names
+
+
+class Verifier:
+    """Verifies PKI tokens, PKIZ tokens and CMS PEM against signing certificate(s) and a CA bundle.
+
+    ``signing_cert`` and ``ca`` are PEM (``bytes``/``str``) or paths. Build once and share: the
+    certificates are parsed once and each signer's chain verdict is cached. Keyword arguments:
+    ``hash_algorithms`` for :meth:`hash`, and resource limits ``max_token_len``,
+    ``max_inflated_len``, ``max_json_len``, ``max_json_depth`` (1 MiB, 1 MiB, 1 MiB, 64).
+    """
+
+    __slots__ = ("_native", "hash_algorithms", "__weakref__")
+
+    def __init__(
+        self,
+        signing_cert: PemOrPath,
+        ca: PemOrPath,
+        *,
+        hash_algorithms: Union[str, Iterable[str]] = ("md5",),
+        max_token_len: Optional[int] = None,
+        max_inflated_len: Optional[int] = None,
+        max_json_len: Optional[int] = None,
+        max_json_depth: Optional[int] = None,
+    ) -> None:
+        names = _algorithm_names(hash_algorithms)
+        _kstoken.hash_hex(b"", names[0])  # validate names early
+        for name in names[1:]:
+            _kstoken.hash_hex(b"", name)
+        self.hash_algorithms: Tuple[str, ...] = tuple(names)
+        self._native = _kstoken.Verifier(
+            _load(signing_cert, "signing certificate"),
+            _load(ca, "CA bundle"),
+            max_token_len=max_token_len,
+            max_inflated_len=max_inflated_len,
+            max_json_len=max_json_len,
+            max_json_depth=max_json_depth,
+        )
+
+    def verify(self, token: Text, at: Optional[int] = None) -> bytes:
+        """Verify a PKI token, a PKIZ token or CMS PEM; return the signed content.
+
+        ``at`` is the verification time in Unix seconds (like ``openssl cms -verify -attime``);
+        default now.
+
+        :raises VerificationError: signature, signer or chain rejected (returncode 4, ``.reason``).
+        :raises CMSError: the token cannot be decoded.
+        """
+        return self._native.verify(token, at)  # type: ignore[no-any-return]
+
+    def verify_json(self, token: Text, at: Optional[int] = None) -> Any:
+        """:meth:`verify`, then decode the content as JSON."""
+        return json.loads(self._native.verify(token, at))
+
+    def hash(self, token: str) -> List[str]:
+        """The token's cache keys: its hashes for PKI/PKIZ tokens, else ``[token]`` (as the middleware)."""
+        hashes = _kstoken.hash_token(token, list(self.hash_algorithms))
+        return [token] if hashes is None else hashes  # type: ignore[no-any-return]
+
+    def validate(
+        self,
+        token: str,
+        *,
+        revocation_list: Optional["RevocationList"] = None,
+        bind_mode: str = "permissive",
+        auth_type: Optional[str] = None,
+        remote_user: Optional[str] = None,
+        client_cert: Optional[Text] = None,
+        now: Optional[int] = None,
+        lenient: bool = False,
+    ) -> "ValidatedToken":
+        """keystonemiddleware's offline validation of a PKI/PKIZ token as one call.
+
+        Steps, in the middleware's order: detect the form (``MII``/``PKIZ_``; ``lenient=True`` also
+        recognises other PKI sizes), hash it with ``hash_algorithms``, check the hashes against
+        ``revocation_list``, verify the signature, decode the body, check its audit ids against the
+        list, reject it when expired at ``now`` (Unix seconds; default now), and enforce the bind
+        (``bind_mode`` as ``enforce_token_bind``, with ``auth_type``/``remote_user``/``client_cert``).
+
+        :raises TokenRejected: with ``.step`` one of ``detect`` (not PKI: validate online),
+            ``revoked_by_hash``, ``signature``, ``body``, ``revoked_by_audit_id``, ``expiry``,
+            ``bind``; ``.cause`` holds the underlying exception (VerificationError, CMSError,
+            BindError) where there is one.
+        """
+        result = _kstoken.validate(
+            token,
+            self._native,
+            None if revocation_list is None else revocation_list._native,
+            hash_algorithms=list(self.hash_algorithms),
+            bind_mode=bind_mode,
+            lenient=lenient,
+            auth_type=auth_type,
+            remote_user=remote_user,
+            client_cert=client_cert,
+            now=now,
+        )
+        return ValidatedToken(*result)
+
+    def __repr__(self) -> str:
+        return "<kstoken.Verifier hash_algorithms=%r>" % (self.hash_algorithms,)
+
+
+class ValidatedToken:
+    """A token that passed :meth:`Verifier.validate`."""
+
+    __slots__ = ("form", "hashes", "content", "version", "audit_ids", "expires", "bind", "_data")
+
+    def __init__(
+        self,
+        form: str,
+        hashes: List[str],
+        content: bytes,
+        version: str,
+        audit_ids: List[str],
+        expires: Optional[int],
+        bind_json: Optional[str],
+    ) -> None:
+        #: ``'pki'`` or ``'pkiz'``
+        self.form = form
+        #: the token's hashes, one per algorithm (the middleware's cache keys, first one for new entries)
+        self.hashes = hashes
+        #: the verified content bytes
+        self.content = content
+        #: ``'v2'`` or ``'v3'``
+        self.version = version
+        #: the audit ids of the token body
+        self.audit_ids = audit_ids
+        #: expiry as an aware UTC datetime, or None when the body has none
+        self.expires: Optional[datetime.datetime] = (
+            None
+            if expires is None
+            else datetime.datetime.fromtimestamp(expires, tz=datetime.timezone.utc)
+        )
+        #: the bind section (dict) or None
+        self.bind: Optional[Dict[str, Any]] = None if bind_json is None else json.loads(bind_json)
+        self._data: Any = None
+
+    @property
+    def data(self) -> Any:
+        """The decoded token body (what keystonemiddleware passes to ``AccessInfo.factory``)."""
+        if self._data is None:
+            self._data = json.loads(self.content)
+        return self._data
+
+    def __repr__(self) -> str:
+        return "<kstoken.ValidatedToken %s %s hashes=%r>" % (self.form, self.version, self.hashes)
+
+
+def validate(token: str, verifier: Verifier, **kwargs: Any) -> ValidatedToken:
+    """:meth:`Verifier.validate` as a function."""
+    return verifier.validate(token, **kwargs)
+
+
+class RevocationList:
+    """keystone's signed revocation list, indexed by token hash and by audit id.
+
+    Build it from entries (dicts with ``id``, ``expires``, ``audit_id``), from verified JSON
+    (:meth:`from_json`) or from keystone's signed response (:meth:`from_signed`).
+    """
+
+    __slots__ = ("_native", "__weakref__")
+
+    def __init__(self, entries: Iterable[Dict[str, Optional[str]]] = ()) -> None:
+        self._native = _kstoken.RevocationList(
+            [(e.get("id"), e.get("expires"), e.get("audit_id")) for e in entries]
+        )
+
+    @classmethod
+    def _wrap(cls, native: Any) -> "RevocationList":
+        self = cls.__new__(cls)
+        self._native = native
+        return self
+
+    @classmethod
+    def from_json(cls, content: Text) -> "RevocationList":
+        """From the list's JSON text ``{"revoked": [...]}`` (already verified)."""
+        return cls._wrap(_kstoken.RevocationList.from_json(content))
+
+    @classmethod
+    def from_signed(cls, body: Text, verifier: Verifier, at: Optional[int] = None) -> "RevocationList":
+        """From keystone's response ``{"signed": "<CMS PEM>"}`` (or the PEM), verified first.
+
+        :raises VerificationError: the signature does not verify.
+        :raises CMSError: the body or the list cannot be decoded.
+        """
+        return cls._wrap(_kstoken.RevocationList.from_signed(body, verifier._native, at))
+
+    def is_revoked(self, hashes: Iterable[str] = (), audit_ids: Iterable[str] = ()) -> bool:
+        """Whether any of the token hashes or audit ids is listed."""
+        return self._native.is_revoked(list(hashes), list(audit_ids))  # type: ignore[no-any-return]
+
+    def contains_hash(self, token_hash: str) -> bool:
+        return self._native.contains_hash(token_hash)  # type: ignore[no-any-return]
+
+    def contains_audit_id(self, audit_id: str) -> bool:
+        return self._native.contains_audit_id(audit_id)  # type: ignore[no-any-return]
+
+    @property
+    def entries(self) -> List[Dict[str, str]]:
+        """The entries as dicts (keys present only when set)."""
+        out = []
+        for id_, expires, audit_id in self._native.entries():
+            entry = {}
+            if expires is not None:
+                entry["expires"] = expires
+            if id_ is not None:
+                entry["id"] = id_
+            if audit_id is not None:
+                entry["audit_id"] = audit_id
+            out.append(entry)
+        return out
+
+    def to_json(self) -> str:
+        """The list's JSON text exactly as keystone serialises it."""
+        return self._native.to_json()  # type: ignore[no-any-return]
+
+    def sign(self, signer: "Signer") -> str:
+        """keystone's signed response body ``{"signed": "<CMS PEM>"}``."""
+        return self._native.sign(signer._native)  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def __repr__(self) -> str:
+        return "<kstoken.RevocationList %d entries>" % len(self)
+
+
+class Signer:
+    """Signs token bodies like ``openssl cms -sign`` (text mode, ``-nocerts -noattr``).
+
+    ``cert`` and ``key`` are PEM (``bytes``/``str``) or paths; ``digest`` one of sha1, sha224,
+    sha256 (default), sha384, sha512; ``binary=True`` signs the bytes as given (``-binary``).
+    """
+
+    __slots__ = ("_native", "__weakref__")
+
+    def __init__(
+        self, cert: PemOrPath, key: PemOrPath, *, digest: str = "sha256", binary: bool = False
+    ) -> None:
+        self._native = _kstoken.Signer(
+            _load(cert, "signing certificate"), _load(key, "signing key"), digest=digest, binary=binary
+        )
+
+    @property
+    def digest(self) -> str:
+        """The digest algorithm name."""
+        return self._native.digest  # type: ignore[no-any-return]
+
+    def sign_pki(self, text: Text) -> str:
+        """Sign; return a PKI token (``cms_sign_token``)."""
+        return self._native.sign_pki(text)  # type: ignore[no-any-return]
+
+    def sign_pkiz(self, text: Text, compression_level: int = 6) -> str:
+        """Sign; return a PKIZ token (``pkiz_sign``)."""
+        return self._native.sign_pkiz(text, compression_level)  # type: ignore[no-any-return]
+
+    def sign_cms(self, text: Text) -> str:
+        """Sign; return CMS PEM text (``cms_sign_text``)."""
+        return self._native.sign_cms(text)  # type: ignore[no-any-return]
+
+    def sign_der(self, text: Text) -> bytes:
+        """Sign; return CMS DER."""
+        return self._native.sign_der(text)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return "<kstoken.Signer digest=%s>" % self.digest
+
+
+def hash_token(token: str, algorithms: Union[str, Iterable[str]] = ("md5",)) -> Optional[List[str]]:
+    """Keystone's token-id hashes (``cms_hash_token``), one per algorithm, lowercase hex.
+
+    ``None`` unless ``token`` is a PKI (``MII``) or PKIZ (``PKIZ_``) token.
+    """
+    return _kstoken.hash_token(token, _algorithm_names(algorithms))  # type: ignore[no-any-return]
+
+
+def detect(token: str, lenient: bool = False) -> str:
+    """``'pki'``, ``'pkiz'`` or ``'other'``.
+
+    The default is keystone's rule (``MII`` / ``PKIZ_`` prefixes); ``lenient=True`` also recognises
+    PKI tokens whose DER is shorter than 256 or longer than 16 KiB.
+    """
+    return _kstoken.detect(token, lenient)  # type: ignore[no-any-return]
+
+
+def check_bind(
+    mode: str,
+    bind: Optional[Dict[str, Any]],
+    auth_type: Optional[str],
+    remote_user: Optional[str],
+    client_cert: Optional[Text] = None,
+) -> None:
+    """Enforce a token's bind section as keystone and keystonemiddleware do (``enforce_token_bind``).
+
+    ``mode`` is ``disabled``, ``permissive``, ``strict``, ``required`` or a bind type name;
+    ``bind`` the token's bind dict (or ``None``); ``auth_type`` / ``remote_user`` the WSGI
+    ``AUTH_TYPE`` / ``REMOTE_USER``; ``client_cert`` the TLS client certificate (PEM or DER) for an
+    ``x509`` bind. Returns ``None`` when accepted.
+
+    :raises BindError: when rejected (``.kind`` says why).
+    """
+    bind_json = None if bind is None else json.dumps(bind)
+    rejected = _kstoken.check_bind(mode, bind_json, auth_type, remote_user, client_cert)
+    if rejected is not None:
+        raise BindError(rejected[0], rejected[1])
+
+
+def add_kerberos_bind(body: Dict[str, Any], principal: str) -> Dict[str, Any]:
+    """A copy of a v2 or v3 token body with a ``kerberos`` bind for ``principal``."""
+    return json.loads(_kstoken.add_kerberos_bind(json.dumps(body), principal))  # type: ignore[no-any-return]
+
+
+def add_x509_bind(body: Dict[str, Any], client_cert: Text) -> Dict[str, Any]:
+    """A copy of a v2 or v3 token body with an ``x509`` bind (``{"sha256": fingerprint}``)."""
+    return json.loads(_kstoken.add_x509_bind(json.dumps(body), client_cert))  # type: ignore[no-any-return]
+
+
+def x509_fingerprint(cert: Text) -> str:
+    """Lowercase hex SHA-256 of a certificate's DER (PEM or DER input): the ``x509`` bind value."""
+    return _kstoken.x509_fingerprint(cert)  # type: ignore[no-any-return]
+
+
+def generate_pki(
+    *, key_bits: Optional[int] = None, valid_days: Optional[int] = None, subject: Optional[str] = None
+) -> Dict[str, bytes]:
+    """A throw-away CA and signing certificate in ``keystone-manage pki_setup``'s layout.
+
+    Returns ``{"ca_cert", "ca_key", "signing_cert", "signing_key"}`` as PEM bytes.
+    """
+    ca_cert, ca_key, cert, key = _kstoken.generate_pki(
+        key_bits=key_bits, valid_days=valid_days, subject=subject
+    )
+    return {
+        "ca_cert": bytes(ca_cert),
+        "ca_key": bytes(ca_key),
+        "signing_cert": bytes(cert),
+        "signing_key": bytes(key),
+    }

@@ -1,0 +1,134 @@
+"""Swap kstoken into existing keystoneclient / keystonemiddleware code.
+
+``patch()`` replaces ``keystoneclient.common.cms.cms_verify`` and ``cms_sign_data`` with
+:mod:`kstoken.cms`'s. Upstream's ``verify_token``, ``pkiz_verify``, ``cms_sign_text``,
+``cms_sign_token`` and ``pkiz_sign`` call those two by module-global lookup, so all seven stop
+spawning ``openssl``. It also sets ``keystoneclient.common.cms.subprocess`` to the standard
+``subprocess`` module when it is still ``None`` (keystonemiddleware's ``except`` clauses read
+``cms.subprocess.CalledProcessError``). Options:
+
+* ``helpers=True`` also replaces the pure helpers (``token_to_cms``, ``cms_to_token``,
+  ``pkiz_uncompress``, ``cms_hash_token``) with the native ones;
+* ``bind=True`` replaces keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind`` with
+  :func:`kstoken.check_bind` (which adds the ``x509`` bind type, checked against the request's
+  ``SSL_CLIENT_CERT``).
+
+``patch()`` is idempotent and records the originals; ``unpatch()`` restores them; ``patched()`` is a
+context manager that undoes only what it did.
+
+What a patch cannot reach: a name bound before the patch, as in
+``from keystoneclient.common.cms import cms_verify`` executed before ``patch()``; a
+``functools.partial(cms.cms_verify, ...)`` or a default argument (``def f(verify=cms.cms_verify)``)
+created before it; code that spawns ``openssl`` itself. Every caller in keystoneclient,
+keystonemiddleware and keystone uses ``from keystoneclient.common import cms`` and ``cms.name(...)``,
+which the patch reaches, even in modules imported before it.
+"""
+
+import contextlib
+import importlib
+import subprocess
+import threading
+from typing import Any, Dict, Iterator, List, Tuple
+
+from kstoken import cms as _cms
+
+__all__ = ["patch", "unpatch", "patched", "is_patched", "confirm_token_bind"]
+
+_CORE = ("cms_verify", "cms_sign_data")
+_HELPERS = ("token_to_cms", "cms_to_token", "pkiz_uncompress", "cms_hash_token")
+
+_KSC_CMS = "keystoneclient.common.cms"
+_KSM_AUTH_TOKEN = "keystonemiddleware.auth_token"
+
+_MISSING = object()
+_lock = threading.RLock()
+# (module name, object path, attribute) -> original value
+_originals: Dict[Tuple[str, str, str], Any] = {}
+
+
+def confirm_token_bind(self: Any, auth_ref: Any, req: Any) -> None:
+    """kstoken's replacement for keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind``."""
+    from kstoken import BindError, check_bind
+
+    environ = getattr(req, "environ", None) or {}
+    try:
+        check_bind(
+            self._enforce_token_bind,
+            auth_ref.bind,
+            req.auth_type,
+            req.remote_user,
+            environ.get("SSL_CLIENT_CERT"),
+        )
+    except BindError as e:
+        self.log.info("Token bind rejected: %s", e)
+        self._invalid_user_token()
+
+
+def _target(module_name: str, owner: str) -> Any:
+    module = importlib.import_module(module_name)
+    return getattr(module, owner) if owner else module
+
+
+def _set(key: Tuple[str, str, str], value: Any, done: List[Tuple[str, str, str]]) -> None:
+    module_name, owner, attr = key
+    obj = _target(module_name, owner)
+    current = obj.__dict__.get(attr, _MISSING) if owner else getattr(obj, attr, _MISSING)
+    if key in _originals:
+        if current is value:
+            return
+    else:
+        _originals[key] = current
+    setattr(obj, attr, value)
+    done.append(key)
+
+
+def patch(*, helpers: bool = False, bind: bool = False) -> List[Tuple[str, str, str]]:
+    """Patch kstoken in; returns the attributes this call changed (empty when already patched).
+
+    :raises ImportError: keystoneclient (or, with ``bind=True``, keystonemiddleware) is missing.
+    """
+    done: List[Tuple[str, str, str]] = []
+    with _lock:
+        ksc_cms = importlib.import_module(_KSC_CMS)
+        if getattr(ksc_cms, "subprocess", None) is None:
+            _set((_KSC_CMS, "", "subprocess"), subprocess, done)
+        for name in _CORE + (_HELPERS if helpers else ()):
+            _set((_KSC_CMS, "", name), getattr(_cms, name), done)
+        if bind:
+            _set((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind, done)
+    return done
+
+
+def unpatch(keys: Any = None) -> None:
+    """Restore the originals (all of them, or only ``keys`` as returned by :func:`patch`)."""
+    with _lock:
+        for key in list(_originals) if keys is None else list(keys):
+            if key not in _originals:
+                continue
+            original = _originals.pop(key)
+            module_name, owner, attr = key
+            obj = _target(module_name, owner)
+            if original is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(obj, attr)
+            else:
+                setattr(obj, attr, original)
+
+
+def is_patched() -> bool:
+    """Whether ``keystoneclient.common.cms.cms_verify`` is kstoken's."""
+    try:
+        ksc_cms = importlib.import_module(_KSC_CMS)
+    except ImportError:
+        return False
+    return getattr(ksc_cms, "cms_verify", None) is _cms.cms_verify
+
+
+@contextlib.contextmanager
+def patched(*, helpers: bool = False, bind: bool = False) -> Iterator[None]:
+    """Patch for the duration of a ``with`` block, then undo what this patch changed."""
+    done = patch(helpers=helpers, bind=bind)
+    try:
+        yield
+    finally:
+        unpatch(done)

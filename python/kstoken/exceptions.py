@@ -1,0 +1,172 @@
+"""Exceptions raised by kstoken.
+
+The classes mirror what python-keystoneclient's ``cms`` module raises, so existing ``except`` clauses
+keep working:
+
+* :class:`CertificateConfigError` - the signing certificate or CA bundle cannot be read. Also a
+  ``keystoneclient.exceptions.CertificateConfigError`` when keystoneclient is importable.
+* :class:`CMSError` - the token or CMS document cannot be decoded. Also a
+  ``keystoneclient.exceptions.CMSError`` when keystoneclient is importable.
+* :class:`VerificationError` - the document was decoded but did not verify; also a
+  ``subprocess.CalledProcessError`` with ``returncode`` 4 and ``cmd`` ``'openssl'``, as
+  ``openssl cms -verify`` failures are upstream.
+* :class:`SigningError` - signing failed; also a ``subprocess.CalledProcessError`` (``returncode`` 1
+  for an unknown digest, 2 for an unreadable certificate or key, 3 for a key that does not match).
+
+Deliberate difference: stock keystoneclient on OpenSSL 3 reports a malformed token as
+``CertificateConfigError`` (it matches OpenSSL 1.x's error text only); kstoken raises
+:class:`CMSError`, as keystoneclient did with OpenSSL 1.x.
+"""
+
+import binascii
+import subprocess
+from typing import Optional, Tuple, Type
+
+__all__ = [
+    "KstokenError",
+    "CertificateConfigError",
+    "CMSError",
+    "MalformedTokenError",
+    "PKIZDecodeError",
+    "LimitExceededError",
+    "VerificationError",
+    "SigningError",
+    "InvalidArgumentError",
+    "BindError",
+    "TokenRejected",
+]
+
+
+def _keystoneclient_bases() -> Tuple[Tuple[Type[BaseException], ...], Tuple[Type[BaseException], ...]]:
+    try:
+        from keystoneclient import exceptions as ksc_exceptions
+    except Exception:  # keystoneclient absent or broken: plain classes
+        return (), ()
+    return (ksc_exceptions.CertificateConfigError,), (ksc_exceptions.CMSError,)
+
+
+_KSC_CERTIFICATE_CONFIG, _KSC_CMS = _keystoneclient_bases()
+
+
+class KstokenError(Exception):
+    """Base class of every kstoken exception."""
+
+
+class CertificateConfigError(KstokenError, *_KSC_CERTIFICATE_CONFIG):  # type: ignore[misc]
+    """The signing certificate or CA bundle cannot be used; ``.output`` says why."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        Exception.__init__(self, "Unable to load certificate.")
+
+
+class CMSError(KstokenError, *_KSC_CMS):  # type: ignore[misc]
+    """The token or CMS document cannot be decoded; ``.output`` says why."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        Exception.__init__(self, "Unable to sign or verify data.")
+
+
+class MalformedTokenError(CMSError):
+    """A token or CMS document that is not well-formed."""
+
+
+class PKIZDecodeError(MalformedTokenError, binascii.Error):
+    """A PKIZ token whose payload is not canonical URL-safe base64 of one zlib stream.
+
+    Also a ``binascii.Error``, which keystonemiddleware turns into an invalid token (401).
+    """
+
+
+class LimitExceededError(MalformedTokenError):
+    """An input exceeded a resource limit; ``.what`` names the limit."""
+
+    def __init__(self, output: str, what: Optional[str] = None) -> None:
+        super().__init__(output)
+        self.what = what
+
+
+class VerificationError(KstokenError, subprocess.CalledProcessError):
+    """A document that did not verify: ``openssl cms -verify`` exit status 4.
+
+    ``.reason`` is OpenSSL's wording (``content verify error``, ``signer certificate not found``,
+    ``certificate has expired``, ...); ``.detail`` carries more, such as OpenSSL's certificate
+    verification error; ``.output`` both, as the text upstream's ``CalledProcessError`` carries.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        output = "CMS Verification failure\n" + reason
+        if detail and detail != reason:
+            output += ": " + detail
+        subprocess.CalledProcessError.__init__(self, 4, "openssl", output=output)
+
+    def __str__(self) -> str:
+        return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.reason, self.detail))
+
+
+class SigningError(KstokenError, subprocess.CalledProcessError):
+    """Signing failed: upstream's ``CalledProcessError(returncode, 'openssl')`` (no output).
+
+    ``returncode`` follows ``openssl cms -sign``: 1 unknown digest, 2 certificate or key unreadable,
+    3 key does not match the certificate. ``.reason`` says what happened.
+    """
+
+    def __init__(self, returncode: int, reason: str) -> None:
+        self.reason = reason
+        subprocess.CalledProcessError.__init__(self, returncode, "openssl")
+
+    def __str__(self) -> str:
+        return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.returncode, self.reason))
+
+
+class InvalidArgumentError(KstokenError, ValueError):
+    """An argument kstoken does not accept, such as an unknown algorithm name."""
+
+
+class BindError(KstokenError):
+    """A token bind that the bind mode rejects; ``.kind`` is a short code of why."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class TokenRejected(KstokenError):
+    """The validation pipeline rejected a token; ``.step`` names the step that did."""
+
+    def __init__(self, step: str, message: str, cause: Optional[BaseException] = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.cause = cause
+
+
+def _from_native(
+    kind: str,
+    message: str,
+    reason: Optional[str],
+    detail: str,
+    what: Optional[str],
+) -> BaseException:
+    """Builds the exception for a core error (called by the native module)."""
+    if kind == "certificate_config":
+        return CertificateConfigError(detail)
+    if kind == "malformed":
+        return MalformedTokenError(detail)
+    if kind == "verification":
+        return VerificationError(reason or "verification failure", detail)
+    if kind == "limit":
+        return LimitExceededError(message, what)
+    if kind == "signing":
+        return SigningError(3, detail)
+    if kind == "invalid_argument":
+        return InvalidArgumentError(detail)
+    return KstokenError(message)
