@@ -47,6 +47,9 @@ impl RevocationList {
     /// be read must never read as "nothing revoked".
     pub fn from_json(content: &[u8], limits: &Limits) -> Result<Self> {
         let value = parse_json(content, limits)?;
+        if !value.is_object() {
+            return Err(Error::malformed("revocation list is not a JSON object"));
+        }
         let document: ListDocument = serde_json::from_value(value)
             .map_err(|e| Error::malformed(format!("revocation list: {e}")))?;
         let entries = document.revoked.unwrap_or_default();
