@@ -1,8 +1,12 @@
 # The two entry points of the README.
-.PHONY: demo test
+.PHONY: demo test bench
 
 demo:
 	bash scripts/demo.sh
 
 test:
 	bash scripts/test.sh
+
+# Benchmarks against the peers (not part of the tests): writes benches/RESULTS.md and results.png.
+bench:
+	bash scripts/bench.sh

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 
 echo "== building (release): kstoken CLI, libkstoken, the Rust demo"
-cargo build --quiet --release --locked -p kstoken-cli -p kstoken-ffi -p kstoken --example demo
+cargo build --quiet --release --locked -p kstoken-cli -p kstoken-ffi
+cargo build --quiet --release --locked -p kstoken --example demo
 kst=target/release/kstoken
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -51,12 +52,12 @@ echo
 
 echo
 echo "== 5. verify through the Python wheel"
-bash scripts/build-wheel.sh "$work/venv" >/dev/null
+bash scripts/build-wheel.sh "$work/venv" > "$work/wheel.log" 2>&1 || { cat "$work/wheel.log"; exit 1; }
 "$work/venv/bin/python" - "$cert" "$ca" "$work" <<'PY'
 import sys, time
 import kstoken
 cert, ca, work = sys.argv[1:4]
-token = open(f"{work}/token.pki").read()
+token = open(f"{work}/token.pki").read().strip()
 verifier = kstoken.Verifier(cert, ca)
 body = verifier.verify(token)
 print("  ", body[:100].decode())

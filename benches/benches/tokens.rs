@@ -144,6 +144,22 @@ fn benches(c: &mut Criterion) {
         group.bench_function("floor_cms_parse", |b| {
             b.iter(|| CmsContentInfo::from_der(&der).unwrap())
         });
+        let compressed = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE,
+            &pkiz_token.as_bytes()[5..],
+        )
+        .unwrap();
+        group.bench_function("floor_inflate", |b| {
+            b.iter(|| {
+                let mut out = Vec::with_capacity(compressed.len() * 4);
+                std::io::Read::read_to_end(
+                    &mut flate2::read::ZlibDecoder::new(&compressed[..]),
+                    &mut out,
+                )
+                .unwrap();
+                out
+            })
+        });
         group.bench_function("floor_sha256", |b| {
             b.iter(|| openssl::hash::hash(MessageDigest::sha256(), &content).unwrap())
         });

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The Python side of the benchmarks: what a Python service pays per token with each option.
+
+Usage: python_bench.py FIXTURES_DIR OUT_JSON
+
+Measured in one process, one run: keystoneclient's cms_verify (an openssl subprocess per token),
+kstoken's drop-in kstoken.cms.cms_verify (file paths), kstoken.Verifier.verify (PKI and PKIZ),
+M2Crypto's SMIME.verify when installed, and the floor as seen from Python (base64 decode + one RSA
+verify through pyca/cryptography); hashlib.md5 against kstoken.hash_token; and Verifier.verify
+throughput with 1, 2 and 4 threads (the GIL is released while verifying).
+"""
+import base64
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+
+import kstoken
+import kstoken.cms
+
+
+def measure(fn, number, repeat=7):
+    """Median and median absolute deviation of the per-call time, in µs."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - start) / number * 1e6)
+    med = statistics.median(samples)
+    return med, statistics.median(abs(s - med) for s in samples)
+
+
+def main():
+    fixtures, out_path = sys.argv[1:3]
+    path = lambda name: os.path.join(fixtures, name)
+    cert, ca = path("signing_cert.pem"), path("ca.pem")
+    results, notes = [], []
+
+    def add(group, name, size, fn, number):
+        med, spread = measure(fn, number)
+        results.append({"group": group, "name": name, "size": size, "median_us": med, "spread_us": spread})
+        print(f"{group:18} {name:40} {med:10.1f} µs ±{spread:.1f}", flush=True)
+
+    verifier = kstoken.Verifier(cert, ca)
+    try:
+        from keystoneclient.common import cms as ksc_cms
+    except ImportError:
+        ksc_cms = None
+        notes.append("python-keystoneclient not installed: its subprocess path was not measured.")
+    try:
+        from M2Crypto import BIO, SMIME, X509
+    except ImportError:
+        SMIME = None
+        notes.append("M2Crypto not installed (it builds from sdist only): not measured.")
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    public_key = cx509.load_pem_x509_certificate(open(cert, "rb").read()).public_key()
+    for size in ["small", "realistic", "large"]:
+        group = f"verify/{size}"
+        pki = open(path(f"{size}.pki")).read()
+        pkiz = open(path(f"{size}.pkiz")).read()
+        pem = open(path(f"{size}.pem")).read()
+        n = 2000 if size != "large" else 500
+        add(group, "kstoken Verifier.verify", size, lambda: verifier.verify(pki), n)
+        add(group, "kstoken Verifier.verify (PKIZ)", size, lambda: verifier.verify(pkiz), n)
+        add(group, "kstoken.cms.cms_verify (file paths)", size, lambda: kstoken.cms.cms_verify(pem, cert, ca), n)
+        # The floor from Python: decode the token text and check one RSA signature over the content.
+        doc = kstoken.Verifier  # noqa: F841 (keeps the import used when run standalone)
+        content = verifier.verify(pki)
+        der = base64.b64decode(pki.replace("-", "/"))
+        signature = der[-256:]
+        std_b64 = pki.replace("-", "/")
+
+        def floor():
+            base64.b64decode(std_b64)
+            public_key.verify(signature, content, padding.PKCS1v15(), hashes.SHA256())
+
+        add(group, "floor: base64 + RSA verify (pyca)", size, floor, n)
+        if SMIME is not None:
+            s = SMIME.SMIME()
+            store = X509.X509_Store()
+            store.load_info(ca)
+            s.set_x509_store(store)
+            stack = X509.X509_Stack()
+            stack.push(X509.load_cert(cert))
+            s.set_x509_stack(stack)
+            pkcs7_pem = pem.replace("BEGIN CMS", "BEGIN PKCS7").replace("END CMS", "END PKCS7").encode()
+
+            def m2():
+                bio = BIO.MemoryBuffer(pkcs7_pem)
+                p7 = SMIME.load_pkcs7_bio(bio)
+                return s.verify(p7, flags=SMIME.PKCS7_NOINTERN)
+
+            try:
+                m2()
+                add(group, "M2Crypto SMIME.verify", size, m2, n)
+            except Exception as e:  # a peer that cannot verify is reported, not fatal
+                notes.append(f"M2Crypto failed to verify: {e}")
+        if ksc_cms is not None:
+            add(group, "keystoneclient cms_verify (openssl subprocess)", size,
+                lambda: ksc_cms.cms_verify(pem, cert, ca), 20)
+
+    token = open(path("realistic.pki")).read()
+    add("hash/realistic", "hashlib.md5", "realistic", lambda: hashlib.md5(token.encode()).hexdigest(), 5000)
+    add("hash/realistic", "kstoken.hash_token md5", "realistic", lambda: kstoken.hash_token(token, ["md5"]), 5000)
+    add("hash/realistic", "kstoken.hash_token md5+sha256", "realistic",
+        lambda: kstoken.hash_token(token, ["md5", "sha256"]), 5000)
+
+    threads_out = []
+    per_thread = 3000
+    for count in (1, 2, 4):
+        def work():
+            for _ in range(per_thread):
+                verifier.verify(token)
+        workers = [threading.Thread(target=work) for _ in range(count)]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - start
+        threads_out.append({"threads": count, "per_second": count * per_thread / elapsed})
+        print(f"threads {count}: {count * per_thread / elapsed:.0f} verifications/s", flush=True)
+
+    def med(group, name):
+        return next((r["median_us"] for r in results if r["group"] == group and r["name"] == name), None)
+
+    targets = []
+    g = "verify/realistic"
+    ks = med(g, "kstoken Verifier.verify")
+    if med(g, "floor: base64 + RSA verify (pyca)"):
+        targets.append(["Python Verifier.verify vs Python primitives floor", ks / med(g, "floor: base64 + RSA verify (pyca)"), "≤ 1.0"])
+    if med(g, "keystoneclient cms_verify (openssl subprocess)"):
+        targets.append(["speed-up vs keystoneclient (Python)", med(g, "keystoneclient cms_verify (openssl subprocess)") / ks, "≥ 100"])
+    targets.append(["2 threads vs 1 thread throughput", threads_out[1]["per_second"] / threads_out[0]["per_second"], "≥ 1.8"])
+    json.dump({
+        "meta": {"python": platform.python_version(), "note": " ".join(notes)},
+        "results": results, "threads": threads_out, "targets": targets,
+        "python_verify_realistic_us": ks,
+    }, open(out_path, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The benchmark command: criterion (Rust) and the Python script in one run, then the report
+# benches/RESULTS.md and the chart benches/results.png. Not part of the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+B=target/bench
+mkdir -p "$B"
+
+echo "== Rust benchmarks (criterion)"
+rm -rf target/criterion
+cargo bench --locked -p kstoken-benches
+
+echo "== fixtures for Python"
+cargo run --quiet --release --locked -p kstoken-benches --example fixtures -- "$B/fixtures"
+
+echo "== Python benchmarks"
+bash scripts/build-wheel.sh "$B/venv" > "$B/wheel.log" 2>&1 || { cat "$B/wheel.log"; exit 1; }
+"$B/venv/bin/pip" install --quiet python-keystoneclient==6.0.0 cryptography matplotlib swig
+# M2Crypto only builds from its sdist (with swig); it is an optional peer.
+"$B/venv/bin/pip" install --quiet --no-build-isolation M2Crypto > "$B/m2crypto.log" 2>&1 ||
+  echo "   M2Crypto did not build (see $B/m2crypto.log): measured without it"
+"$B/venv/bin/python" benches/python_bench.py "$B/fixtures" "$B/python.json"
+
+echo "== report"
+"$B/venv/bin/python" benches/report.py target/criterion "$B/python.json" benches
