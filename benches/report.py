@@ -2,7 +2,7 @@
 """Turn one benchmark run (criterion estimates + the Python benchmark's JSON) into
 benches/RESULTS.md and benches/results.png.
 
-Usage: report.py CRITERION_DIR PYTHON_RESULTS_JSON OUT_DIR
+Usage: report.py CRITERION_DIR PYTHON_RESULTS_JSON OUT_DIR [RUST_THREADS_TXT]
 """
 import datetime
 import json
@@ -53,6 +53,7 @@ def command_version(*cmd):
 
 def main():
     crit_dir, py_json, out_dir = sys.argv[1:4]
+    rust_threads = open(sys.argv[4]).read().strip() if len(sys.argv) > 4 and os.path.exists(sys.argv[4]) else ""
     rust = criterion_results(crit_dir)
     py = json.load(open(py_json)) if os.path.exists(py_json) else {"results": [], "meta": {}}
     lines = [
@@ -105,6 +106,9 @@ def main():
             one = py["threads"][0]["per_second"]
             lines += [f"| {t['threads']} | {t['per_second']:.0f} | {t['per_second'] / one:.2f}× |" for t in py["threads"]]
             lines.append("")
+
+    if rust_threads:
+        lines += ["### Rust: one Verifier shared by threads (realistic PKI token)", "", "```", rust_threads, "```", ""]
 
     targets = py.get("targets", [])
     rust_targets = []

@@ -46,7 +46,7 @@ pub fn pem_to_der(text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
             limit: limits.max_token_len,
         });
     }
-    let mut lines = text.split(|b| *b == b'\n').map(trim_line_end);
+    let mut lines = Lines(text);
     let label = loop {
         let Some(line) = lines.next() else {
             return Err(Error::malformed("no CMS PEM block found"));
@@ -67,16 +67,35 @@ pub fn pem_to_der(text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
                 .decode(&body)
                 .map_err(|e| Error::malformed(format!("invalid base64 in CMS PEM: {e}")));
         }
-        if line.contains(&b':') {
+        if memchr::memchr(b':', line).is_some() {
             return Err(Error::malformed("PEM headers are not supported"));
         }
-        if line.iter().any(|b| matches!(b, b' ' | b'\t')) {
+        if memchr::memchr2(b' ', b'\t', line).is_some() {
             body.extend(line.iter().filter(|b| !matches!(b, b' ' | b'\t')));
         } else {
             body.extend_from_slice(line);
         }
     }
     Err(Error::malformed("CMS PEM block has no END line"))
+}
+
+/// The lines of a text, without their `\n`, `\r` and trailing blanks (memchr: PEM bodies are long).
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (line, rest) = match memchr::memchr(b'\n', self.0) {
+            Some(i) => (self.0.get(..i)?, self.0.get(i + 1..)?),
+            None => (self.0, &b""[..]),
+        };
+        self.0 = rest;
+        Some(trim_line_end(line))
+    }
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
