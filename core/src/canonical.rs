@@ -34,6 +34,10 @@ impl ContentMode {
 /// file BIO uses `fgets` and `strlen`, ending at the first NUL byte), trailing `\r` and `\n`
 /// bytes are removed and `\r\n` is written if one of them was `\n`.
 pub fn canonicalize_text(input: &[u8]) -> Vec<u8> {
+    // Keystone's compact JSON has no line ends, CRs or NULs: then every chunk is copied verbatim.
+    if memchr::memchr3(b'\n', b'\r', 0, input).is_none() {
+        return input.to_vec();
+    }
     let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 2);
     let mut rest = input;
     while !rest.is_empty() {
