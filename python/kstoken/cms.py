@@ -95,6 +95,19 @@ def _read(path: Any) -> Tuple[_StatKey, bytes]:
         return key, f.read()
 
 
+def _read_pair(first: Any, second: Any) -> Tuple[Tuple[_StatKey, _StatKey], bytes, bytes]:
+    """Both files' contents, with the (dev, inode, mtime, size) they were read at."""
+    first_key, first_data = _read(first)
+    second_key, second_data = _read(second)
+    return (first_key, second_key), first_data, second_data
+
+
+def _lookup(cache: Dict[Any, Any], key: Any, stats: Tuple[_StatKey, _StatKey]) -> Any:
+    """The cached object for ``key`` if its files are unchanged since it was built, else None."""
+    hit = cache.get(key)
+    return hit[1] if hit is not None and hit[0] == stats else None
+
+
 def _remember(cache: Dict[Any, Any], key: Any, value: Any) -> None:
     with _lock:
         if len(cache) >= _CACHE_MAX:
@@ -124,16 +137,15 @@ def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> Any:
             "Error loading file %s: %s" % (ca_file_name, e.strerror)
         ) from None
     key = (os.fspath(signing_cert_file_name), os.fspath(ca_file_name))
-    hit = _verifiers.get(key)
-    if hit is not None and hit[0] == (cert_key, ca_key):
-        return hit[1]
+    verifier = _lookup(_verifiers, key, (cert_key, ca_key))
+    if verifier is not None:
+        return verifier
     try:
-        cert_key, cert_pem = _read(signing_cert_file_name)
-        ca_key, ca_pem = _read(ca_file_name)
+        stats, cert_pem, ca_pem = _read_pair(signing_cert_file_name, ca_file_name)
     except OSError as e:
         raise CertificateConfigError("Error loading file %s: %s" % (e.filename, e.strerror)) from None
     verifier = _kstoken.Verifier(cert_pem, ca_pem)
-    _remember(_verifiers, key, ((cert_key, ca_key), verifier))
+    _remember(_verifiers, key, (stats, verifier))
     return verifier
 
 
@@ -147,12 +159,11 @@ def _signer(signing_cert_file_name: Any, signing_key_file_name: Any, message_dig
             "cannot open %s: %s" % (e.filename, e.strerror),
         ) from None
     key = (os.fspath(signing_cert_file_name), os.fspath(signing_key_file_name), message_digest)
-    hit = _signers.get(key)
-    if hit is not None and hit[0] == (cert_key, key_key):
-        return hit[1]
+    cached = _lookup(_signers, key, (cert_key, key_key))
+    if cached is not None:
+        return cached
     try:
-        cert_key, cert_pem = _read(signing_cert_file_name)
-        key_key, key_pem = _read(signing_key_file_name)
+        stats, cert_pem, key_pem = _read_pair(signing_cert_file_name, signing_key_file_name)
     except OSError as e:
         raise SigningError(
             OpensslCmsExitStatus.INPUT_FILE_READ_ERROR,
@@ -167,7 +178,7 @@ def _signer(signing_cert_file_name: Any, signing_key_file_name: Any, message_dig
     except (ValueError, TypeError) as e:
         # `openssl cms -sign -md <unknown>` fails while parsing options
         raise SigningError(OpensslCmsExitStatus.COMMAND_OPTIONS_PARSING_ERROR, str(e)) from None
-    _remember(_signers, key, ((cert_key, key_key), signer))
+    _remember(_signers, key, (stats, signer))
     return signer
 
 
