@@ -69,7 +69,7 @@ pub fn generate(options: &PkiOptions) -> Result<GeneratedPki> {
             options.key_bits
         )));
     }
-    let failed = |e: openssl::error::ErrorStack| Error::Signing(format!("pki setup failed: {e}"));
+    let failed = |e: openssl::error::ErrorStack| Error::PkiSetup(e.to_string());
     let subject = parse_subject(&options.subject)?;
     let ca_key = rsa_key(options.key_bits).map_err(failed)?;
     let ca_serial = random_serial().map_err(failed)?;
