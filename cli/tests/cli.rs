@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use kstoken_testkit::{cms_sign, cms_verify, Workdir};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors");
-/// The recommended fixed test clock (spec §13): 2030-01-01T00:00:00Z.
+/// The fixed test clock (`docs/reference-behaviour.md#test-clock`): 2030-01-01T00:00:00Z.
 const AT: &str = "1893456000";
 
 fn vectors() -> PathBuf {

@@ -1,4 +1,5 @@
-//! The one error type of the crate, shaped after the reference's three outcomes.
+//! The one error type of the crate, shaped after the reference's three outcomes
+//! (`docs/reference-behaviour.md#errors`).
 //!
 //! keystoneclient distinguishes a configuration problem (`CertificateConfigError`), a document that
 //! cannot be read (`CMSError`) and a document that was read but did not verify (`CalledProcessError`

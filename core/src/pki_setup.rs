@@ -1,4 +1,5 @@
-//! A throw-away or production PKI in the layout `keystone-manage pki_setup` produced (spec §11).
+//! A throw-away or production PKI in the layout `keystone-manage pki_setup` produced
+//! (`docs/reference-behaviour.md#pki-setup`).
 //!
 //! keystone shelled out to `openssl req` and `openssl ca`; its `-days 3650d` argument made the last
 //! step fail on OpenSSL ≥ 1.1. This builds the same certificates with the OpenSSL library instead,

@@ -1,4 +1,5 @@
-//! PKIZ tokens: `PKIZ_` + padded URL-safe base64 of the zlib-compressed CMS **PEM text**.
+//! PKIZ tokens: `PKIZ_` + padded URL-safe base64 of the zlib-compressed CMS **PEM text**
+//! (`docs/reference-behaviour.md#pkiz`).
 
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;

@@ -1,5 +1,5 @@
 //! Signed revocation lists: keystone's `GET /v3/auth/tokens/OS-PKI/revoked` body, built, signed,
-//! verified, and checked in O(1) per hash or audit id.
+//! verified, and checked in O(1) per hash or audit id (`docs/reference-behaviour.md#revocation-lists`).
 
 use std::collections::HashSet;
 

@@ -1,4 +1,5 @@
-//! Times: keystone's ISO 8601 timestamps, and the range of clock readings kstoken accepts.
+//! Times: keystone's ISO 8601 timestamps, and the range of clock readings kstoken accepts
+//! (`docs/reference-behaviour.md#clock`).
 //!
 //! Every entry point that takes a clock (`verify_at`, revocation lists, the validation pipeline)
 //! checks it with [`unix_time`] first, so an impossible clock is the same

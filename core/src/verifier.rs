@@ -1,4 +1,5 @@
-//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process.
+//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process
+//! (`docs/reference-behaviour.md#verification`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -10,7 +10,7 @@ use kstoken::hash::hash_hex;
 use kstoken::{HashAlgorithm, Signer, Verifier};
 use serde_json::Value;
 
-/// The fixed test clock of the spec: 2030-01-01T00:00:00Z.
+/// The fixed test clock (`docs/reference-behaviour.md#test-clock`): 2030-01-01T00:00:00Z.
 const CLOCK: i64 = 1_893_456_000;
 
 const CERT_SETS: [&str; 3] = [
