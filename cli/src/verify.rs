@@ -207,7 +207,7 @@ fn run_batch(checker: &Checker, file: &[u8]) -> Outcome {
     let tokens: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
+        .map(|(i, line)| (i + 1, form::trim_token_str(line)))
         .filter(|(_, line)| !line.is_empty())
         .collect();
     let bar = progress_bar(tokens.len());

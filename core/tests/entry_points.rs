@@ -1,5 +1,4 @@
-//! The rules every entry point shares: the whitespace around a token, the range of the clock, and
-//! the limits on what a verifier or signer is built from and signs.
+//! The rules every entry point shares: the whitespace around a token and the range of the clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -8,8 +7,8 @@ use kstoken::hash::{hash_token, hash_token_all, token_cache_keys};
 use kstoken::pki_setup::{generate, GeneratedPki, PkiOptions};
 use kstoken::revocation::{self, RevokedEntry};
 use kstoken::{
-    detect, form, validate, Error, HashAlgorithm, LimitKind, Limits, Policy, RevocationList,
-    Signer, TokenForm, ValidateError, Verifier,
+    detect, form, validate, Error, HashAlgorithm, Policy, RevocationList, Signer, TokenForm,
+    ValidateError, Verifier,
 };
 
 const BODY: &[u8] = br#"{"token":{"expires_at":"2099-01-01T00:00:00Z","audit_ids":["A1"]}}"#;
@@ -150,91 +149,4 @@ fn an_out_of_range_clock_is_an_invalid_argument_everywhere() {
             Err(Error::Verification { .. })
         ));
     }
-}
-
-fn limit(result: Result<impl std::fmt::Debug, Error>) -> LimitKind {
-    match result {
-        Err(Error::LimitExceeded { what, .. }) => what,
-        other => panic!("expected a limit error, got {other:?}"),
-    }
-}
-
-#[test]
-fn credentials_and_content_have_limits_checked_before_parsing() {
-    let pki = pki();
-    let (cert, key, ca) = (
-        &pki.signing_cert_pem,
-        &pki.signing_key_pem,
-        &pki.ca_cert_pem,
-    );
-    let longest = cert.len().max(key.len()).max(ca.len());
-    let at = Limits {
-        max_credential_len: longest,
-        max_content_len: BODY.len(),
-        ..Limits::default()
-    };
-    let signer = Signer::new_with_limits(cert, key, at).unwrap();
-    assert_eq!(signer.limits(), &at);
-    assert!(signer.sign_pki(BODY).is_ok());
-    let over = vec![b'x'; BODY.len() + 1];
-    assert_eq!(limit(signer.sign_der(&over)), LimitKind::ContentLength);
-    assert_eq!(limit(signer.sign_pki(&over)), LimitKind::ContentLength);
-    assert_eq!(limit(signer.sign_pkiz(&over)), LimitKind::ContentLength);
-    assert_eq!(limit(signer.sign_pem(&over)), LimitKind::ContentLength);
-    let verifier = Verifier::new_with_limits(cert, ca, at).unwrap();
-    assert_eq!(verifier.limits(), &at);
-    assert_eq!(
-        verifier
-            .verify(signer.sign_pki(BODY).unwrap().as_bytes())
-            .unwrap(),
-        BODY
-    );
-
-    let under = Limits {
-        max_credential_len: longest - 1,
-        ..at
-    };
-    let longest_is = |bytes: &Vec<u8>| bytes.len() == longest;
-    if longest_is(cert) || longest_is(key) {
-        assert_eq!(
-            limit(Signer::new_with_limits(cert, key, under)),
-            LimitKind::CredentialLength
-        );
-    }
-    if longest_is(cert) || longest_is(ca) {
-        assert_eq!(
-            limit(Verifier::new_with_limits(cert, ca, under)),
-            LimitKind::CredentialLength
-        );
-    }
-    // Garbage over the limit is refused as too long, not parsed; under it, as unreadable.
-    let junk = vec![b'-'; 4096];
-    let small = Limits {
-        max_credential_len: 4095,
-        ..Limits::default()
-    };
-    assert_eq!(
-        limit(Verifier::new_with_limits(&junk, ca, small)),
-        LimitKind::CredentialLength
-    );
-    assert_eq!(
-        limit(Verifier::new_with_limits(cert, &junk, small)),
-        LimitKind::CredentialLength
-    );
-    assert_eq!(
-        limit(Signer::new_with_limits(cert, &junk, small)),
-        LimitKind::CredentialLength
-    );
-    assert!(matches!(
-        Verifier::new(&junk, ca),
-        Err(Error::CertificateConfig(_))
-    ));
-    // The defaults: credentials up to 16 MiB, content up to 1 MiB.
-    let defaults = Limits::default();
-    assert_eq!(defaults.max_credential_len, 16 << 20);
-    let signer = Signer::new(cert, key).unwrap();
-    assert_eq!(
-        limit(signer.sign_pki(&vec![b'x'; defaults.max_content_len + 1])),
-        LimitKind::ContentLength
-    );
 }

@@ -112,9 +112,10 @@ impl PyVerifier {
             max_json_depth,
         );
         let inner = py
-            .detach(|| kstoken::Verifier::new(signing_certs.as_bytes(), ca.as_bytes()))
-            .map_err(|e| to_py(py, e))?
-            .with_limits(limits);
+            .detach(|| {
+                kstoken::Verifier::new_with_limits(signing_certs.as_bytes(), ca.as_bytes(), limits)
+            })
+            .map_err(|e| to_py(py, e))?;
         Ok(PyVerifier { inner })
     }
 
