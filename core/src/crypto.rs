@@ -7,9 +7,10 @@
 //! and building certificates (`pki_setup.rs`).
 //!
 //! OpenSSL rather than the RustCrypto hashes: the MD5 of a 9.3 KB token, the middleware's default
-//! token-id hash, took 39 µs through OpenSSL and 44 µs through the `md-5` crate (median of six
-//! runs of 200 000, release build, on a loaded 2-core VM; SHA-256 was even), and one mapping serves
-//! the digests and the signatures' DigestInfo alike.
+//! token-id hash, took 39 µs through OpenSSL and 45 µs through the `md-5` crate (0.87×; medians
+//! of nine rounds of 200 000 hashes, release build, on a 2-core VM at load average ~10, which
+//! inflates both; SHA-256 was even), and one mapping serves the digests and the signatures'
+//! DigestInfo alike.
 
 use openssl::md::{Md, MdRef};
 use openssl::md_ctx::MdCtx;
