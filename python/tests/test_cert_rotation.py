@@ -156,3 +156,43 @@ def test_unchanged_files_stay_cached(rotation, monkeypatch):
         assert cms.verify_token(token, cert, ca) == b"x"
         cms.cms_sign_token("y", cert, key)
     assert opened == []
+
+
+def coarse(stat_function, tick_ns):
+    """``os.stat``/``os.fstat`` as on a file system that stores timestamps in ``tick_ns`` steps."""
+
+    def wrapped(*args, **kwargs):
+        st = stat_function(*args, **kwargs)
+        extra = {
+            name: getattr(st, name)
+            for name in ("st_atime", "st_mtime", "st_ctime", "st_atime_ns", "st_blksize",
+                         "st_blocks", "st_rdev")
+        }
+        extra["st_mtime_ns"] = st.st_mtime_ns - st.st_mtime_ns % tick_ns
+        extra["st_ctime_ns"] = st.st_ctime_ns - st.st_ctime_ns % tick_ns
+        return os.stat_result(tuple(st), extra)
+
+    return wrapped
+
+
+def test_replacement_within_one_timestamp_tick(rotation, monkeypatch):
+    """On a file system with 1 s timestamps (ext4 with 128-byte inodes, HFS+; or a kernel whose
+    coarse clock hands two writes one ctime) a rewrite right after a read keeps every stat field:
+    only the content re-check of young files can see it."""
+    tmp_path, old, new = rotation
+    monkeypatch.setattr(os, "stat", coarse(os.stat, 10**9))
+    monkeypatch.setattr(os, "fstat", coarse(os.fstat, 10**9))
+    unchanged_stats = 0
+    for round_ in range(10):
+        directory = str(tmp_path / ("tick-%d" % round_))
+        write_pki(directory, old)
+        use(directory)
+        before = [os.stat(p) for p in paths(directory)]
+        replace_in_place(directory, new)
+        after = [os.stat(p) for p in paths(directory)]
+        unchanged_stats += [
+            (s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in before
+        ] == [(s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in after]
+        assert_rotated(directory, old, new)
+    # the stat key alone could not have told in (nearly) every round
+    assert unchanged_stats >= 1
