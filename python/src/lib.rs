@@ -146,11 +146,7 @@ impl PyVerifier {
         token: Data,
         at: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let at = at.unwrap_or_else(kstoken::unix_now);
-        let content = py
-            .detach(|| self.inner.verify_at(token.as_bytes(), at))
-            .map_err(|e| to_py(py, e))?;
-        Ok(PyBytes::new(py, &content))
+        self.verified(py, &token, at, false)
     }
 
     /// Verifies as `verify`, then checks the content against the JSON size and depth limits, so
@@ -162,15 +158,7 @@ impl PyVerifier {
         token: Data,
         at: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let at = at.unwrap_or_else(kstoken::unix_now);
-        let content = py
-            .detach(|| -> kstoken::Result<Vec<u8>> {
-                let content = self.inner.verify_at(token.as_bytes(), at)?;
-                kstoken::body::check_json_limits(&content, self.inner.limits())?;
-                Ok(content)
-            })
-            .map_err(|e| to_py(py, e))?;
-        Ok(PyBytes::new(py, &content))
+        self.verified(py, &token, at, true)
     }
 
     /// The longest token, CMS text or DER document accepted, in bytes.
@@ -199,6 +187,30 @@ impl PyVerifier {
 
     fn __repr__(&self) -> String {
         "<kstoken._kstoken.Verifier>".to_owned()
+    }
+}
+
+impl PyVerifier {
+    /// The content of `token` verified at `at` (default now), checked against the JSON limits
+    /// when `json` is set.
+    fn verified<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Data,
+        at: Option<i64>,
+        json: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let at = at.unwrap_or_else(kstoken::unix_now);
+        let content = py
+            .detach(|| -> kstoken::Result<Vec<u8>> {
+                let content = self.inner.verify_at(token.as_bytes(), at)?;
+                if json {
+                    kstoken::body::check_json_limits(&content, self.inner.limits())?;
+                }
+                Ok(content)
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyBytes::new(py, &content))
     }
 }
 
