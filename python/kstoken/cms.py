@@ -18,7 +18,7 @@ ones they were built from:
   young, each call reads both files again (bounded, as always) and reuses the cached object only if
   their SHA-256 is unchanged; the first read that begins 2 s or more after the last change settles
   the entry, and from then on a call costs the two ``stat`` calls alone. (Counted by callgrind: a
-  settled lookup costs about 7% of the instructions of a verification, a young one about half;
+  settled lookup costs about 6% of the instructions of a verification, a young one about half;
   the window only follows a change.) The rule assumes the file system's clock agrees with this
   host's to within that window.
 * keystonemiddleware replaces its certificate files atomically (new inode), which is seen at once.
