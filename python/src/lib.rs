@@ -127,11 +127,25 @@ impl PyVerifier {
         token: Data,
         at: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let at = at.unwrap_or_else(kstoken::unix_now);
-        let content = py
-            .detach(|| self.inner.verify_at(token.as_bytes(), at))
-            .map_err(|e| to_py(py, e))?;
-        Ok(PyBytes::new(py, &content))
+        self.verified(py, &token, at, false)
+    }
+
+    /// Verifies as `verify`, then checks the content against the JSON size and depth limits, so
+    /// the caller's JSON decoder never meets a document nested deeper than `max_json_depth`.
+    #[pyo3(signature = (token, at=None))]
+    fn verify_json<'py>(
+        &self,
+        py: Python<'py>,
+        token: Data,
+        at: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.verified(py, &token, at, true)
+    }
+
+    /// The longest token, CMS text or DER document accepted, in bytes.
+    #[getter]
+    fn max_token_len(&self) -> usize {
+        self.inner.limits().max_token_len
     }
 
     /// Verifies CMS PEM only (what `openssl cms -verify -inform PEM` reads).
@@ -154,6 +168,30 @@ impl PyVerifier {
 
     fn __repr__(&self) -> String {
         "<kstoken._kstoken.Verifier>".to_owned()
+    }
+}
+
+impl PyVerifier {
+    /// The content of `token` verified at `at` (default now), checked against the JSON limits
+    /// when `json` is set.
+    fn verified<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Data,
+        at: Option<i64>,
+        json: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let at = at.unwrap_or_else(kstoken::unix_now);
+        let content = py
+            .detach(|| -> kstoken::Result<Vec<u8>> {
+                let content = self.inner.verify_at(token.as_bytes(), at)?;
+                if json {
+                    kstoken::body::check_json_limits(&content, self.inner.limits())?;
+                }
+                Ok(content)
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyBytes::new(py, &content))
     }
 }
 
@@ -612,5 +650,6 @@ fn _kstoken(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_pki, m)?)?;
     m.add("PKI_ASN1_PREFIX", kstoken::form::PKI_ASN1_PREFIX)?;
     m.add("PKIZ_PREFIX", kstoken::form::PKIZ_PREFIX)?;
+    m.add("DEFAULT_MAX_TOKEN_LEN", Limits::default().max_token_len)?;
     Ok(())
 }
