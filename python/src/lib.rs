@@ -186,7 +186,7 @@ impl PyVerifier {
             .detach(|| -> kstoken::Result<Vec<u8>> {
                 let content = self.inner.verify_at(token.as_bytes(), at)?;
                 if json {
-                    kstoken::body::check_json_limits(&content, self.inner.limits())?;
+                    kstoken::json::check_json_limits(&content, self.inner.limits())?;
                 }
                 Ok(content)
             })
