@@ -24,8 +24,8 @@ enum CanonValue {
 pub(crate) struct CanonicalName(Vec<Vec<(ObjectIdentifier, CanonValue)>>);
 
 impl CanonicalName {
-    /// The canonical form of `name`, or `None` if a text value cannot be decoded (OpenSSL then
-    /// fails the comparison).
+    /// The canonical form of `name`, or `None` if OpenSSL cannot decode it (see
+    /// [`check_decodable`]; OpenSSL then cannot read the document or certificate holding it).
     pub(crate) fn of(name: &Name) -> Option<Self> {
         name.iter_rdn()
             .map(|rdn| {
@@ -46,25 +46,81 @@ fn canon_value(tag: Tag, value: &[u8]) -> Option<CanonValue> {
     let text = match tag {
         Tag::Utf8String => std::str::from_utf8(value).ok()?.to_owned(),
         // One byte per character, read as Latin-1 (OpenSSL's tag2nbyte table). UniversalString
-        // cannot reach here: the der crate refuses to decode it.
-        Tag::PrintableString | Tag::TeletexString | Tag::Ia5String | Tag::VisibleString => {
+        // cannot reach here: the der crate refuses to decode it. VisibleString is in OpenSSL's
+        // canonical set but never reaches it: its name decoder refuses the type.
+        Tag::PrintableString | Tag::TeletexString | Tag::Ia5String => {
             value.iter().map(|b| char::from(*b)).collect()
         }
-        Tag::BmpString => {
-            let units: Vec<u16> = value
-                .chunks(2)
-                .map(|c| match c {
-                    [hi, lo] => Some(u16::from_be_bytes([*hi, *lo])),
-                    _ => None,
-                })
-                .collect::<Option<_>>()?;
-            char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .ok()?
+        Tag::BmpString => bmp_text(value)?,
+        // OpenSSL's decoder clears a BIT STRING's unused bits, so they do not count.
+        Tag::BitString => {
+            let (&unused, bits) = value.split_first()?;
+            if unused > 7 {
+                return None;
+            }
+            let mut raw = value.to_vec();
+            match raw.last_mut() {
+                Some(last) if !bits.is_empty() => *last &= 0xff << unused,
+                _ => {}
+            }
+            return Some(CanonValue::Raw(format!("{tag:?}"), raw));
         }
-        _ => return Some(CanonValue::Raw(format!("{tag:?}"), value.to_vec())),
+        _ if decodable_tag(tag) => {
+            return Some(CanonValue::Raw(format!("{tag:?}"), value.to_vec()))
+        }
+        _ => return None,
     };
     Some(CanonValue::Text(canonical_text(text.as_bytes())))
+}
+
+/// A BMPString as OpenSSL reads it: UCS-2, two bytes per character, where a surrogate code unit
+/// (even one of a valid UTF-16 pair) is an illegal character.
+fn bmp_text(value: &[u8]) -> Option<String> {
+    if !value.len().is_multiple_of(2) {
+        return None;
+    }
+    value
+        .chunks_exact(2)
+        .map(|c| char::from_u32(u32::from(u16::from_be_bytes([*c.first()?, *c.get(1)?]))))
+        .collect()
+}
+
+/// Whether OpenSSL's `X509_NAME` decoder takes an attribute value with this tag: the universal
+/// types of its `DirectoryString`-like `ASN1_PRINTABLE` mask (with `B_ASN1_UNKNOWN`), as the
+/// der crate can represent them. VisibleString, GeneralString, GraphicString, VideotexString,
+/// the time types, INTEGER, BOOLEAN, NULL, OCTET STRING, OBJECT IDENTIFIER, ENUMERATED, SET and
+/// every non-universal tag make OpenSSL refuse the name, and with it the whole document.
+fn decodable_tag(tag: Tag) -> bool {
+    matches!(
+        tag,
+        Tag::BitString
+            | Tag::Real
+            | Tag::Utf8String
+            | Tag::RelativeOid
+            | Tag::Sequence
+            | Tag::NumericString
+            | Tag::PrintableString
+            | Tag::TeletexString
+            | Tag::Ia5String
+            | Tag::BmpString
+    )
+}
+
+/// Checks that OpenSSL can decode `name`: each value's type is one its decoder takes
+/// ([`decodable_tag`]), a BIT STRING has its unused-bits octet (at most 7), and text values convert
+/// to UTF-8 as `asn1_string_canon` converts them. Otherwise OpenSSL refuses to read the document
+/// (or certificate) holding the name, so kstoken must not match it either.
+pub(crate) fn check_decodable(name: &Name) -> Result<(), String> {
+    for atv in name.iter_rdn().flat_map(|rdn| rdn.iter()) {
+        let (tag, value) = (atv.value.tag(), atv.value.value());
+        if canon_value(tag, value).is_none() {
+            return Err(format!(
+                "OpenSSL cannot decode the {tag} value of attribute {} in a name",
+                atv.oid
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// OpenSSL's `asn1_string_canon` on UTF-8 bytes: trim, collapse whitespace, lowercase ASCII.
@@ -137,8 +193,22 @@ mod tests {
         assert_eq!(canon_value(Tag::Utf8String, &[0xff]), None);
         assert_eq!(canon_value(Tag::BmpString, &[0x00]), None);
         assert!(matches!(
-            canon_value(Tag::OctetString, &[1]),
+            canon_value(Tag::NumericString, b"1"),
             Some(CanonValue::Raw(..))
         ));
+        // Types and values OpenSSL's name decoder refuses.
+        assert_eq!(canon_value(Tag::OctetString, &[1]), None);
+        assert_eq!(canon_value(Tag::VisibleString, b"Root"), None);
+        assert_eq!(canon_value(Tag::BmpString, &[0xd8, 0x3d, 0xde, 0x00]), None);
+        assert_eq!(canon_value(Tag::BitString, &[]), None);
+        assert_eq!(canon_value(Tag::BitString, &[8, 0]), None);
+        assert_eq!(
+            canon_value(Tag::BitString, &[4, 0xff]),
+            canon_value(Tag::BitString, &[4, 0xf0])
+        );
+        assert_eq!(
+            canon_value(Tag::BmpString, &[0, b'R', 0, b'o']),
+            canon_value(Tag::Utf8String, b"ro")
+        );
     }
 }
