@@ -34,6 +34,7 @@ pub mod verifier;
 
 pub use algorithm::HashAlgorithm;
 pub use canonical::ContentMode;
+pub use cms::CmsProfile;
 pub use error::{Error, LimitKind, Result, VerifyFailure};
 pub use form::{detect, detect_with, DetectionRule, TokenForm};
 pub use limits::Limits;
