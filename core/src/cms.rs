@@ -184,7 +184,7 @@ pub enum CmsProfile {
     #[default]
     Keystone,
     /// Every SignedData `openssl cms -verify` accepts and kstoken supports: BER (indefinite
-    /// lengths, constructed OCTET STRINGs, which are joined as OpenSSL joins them), any versions,
+    /// lengths, constructed OCTET STRINGs, which are joined as OpenSSL joins them), other versions,
     /// extra `digestAlgorithms` entries, other eContentTypes, unsigned attributes, certificates and
     /// CRLs (decoded and ignored), several SignerInfos, signers named by key identifier, any RSA
     /// signature OID, and PKI token text that kept its `/` (as the reference reads it).
@@ -258,9 +258,7 @@ impl std::fmt::Display for ProfileDeviation {
 impl ProfileDeviation {
     /// The error a verifier with [`CmsProfile::Keystone`] returns for this deviation.
     pub(crate) fn error(self) -> Error {
-        Error::malformed(format!(
-            "outside keystone's token profile: {self} (CmsProfile::Lenient accepts it)"
-        ))
+        Error::malformed(format!("outside keystone's token profile: {self}"))
     }
 }
 

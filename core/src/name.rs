@@ -43,6 +43,9 @@ impl CanonicalName {
 }
 
 fn canon_value(tag: Tag, value: &[u8]) -> Option<CanonValue> {
+    if !decodable(tag, value) {
+        return None;
+    }
     let text = match tag {
         Tag::Utf8String => std::str::from_utf8(value).ok()?.to_owned(),
         // One byte per character, read as Latin-1 (OpenSSL's tag2nbyte table). UniversalString
@@ -51,38 +54,49 @@ fn canon_value(tag: Tag, value: &[u8]) -> Option<CanonValue> {
         Tag::PrintableString | Tag::TeletexString | Tag::Ia5String => {
             value.iter().map(|b| char::from(*b)).collect()
         }
-        Tag::BmpString => bmp_text(value)?,
+        Tag::BmpString => bmp_units(value)
+            .map(|unit| char::from_u32(u32::from(unit)))
+            .collect::<Option<String>>()?,
         // OpenSSL's decoder clears a BIT STRING's unused bits, so they do not count.
         Tag::BitString => {
-            let (&unused, bits) = value.split_first()?;
-            if unused > 7 {
-                return None;
-            }
             let mut raw = value.to_vec();
-            match raw.last_mut() {
-                Some(last) if !bits.is_empty() => *last &= 0xff << unused,
-                _ => {}
+            if let (Some(&unused), true) = (value.first(), value.len() > 1) {
+                if let Some(last) = raw.last_mut() {
+                    *last &= 0xff << unused;
+                }
             }
             return Some(CanonValue::Raw(format!("{tag:?}"), raw));
         }
-        _ if decodable_tag(tag) => {
-            return Some(CanonValue::Raw(format!("{tag:?}"), value.to_vec()))
-        }
-        _ => return None,
+        _ => return Some(CanonValue::Raw(format!("{tag:?}"), value.to_vec())),
     };
     Some(CanonValue::Text(canonical_text(text.as_bytes())))
 }
 
-/// A BMPString as OpenSSL reads it: UCS-2, two bytes per character, where a surrogate code unit
-/// (even one of a valid UTF-16 pair) is an illegal character.
-fn bmp_text(value: &[u8]) -> Option<String> {
-    if !value.len().is_multiple_of(2) {
-        return None;
+/// The UCS-2 code units of a BMPString (an odd last byte is dropped: [`decodable`] refuses it).
+fn bmp_units(value: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    value.chunks_exact(2).map(|c| {
+        u16::from_be_bytes([
+            c.first().copied().unwrap_or(0),
+            c.get(1).copied().unwrap_or(0),
+        ])
+    })
+}
+
+/// Whether OpenSSL's name decoder takes this attribute value: a type it takes
+/// ([`decodable_tag`]); for UTF8String valid UTF-8; for BMPString, which OpenSSL reads as UCS-2,
+/// whole characters none of which is a surrogate (even one of a valid UTF-16 pair); for a
+/// BIT STRING an unused-bits octet of at most 7. Checked without allocating: it runs on every
+/// token's signer name.
+fn decodable(tag: Tag, value: &[u8]) -> bool {
+    match tag {
+        Tag::Utf8String => std::str::from_utf8(value).is_ok(),
+        Tag::BmpString => {
+            value.len().is_multiple_of(2)
+                && bmp_units(value).all(|unit| !(0xd800..=0xdfff).contains(&unit))
+        }
+        Tag::BitString => value.first().is_some_and(|unused| *unused <= 7),
+        _ => decodable_tag(tag),
     }
-    value
-        .chunks_exact(2)
-        .map(|c| char::from_u32(u32::from(u16::from_be_bytes([*c.first()?, *c.get(1)?]))))
-        .collect()
 }
 
 /// Whether OpenSSL's `X509_NAME` decoder takes an attribute value with this tag: the universal
@@ -106,21 +120,21 @@ fn decodable_tag(tag: Tag) -> bool {
     )
 }
 
-/// Checks that OpenSSL can decode `name`: each value's type is one its decoder takes
-/// ([`decodable_tag`]), a BIT STRING has its unused-bits octet (at most 7), and text values convert
-/// to UTF-8 as `asn1_string_canon` converts them. Otherwise OpenSSL refuses to read the document
-/// (or certificate) holding the name, so kstoken must not match it either.
+/// Checks that OpenSSL can decode `name` ([`decodable`] for every value). Otherwise OpenSSL
+/// refuses to read the document (or certificate) holding the name, so kstoken must not match it.
 pub(crate) fn check_decodable(name: &Name) -> Result<(), String> {
-    for atv in name.iter_rdn().flat_map(|rdn| rdn.iter()) {
-        let (tag, value) = (atv.value.tag(), atv.value.value());
-        if canon_value(tag, value).is_none() {
-            return Err(format!(
-                "OpenSSL cannot decode the {tag} value of attribute {} in a name",
-                atv.oid
-            ));
-        }
+    match name
+        .iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .find(|atv| !decodable(atv.value.tag(), atv.value.value()))
+    {
+        Some(atv) => Err(format!(
+            "OpenSSL cannot decode the {} value of attribute {} in a name",
+            atv.value.tag(),
+            atv.oid
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// OpenSSL's `asn1_string_canon` on UTF-8 bytes: trim, collapse whitespace, lowercase ASCII.
