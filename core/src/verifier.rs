@@ -120,7 +120,7 @@ impl Verifier {
         } else {
             // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a
             // new token text (and token hash) for the same document.
-            if self.profile == CmsProfile::Keystone && token.contains(&b'/') {
+            if self.profile == CmsProfile::Keystone && memchr::memchr(b'/', token).is_some() {
                 return Err(ProfileDeviation::TokenAlphabet.error());
             }
             pki_token_to_der(token, &self.limits)
