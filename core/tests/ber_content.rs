@@ -94,24 +94,22 @@ impl Setup {
             });
         }
         assert_eq!(verdicts[0], verdicts[1], "{case}: DER and PEM differ");
+        // The keystone profile: only DER passes; BER is refused before anything else.
         let strict = self.keystone.verify_der_at(der, self.now);
-        if kstoken::cms::parse(der).is_ok_and(|d| d.profile_deviation().is_none()) {
-            assert_eq!(
+        match kstoken::cms::parse(der).map(|d| d.profile_deviation()) {
+            Ok(None) => assert_eq!(
                 strict.is_ok(),
                 verdicts[0] == Verdict::BothAccept,
                 "{case}: DER"
-            );
-        } else {
-            match strict {
-                Err(Error::Malformed(m)) => {
-                    assert!(
-                        m.contains("keystone's token profile")
-                            || verdicts[0] != Verdict::BothAccept,
-                        "{case}: {m}"
-                    );
-                }
+            ),
+            Ok(Some(deviation)) => match strict {
+                Err(Error::Malformed(m)) => assert!(
+                    m.contains("keystone's token profile") && m.contains(&deviation.to_string()),
+                    "{case}: {m}"
+                ),
                 other => panic!("{case}: the keystone profile says {other:?}"),
-            }
+            },
+            Err(_) => assert!(matches!(strict, Err(Error::Malformed(_))), "{case}"),
         }
         verdicts.remove(0)
     }
