@@ -61,6 +61,14 @@ rm -rf "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$T/wheelhouse" -r "$REQS"
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-index --no-deps "$WHEEL"
 
+# mypy --strict on the package (config: python/pyproject.toml), and stubtest: the native module's
+# stub against the installed module.
+echo "== python: mypy --strict python/kstoken, stubtest kstoken._kstoken"
+"$T/venv-tools/bin/pip" install -q --disable-pip-version-check "mypy==2.4.1"
+(cd python && "$T/venv-tools/bin/mypy" --strict)
+PYTHONPATH=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    "$T/venv-tools/bin/python" -m mypy.stubtest kstoken._kstoken
+
 # pytest exit code 5 (no tests collected) is a failure like any other non-zero code.
 echo "== python: python/tests"
 (cd "$T" && KSTOKEN_TEST_KSM_TREE="$T/src/keystonemiddleware-6.1.0" "$VENV/bin/python" -m pytest -p no:cacheprovider -q -rs "$ROOT/python/tests") || {
