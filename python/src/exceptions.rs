@@ -141,7 +141,12 @@ const SIGNING_RETURNCODE: u8 = 3;
 
 /// The Python exception for a core error.
 pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
-    error_object(py, &err).map_or_else(|e| e, PyErr::from_value)
+    raised(error_object(py, &err))
+}
+
+/// The exception to raise: the one built, or the error building it failed with.
+fn raised(exception: PyResult<Bound<'_, PyAny>>) -> PyErr {
+    exception.map_or_else(|e| e, PyErr::from_value)
 }
 
 fn error_object<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>> {
@@ -168,7 +173,7 @@ fn error_object<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
 
 /// The `BindError` for a bind rejection (`.kind` is the core's name of the reason).
 pub(crate) fn bind_error(py: Python<'_>, rejection: &BindRejection) -> PyErr {
-    bind_error_object(py, rejection).map_or_else(|e| e, PyErr::from_value)
+    raised(bind_error_object(py, rejection))
 }
 
 fn bind_error_object<'py>(
@@ -184,7 +189,7 @@ fn bind_error_object<'py>(
 /// The `TokenRejected` for a pipeline rejection: `.step` is the core's name of the step, `.cause`
 /// the exception of the error or bind rejection behind it (None for the other steps).
 pub(crate) fn rejected(py: Python<'_>, rejection: Rejection) -> PyErr {
-    rejected_object(py, rejection).map_or_else(|e| e, PyErr::from_value)
+    raised(rejected_object(py, rejection))
 }
 
 fn rejected_object(py: Python<'_>, rejection: Rejection) -> PyResult<Bound<'_, PyAny>> {

@@ -8,8 +8,9 @@
 //! counts it, and the handlers registered with `os.register_at_fork` hold new calls back and wait
 //! for the running ones before the process forks: the child starts with all of those locks free.
 //!
-//! A call costs two atomic increments and one atomic load more than `py.detach` (the GIL orders
-//! them against a fork's handlers, which run with the GIL held); only a fork ever waits.
+//! A call costs one atomic increment, one load and one decrement more than `py.detach`
+//! (sequentially consistent: a call that starts and a fork that begins always see each other);
+//! only a fork ever waits, and it waits without holding the GIL.
 //!
 //! What this cannot cover: forks that do not go through `os.fork` (a C extension calling `fork()`
 //! itself; `subprocess` is fine, its child execs at once), and OpenSSL calls made at fork time by
