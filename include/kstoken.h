@@ -14,7 +14,9 @@
  * - Pointers. Every pointer argument is checked: a NULL where one is required gives
  *   KST_NULL_PARAMETER. Parameters documented as optional accept NULL.
  * - Panics. Every function runs behind a panic boundary; a panic (a bug) gives KST_PANIC and
- *   never unwinds into C.
+ *   never unwinds into C. Nothing is printed to standard error: the library installs a Rust panic
+ *   hook once that stays silent while a kstoken function runs on the panicking thread and hands
+ *   every other panic to the hook installed before it.
  * - Inputs. Byte data is (const uint8_t *data, size_t len), borrowed for the call only. Short text
  *   (algorithm names, bind modes, user names, hashes) is NUL-terminated UTF-8.
  * - Outputs. Byte results are written to (uint8_t **out, size_t *out_len) in a buffer the
