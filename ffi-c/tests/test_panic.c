@@ -55,7 +55,7 @@ int main(void) {
 
   /* Still usable after the panics. */
   kst_token_form form = KST_FORM_OTHER;
-  int form_ok = kst_detect(U8("PKIZ_x"), 6, false, &form, NULL) == KST_OK &&
+  int form_ok = kst_detect(U8("PKIZ_x"), 6, false, NULL, &form, NULL) == KST_OK &&
             form == KST_FORM_PKIZ;
 
   fflush(stderr);
