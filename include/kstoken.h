@@ -95,7 +95,7 @@ enum kst_result
   KST_CERTIFICATE_CONFIG = 100,
   // The token, CMS document or JSON cannot be decoded (`CMSError`).
   KST_MALFORMED = 101,
-  // An input exceeded a resource limit (see `kst_limits`; text arguments: 64 KiB).
+  // An input exceeded a resource limit (see `kst_limits`; text arguments: `KST_MAX_TEXT_LEN`).
   KST_LIMIT_EXCEEDED = 102,
   // Signing failed, for instance because the key does not match the certificate.
   KST_SIGNING = 103,
@@ -216,9 +216,9 @@ typedef struct kst_auth_context {
   size_t client_cert_len;
 } kst_auth_context;
 
-// Resource limits applied to untrusted input, each checked before the input is read (see
-// `kst_limits_default` for the defaults). Functions taking a `const kst_limits *` accept NULL for
-// the defaults.
+// Resource limits applied to untrusted input, each checked before the input is read. Start from
+// `kst_limits_default` and change what you need; functions taking a `const kst_limits *` accept
+// NULL for the defaults.
 typedef struct kst_limits {
   // Longest accepted token, CMS PEM text or DER document, in bytes (default 1 MiB).
   size_t max_token_len;

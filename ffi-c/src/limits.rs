@@ -6,9 +6,9 @@ use crate::bytes::{optional_ref, Out};
 use crate::panic::boundary;
 use crate::result::{kst_error, kst_result};
 
-/// Resource limits applied to untrusted input, each checked before the input is read (see
-/// `kst_limits_default` for the defaults). Functions taking a `const kst_limits *` accept NULL for
-/// the defaults.
+/// Resource limits applied to untrusted input, each checked before the input is read. Start from
+/// `kst_limits_default` and change what you need; functions taking a `const kst_limits *` accept
+/// NULL for the defaults.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct kst_limits {

@@ -30,7 +30,7 @@ pub enum kst_result {
     KST_CERTIFICATE_CONFIG = 100,
     /// The token, CMS document or JSON cannot be decoded (`CMSError`).
     KST_MALFORMED = 101,
-    /// An input exceeded a resource limit (see `kst_limits`; text arguments: 64 KiB).
+    /// An input exceeded a resource limit (see `kst_limits`; text arguments: `KST_MAX_TEXT_LEN`).
     KST_LIMIT_EXCEEDED = 102,
     /// Signing failed, for instance because the key does not match the certificate.
     KST_SIGNING = 103,
