@@ -11,7 +11,8 @@ use kstoken::{oid, DetectionRule, HashAlgorithm, Limits, TokenForm};
 use time::OffsetDateTime;
 
 use crate::exit::{Failure, Outcome};
-use crate::input::{format_time, pretty_json, token_text, write_stdout};
+use crate::input::token_text;
+use crate::output::{format_time, pretty_json, write_stdout};
 
 /// Arguments of `kstoken inspect`.
 #[derive(Debug, Args)]

@@ -11,10 +11,9 @@ use kstoken::{
 use serde_json::Value;
 
 use crate::exit::{Failure, Outcome, INVALID};
-use crate::input::{
-    merge_algorithms, parse_algorithms, parse_time, pretty_json, print_line, read_config,
-    read_input_or_stdin, token_text,
-};
+use crate::input::{self, read_credential, token_text, Kind, Source};
+use crate::options::{merge_algorithms, parse_algorithms, parse_time};
+use crate::output::{pretty_json, print_line};
 
 /// Arguments of `kstoken revocation`.
 #[derive(Debug, Args)]
@@ -103,12 +102,16 @@ pub fn run(args: &RevocationArgs) -> Outcome {
 }
 
 fn sign(args: &SignArgs) -> Outcome {
-    let cert = read_config(&args.cert, "signing certificate")?;
-    let key = read_config(&args.key, "signing key")?;
+    let cert = read_credential(&args.cert, "signing certificate")?;
+    let key = read_credential(&args.key, "signing key")?;
     let signer = Signer::new(&cert, &key).map_err(|e| {
         Failure::from_config_error("cannot use the signing certificate and key", &e)
     })?;
-    let input = read_input_or_stdin(args.input.as_deref(), "revocation entries")?;
+    let input = input::read(
+        Source::file_or_stdin(args.input.as_deref()),
+        "revocation entries",
+        Kind::Json,
+    )?;
     let entries = parse_entries(&input)?;
     let signed = revocation::sign(&signer, &entries).map_err(|e| Failure::from_token_error(&e))?;
     print_line(&signed)
@@ -137,15 +140,19 @@ fn parse_entries(input: &[u8]) -> Result<Vec<RevokedEntry>, Failure> {
 }
 
 fn verifier(trust: &TrustArgs) -> Result<Verifier, Failure> {
-    let signing_cert = read_config(&trust.signing_cert, "signing certificate")?;
-    let ca = read_config(&trust.ca, "CA certificate")?;
+    let signing_cert = read_credential(&trust.signing_cert, "signing certificate")?;
+    let ca = read_credential(&trust.ca, "CA certificate")?;
     Verifier::new(&signing_cert, &ca)
         .map_err(|e| Failure::from_config_error("cannot load the certificates", &e))
 }
 
 fn verify(args: &VerifyArgs) -> Outcome {
     let verifier = verifier(&args.trust)?;
-    let signed = read_input_or_stdin(Some(&args.file), "revocation list")?;
+    let signed = input::read(
+        Source::file_or_stdin(Some(&args.file)),
+        "revocation list",
+        Kind::Json,
+    )?;
     let at = args.trust.at.unwrap_or_else(unix_now);
     let list = RevocationList::from_signed(&signed, &verifier, at)
         .map_err(|e| Failure::invalid(format!("revocation list rejected: {e}")))?;
@@ -161,7 +168,11 @@ fn verify(args: &VerifyArgs) -> Outcome {
 fn check(args: &CheckArgs) -> Outcome {
     let verifier = verifier(&args.trust)?;
     let at = args.trust.at.unwrap_or_else(unix_now);
-    let signed = read_config(&args.list, "revocation list")?;
+    let signed = input::read(
+        Source::File(&args.list),
+        "revocation list",
+        Kind::TrustedList,
+    )?;
     let list = RevocationList::from_signed(&signed, &verifier, at)
         .map_err(|e| Failure::config(format!("revocation list rejected: {e}")))?;
     let text = token_text(args.token.as_deref())?;
