@@ -36,40 +36,31 @@ fn closed_at_start(fd: u8) -> bool {
 
 /// Standard input, read through a file of its own; closed at startup is an I/O error (4).
 pub fn stdin() -> Result<impl Read, Failure> {
-    if closed_at_start(0) {
-        return Err(Failure::io("standard input is closed"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        std::io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .map_err(|e| Failure::io(format!("cannot read standard input: {e}")))
-    }
-    #[cfg(not(unix))]
-    Ok(std::io::stdin())
+    own(std::io::stdin(), 0, "standard input")
 }
 
 /// Standard output, written through a file of its own; closed at startup is an I/O error (4).
 pub fn stdout() -> Result<impl Write, Failure> {
-    if closed_at_start(1) {
-        return Err(Failure::io(
-            "standard output is closed: the output cannot be written",
-        ));
+    own(std::io::stdout(), 1, "standard output")
+}
+
+/// Standard descriptor `fd` (`stream`) as a file of its own, so its errors are not hidden.
+#[cfg(unix)]
+fn own(stream: impl std::os::fd::AsFd, fd: u8, name: &str) -> Result<std::fs::File, Failure> {
+    if closed_at_start(fd) {
+        return Err(Failure::io(format!("{name} is closed")));
     }
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        std::io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .map_err(|e| Failure::io(format!("cannot write standard output: {e}")))
-    }
-    #[cfg(not(unix))]
-    Ok(std::io::stdout())
+    stream
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| Failure::io(format!("cannot use {name}: {e}")))
+}
+
+/// The runtime's stream itself where descriptors cannot be checked.
+#[cfg(not(unix))]
+fn own<S>(stream: S, _fd: u8, _name: &str) -> Result<S, Failure> {
+    Ok(stream)
 }
 
 /// Writes `text` to standard error, ignoring failures (there is nowhere left to report them).
