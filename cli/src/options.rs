@@ -24,8 +24,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 
 /// clap parser for a hash algorithm name (`md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`).
 pub fn parse_algorithm(s: &str) -> Result<HashAlgorithm, String> {
-    s.trim()
-        .parse::<HashAlgorithm>()
+    s.parse::<HashAlgorithm>()
         .map_err(|e| e.detail().to_owned())
 }
 

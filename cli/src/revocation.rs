@@ -1,5 +1,6 @@
 //! `kstoken revocation sign|verify|check`: keystone's signed token revocation lists.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -8,7 +9,6 @@ use kstoken::revocation::{self, RevokedEntry};
 use kstoken::{
     body, form, unix_now, HashAlgorithms, Limits, RevocationList, Signer, TokenForm, Verifier,
 };
-use serde_json::Value;
 
 use crate::exit::{Failure, Outcome, INVALID};
 use crate::input::{self, read_credential, token_text, Kind, Source};
@@ -41,7 +41,8 @@ struct SignArgs {
     /// Private key of the signing certificate, unencrypted PEM.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// Entries, JSON: a list of {"id", "expires", "audit_id"?} or {"revoked": [...]}; default stdin.
+    /// Entries, JSON: keystone's {"revoked": [...]} or the list alone, each entry {"id"?,
+    /// "audit_id"?, "expires"?} with an id or an audit id; default stdin.
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
 }
@@ -117,26 +118,25 @@ fn sign(args: &SignArgs) -> Outcome {
     print_line(&signed)
 }
 
-/// Entries from `[...]` or `{"revoked": [...]}`; every entry needs an `id` or an `audit_id`.
+/// The entries of keystone's list document `{"revoked": [...]}`, or of its array alone, read by the
+/// core's rules for a list ([`RevocationList::from_json`]), so what is signed is what a verifier
+/// accepts.
 fn parse_entries(input: &[u8]) -> Result<Vec<RevokedEntry>, Failure> {
-    let bad = |msg: String| Failure::invalid(format!("revocation entries: {msg}"));
-    let value: Value = serde_json::from_slice(input).map_err(|e| bad(e.to_string()))?;
-    let list = match value {
-        Value::Array(_) => value,
-        Value::Object(mut map) => map
-            .remove("revoked")
-            .ok_or_else(|| bad("expected a list or an object with \"revoked\"".to_owned()))?,
-        _ => {
-            return Err(bad(
-                "expected a list or an object with \"revoked\"".to_owned()
-            ))
-        }
+    // The array alone is wrapped into the document (13 bytes more, under the same JSON limit).
+    let document = if input.trim_ascii_start().starts_with(b"[") {
+        Cow::Owned([b"{\"revoked\": ".as_slice(), input, b"}"].concat())
+    } else {
+        Cow::Borrowed(input)
     };
-    let entries: Vec<RevokedEntry> =
-        serde_json::from_value(list).map_err(|e| bad(e.to_string()))?;
-    // The same acceptance rule as a verified list.
-    RevocationList::from_entries(entries.clone()).map_err(|e| bad(e.to_string()))?;
-    Ok(entries)
+    RevocationList::from_json(&document, &Limits::default())
+        .map(|list| list.entries().to_vec())
+        .map_err(|e| match e {
+            // "malformed token" would mislead: what is malformed is the list.
+            kstoken::Error::Malformed(detail) => {
+                Failure::invalid(format!("revocation entries: {detail}"))
+            }
+            other => Failure::invalid(format!("revocation entries: {other}")),
+        })
 }
 
 fn verifier(trust: &TrustArgs) -> Result<Verifier, Failure> {

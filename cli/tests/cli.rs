@@ -997,6 +997,45 @@ fn revocation_sign_verify_and_check() {
 }
 
 #[test]
+fn revocation_sign_takes_only_what_a_verified_list_may_hold() {
+    let pki = Pki::new();
+    let mut args = vec!["revocation".to_owned(), "sign".to_owned()];
+    args.extend(pki.sign_args());
+    for (entries, needle) in [
+        (
+            r#"[{"id": "x", "extra": 1}]"#,
+            r#"unexpected member "extra""#,
+        ),
+        (
+            r#"{"revoked": [], "more": []}"#,
+            r#"unexpected member "more""#,
+        ),
+        (r#"{}"#, r#"no "revoked" member"#),
+        (r#"[{"id": 5}]"#, r#""id" is not a string"#),
+    ] {
+        let out = kstoken(&args, Some(entries.as_bytes()));
+        assert_code(&out, 1);
+        assert_one_line_error(&out, needle);
+    }
+    // The list alone and keystone's document sign the same list.
+    let mut verify = vec!["revocation".to_owned(), "verify".to_owned()];
+    verify.extend(pki.trust_args());
+    verify.push("-".to_owned());
+    let lists: Vec<String> = [&br#"[{"id": "x"}]"#[..], br#" {"revoked": [{"id": "x"}]}"#]
+        .into_iter()
+        .map(|entries| {
+            let signed = kstoken(&args, Some(entries));
+            assert_code(&signed, 0);
+            let out = kstoken(&verify, Some(&signed.stdout));
+            assert_code(&out, 0);
+            stdout(&out)
+        })
+        .collect();
+    let expected = "{\"revoked\": [{\"id\": \"x\"}]}\n";
+    assert_eq!(lists, [expected, expected]);
+}
+
+#[test]
 fn revocation_verify_upstream_list() {
     let dir = upstream("6.0.0");
     let pem = std::fs::read(dir.join("cms/revocation_list.pem")).unwrap();
