@@ -469,9 +469,10 @@ def generate_pki(
 
     Returns ``{"ca_cert", "ca_key", "signing_cert", "signing_key"}`` as PEM bytes.
 
-    :raises InvalidArgumentError: an option cannot make a working PKI, such as ``valid_days``
+    :raises InvalidArgumentError: an option cannot make a working PKI (the core's rules): ``valid_days``
         below 1 or ending the certificates after 9999-12-31 (the last date a certificate can
-        carry), or ``key_bits`` below 1024.
+        carry), ``key_bits`` outside 1024 to 8192, a subject without attributes or not in
+        ``openssl -subj`` form.
     :raises PkiSetupError: OpenSSL failed to generate the keys or certificates.
     """
     return _kstoken.generate_pki(

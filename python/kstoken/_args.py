@@ -10,9 +10,9 @@
 """
 
 import collections.abc
-import datetime
 from typing import Iterable, List, Optional, Type, TypeVar, Union
 
+from kstoken import _kstoken
 from kstoken.exceptions import InvalidArgumentError, LimitExceededError, MalformedTokenError
 
 T = TypeVar("T")
@@ -70,21 +70,18 @@ def token(value: T, max_len: Optional[int]) -> T:
     return value
 
 
-# RFC 5280 dates end with the year 9999.
-_LAST_DATE = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
-
-
 def valid_days(value: Optional[int]) -> Optional[int]:
-    """``generate_pki``'s ``valid_days``: at least 1, and the certificates must end by 9999-12-31.
+    """``generate_pki``'s ``valid_days``: an ``int`` (not a ``bool``) from 1 to the core's maximum.
 
-    A thin pre-check until the core's ``PkiOptions::validate`` (which refuses the same values as
-    ``InvalidArgument``) is on main; then this function goes, and ``generate_pki`` passes the value on.
+    The core refuses the same values (``PkiOptions::validate``, ``InvalidArgumentError``); this
+    pre-check stays for its wording, which names the accepted range, and for refusing ``True``
+    (an ``int`` to the native module). Delete it when that wording is the core's.
     """
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("valid_days must be an int, not %s" % type(value).__name__)
-    longest = (_LAST_DATE - datetime.datetime.now(datetime.timezone.utc)).days
+    longest = _kstoken.max_valid_days()
     if not 1 <= value <= longest:
         raise InvalidArgumentError(
             "valid_days must be between 1 and %d (certificates cannot end after 9999-12-31), not %d"

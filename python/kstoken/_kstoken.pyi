@@ -40,6 +40,7 @@ __all__ = [
     "PKI_ASN1_PREFIX",
     "PKIZ_PREFIX",
     "generate_pki",
+    "max_valid_days",
 ]
 
 _Data = Union[str, bytes, bytearray]
@@ -177,6 +178,7 @@ def add_x509_bind(body_json: _Data, client_cert: _Data) -> str: ...
 def generate_pki(
     *, key_bits: Optional[int] = None, valid_days: Optional[int] = None, subject: Optional[str] = None
 ) -> Dict[str, bytes]: ...
+def max_valid_days() -> int: ...
 
 # The fork gate (kstoken's os.register_at_fork handlers, and the count of calls running without
 # the GIL).

@@ -44,7 +44,14 @@ fn generate_pki<'py>(
     Ok(files)
 }
 
-/// Adds `generate_pki` to the module.
+/// The largest `valid_days` accepted now: the certificates must expire by 9999-12-31.
+#[pyfunction]
+fn max_valid_days() -> u32 {
+    PkiOptions::max_valid_days_at(kstoken::unix_now())
+}
+
+/// Adds `generate_pki` and `max_valid_days` to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(generate_pki, m)?)
+    m.add_function(wrap_pyfunction!(generate_pki, m)?)?;
+    m.add_function(wrap_pyfunction!(max_valid_days, m)?)
 }

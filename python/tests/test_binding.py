@@ -342,8 +342,21 @@ def test_cms_hash_token_names_only_hashlib_knows():
 def test_generate_pki_errors():
     with pytest.raises(InvalidArgumentError, match="key_bits -1 is out of range"):
         kstoken.generate_pki(key_bits=-1)
-    with pytest.raises(InvalidArgumentError, match="below"):
-        kstoken.generate_pki(key_bits=512)
+    # the core's option rules (PkiOptions::validate), as InvalidArgumentError
+    for options, words in (
+        ({"key_bits": 512}, "below"),
+        ({"key_bits": 8193}, "above"),
+        ({"subject": "/"}, "names no attribute"),
+        ({"subject": "CN=x"}, "openssl -subj form"),
+        ({"subject": "/XX=y"}, "unknown attribute"),
+    ):
+        with pytest.raises(InvalidArgumentError, match=words):
+            kstoken.generate_pki(**options)
+    with pytest.raises(InvalidArgumentError) as info:
+        kstoken.generate_pki(valid_days=10**9)
+    assert "between 1 and %d " % _kstoken.max_valid_days() in str(info.value)
+    with pytest.raises(InvalidArgumentError, match="after 9999-12-31"):
+        _kstoken.generate_pki(valid_days=_kstoken.max_valid_days() + 1)
     pki = kstoken.generate_pki(key_bits=1024, valid_days=2, subject="/CN=x")
     assert sorted(pki) == ["ca_cert", "ca_key", "signing_cert", "signing_key"]
     assert all(isinstance(v, bytes) and v.startswith(b"-----BEGIN ") for v in pki.values())
