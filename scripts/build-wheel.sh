@@ -54,8 +54,12 @@ rm -f "$out"/kstoken-*.whl "$out"/kstoken-*.tar.gz
 log=$ROOT/target/wheel-build.log
 start=$SECONDS
 echo "== wheel: maturin build --zig --compatibility manylinux2014 --features vendored"
-# maturin runs zig as `python3 -m ziglang`: the tools' python3 comes first on PATH.
-PATH="$tools/bin:$PATH" CARGO_TARGET_DIR=$ROOT/target/wheel-build "$tools/bin/maturin" build --release --locked --zig \
+# maturin runs zig as `python3 -m ziglang`: the tools' python3 comes first on PATH. The module links
+# the system's libgcc_s.so.1 (python/build.rs says why: one unwinder, or SIGSEGV at interpreter exit).
+libgcc_s=$(realpath "$(cc -print-file-name=libgcc_s.so.1)")
+[ -f "$libgcc_s" ] || { echo "FAIL: libgcc_s.so.1 not found (cc -print-file-name)" >&2; exit 1; }
+PATH="$tools/bin:$PATH" CARGO_TARGET_DIR=$ROOT/target/wheel-build KSTOKEN_LINK_LIBGCC_S=$libgcc_s \
+  "$tools/bin/maturin" build --release --locked --zig \
   --compatibility manylinux2014 --features vendored -m python/Cargo.toml -o "$out" > "$log" 2>&1 ||
   { grep -v '^ *Compiling ' "$log" >&2; echo "FAIL: wheel build (log: $log)" >&2; exit 1; }
 echo "== sdist: maturin sdist"

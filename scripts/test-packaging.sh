@@ -214,8 +214,14 @@ ok "auditwheel: manylinux_2_17_x86_64, no external libssl/libcrypto"
 mkdir -p "$work/whl"
 unzip -q "$wheel" -d "$work/whl"
 module="$(find "$work/whl" -name '_kstoken*.so')"
-echo "   NEEDED: $(needed "$module")"
+module_needed="$(needed "$module")"
+echo "   NEEDED: $module_needed"
 exports_only "$module" '^PyInit__kstoken$'
+# One unwinder: glibc's pthread_exit unwinds with libgcc_s, so the module must use it too (python/build.rs).
+case " $module_needed " in *" libgcc_s.so.1 "*) ;; *) fail "the module does not link libgcc_s.so.1" ;; esac
+if nm -D --defined-only "$module" | grep -q ' _Unwind_'; then fail "the module defines its own _Unwind_* functions"; fi
+nm -D --undefined-only "$module" | grep -q '_Unwind_Resume@GCC_' || fail "_Unwind_Resume is not libgcc_s's"
+ok "the module unwinds with the system's libgcc_s.so.1"
 
 step "Python: plain pip install into a fresh venv; ssl, cryptography and kstoken in one process"
 "$PYTHON" -m venv "$work/venv-wheel"
