@@ -42,7 +42,7 @@ fi
 
 tools=$ROOT/target/wheel-tools
 if ! "$tools/bin/python" -m pip show -q maturin ziglang >/dev/null 2>&1 ||
-  ! "$tools/bin/maturin" --version | grep -qx "maturin ${MATURIN#*==}"; then
+  ! "$tools/bin/maturin" --version | grep -x "maturin ${MATURIN#*==}" >/dev/null; then
   rm -rf "$tools"
   "$PYTHON" -m venv "$tools"
   "$tools/bin/pip" install --quiet --disable-pip-version-check "$MATURIN" "$ZIGLANG"

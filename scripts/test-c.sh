@@ -28,7 +28,7 @@ echo "== tools"
 command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
 command -v pkg-config >/dev/null 2>&1 || apt_install pkg-config
 command -v valgrind >/dev/null 2>&1 || apt_install valgrind
-if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+if ! cbindgen --version 2>/dev/null | grep -x "cbindgen $CBINDGEN_VERSION" >/dev/null; then
   cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
 fi
 

@@ -8,6 +8,8 @@
 # Uses target/wheels/ from scripts/build-wheel.sh (built here when missing), and the Python test
 # dependencies cached by scripts/test-python.sh in target/python-tests when present.
 set -euo pipefail
+# Under pipefail, `producer | grep -q` fails at random: grep exits at its first match and the
+# producer dies of SIGPIPE. Every grep on a pipe here reads its whole input (`>/dev/null`).
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export KSTOKEN_VECTORS="${KSTOKEN_VECTORS:-$root/../shared/vectors}"
@@ -73,7 +75,7 @@ exports_only() { # library pattern: every defined dynamic symbol matches the pat
   ok "$(basename "$1") exports $count symbols, all matching $2"
 }
 stripped() {
-  if readelf -S "$1" | grep -qE '\.debug_info|\.symtab'; then fail "$1 is not stripped"; fi
+  if readelf -S "$1" | grep -E '\.debug_info|\.symtab' >/dev/null; then fail "$1 is not stripped"; fi
   ok "$(basename "$1") is stripped ($(stat -c %s "$1") bytes)"
 }
 
@@ -100,7 +102,7 @@ lib="$prefix/lib"
 [ "$(readlink "$lib/$soname")" = "libkstoken.so.$version" ] || fail "$soname is not a link to the file"
 [ "$(readlink "$lib/libkstoken.so")" = "libkstoken.so.$version" ] || fail "libkstoken.so is not a link"
 ok "lib/libkstoken.so.$version, with the links $soname and libkstoken.so"
-readelf -d "$lib/libkstoken.so.$version" | grep -q "Library soname: \[$soname\]" || fail "SONAME"
+readelf -d "$lib/libkstoken.so.$version" | grep "Library soname: \[$soname\]" >/dev/null || fail "SONAME"
 ok "SONAME $soname"
 system_needed="$(needed "$lib/libkstoken.so.$version")"
 echo "   NEEDED: $system_needed"
@@ -123,7 +125,7 @@ cc "${cflags[@]}" "${pc_cflags[@]}" ffi-c/examples/verify.c "${pc_static[@]}" -o
 [ "$(needed "$work/verify-shared" | grep -o 'libkstoken[^ ]*')" = "$soname" ] ||
   fail "the shared program does not record $soname"
 ok "the shared program records NEEDED $soname"
-if needed "$work/verify-static" | grep -q libkstoken; then fail "the static program needs libkstoken.so"; fi
+if needed "$work/verify-static" | grep libkstoken >/dev/null; then fail "the static program needs libkstoken.so"; fi
 run_verify "shared (pkg-config)" "$work/verify-shared" LD_LIBRARY_PATH="$lib"
 run_verify "static (pkg-config --static)" "$work/verify-static"
 before="$(sha256sum < "$lib/libkstoken.so.$version")"
@@ -137,7 +139,7 @@ if grep -qE 'libssl|libcrypto' <<< "$vendored_needed"; then fail "the vendored l
 exports_only "$lib/libkstoken.so.$version" '^kst_'
 stripped "$lib/libkstoken.so.$version"
 run_verify "shared program, not relinked, on the new file" "$work/verify-shared" LD_LIBRARY_PATH="$lib"
-if LD_LIBRARY_PATH="$lib" ldd "$work/verify-shared" | grep -qE 'libssl|libcrypto'; then
+if LD_LIBRARY_PATH="$lib" ldd "$work/verify-shared" | grep -E 'libssl|libcrypto' >/dev/null; then
   fail "the program still loads the system OpenSSL: the new file was not the one loaded"
 fi
 ok "the program now loads the new file (no system libcrypto in its ldd)"
@@ -148,7 +150,7 @@ echo "   pkg-config --static --libs kstoken: $static_libs"
 if grep -qE -- '-l(ssl|crypto)\b' <<< "$static_libs"; then fail "the vendored Libs.private names OpenSSL"; fi
 read -r -a pc_static <<< "$(sed 's/-lkstoken\b/-l:libkstoken.a/' <<< "$static_libs")"
 cc "${cflags[@]}" "${pc_cflags[@]}" ffi-c/examples/verify.c "${pc_static[@]}" -o "$work/verify-vendored"
-if ldd "$work/verify-vendored" | grep -qE 'libssl|libcrypto|libkstoken'; then
+if ldd "$work/verify-vendored" | grep -E 'libssl|libcrypto|libkstoken' >/dev/null; then
   fail "the program linked with the vendored libkstoken.a needs a shared OpenSSL or libkstoken"
 fi
 ok "verify.c linked without -lssl/-lcrypto; NEEDED: $(needed "$work/verify-vendored")"
@@ -207,7 +209,7 @@ case "$(basename "$wheel")" in
   *) fail "$(basename "$wheel") is not tagged cp39-abi3-manylinux_2_17_x86_64" ;;
 esac
 "$tools/bin/auditwheel" show "$wheel" | tee "$work/auditwheel.txt" | sed 's/^/   | /'
-tr '\n' ' ' < "$work/auditwheel.txt" | grep -q 'consistent with the following platform tag: *"manylinux_2_17_x86_64"' ||
+tr '\n' ' ' < "$work/auditwheel.txt" | grep 'consistent with the following platform tag: *"manylinux_2_17_x86_64"' >/dev/null ||
   fail "auditwheel does not report manylinux_2_17_x86_64"
 if grep -qE 'libssl|libcrypto' "$work/auditwheel.txt"; then fail "the wheel depends on an external OpenSSL"; fi
 ok "auditwheel: manylinux_2_17_x86_64, no external libssl/libcrypto"
@@ -219,8 +221,8 @@ echo "   NEEDED: $module_needed"
 exports_only "$module" '^PyInit__kstoken$'
 # One unwinder: glibc's pthread_exit unwinds with libgcc_s, so the module must use it too (python/build.rs).
 case " $module_needed " in *" libgcc_s.so.1 "*) ;; *) fail "the module does not link libgcc_s.so.1" ;; esac
-if nm -D --defined-only "$module" | grep -q ' _Unwind_'; then fail "the module defines its own _Unwind_* functions"; fi
-nm -D --undefined-only "$module" | grep -q '_Unwind_Resume@GCC_' || fail "_Unwind_Resume is not libgcc_s's"
+if nm -D --defined-only "$module" | grep ' _Unwind_' >/dev/null; then fail "the module defines its own _Unwind_* functions"; fi
+nm -D --undefined-only "$module" | grep '_Unwind_Resume@GCC_' >/dev/null || fail "_Unwind_Resume is not libgcc_s's"
 ok "the module unwinds with the system's libgcc_s.so.1"
 
 step "Python: plain pip install into a fresh venv; ssl, cryptography and kstoken in one process"
