@@ -129,3 +129,115 @@ fn single_element<'a, T: Decode<'a>>(set: AnyRef<'a>) -> Option<T> {
     }
     T::from_der(set.value()).ok()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use der::Encode;
+    use x509_cert::name::Name;
+
+    use super::*;
+    use crate::cms::{self, SignerId};
+    use crate::pki_setup::{generate, PkiOptions};
+    use crate::{CmsProfile, Signer, Verifier};
+
+    /// xorshift64*: deterministic, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// The general decoder's reading of a document the fast one takes is the same: one signer,
+    /// no profile deviation, the same content, algorithms, signature, serial and issuer encoding;
+    /// or, when the general decoder refuses it, the issuer is not a name OpenSSL decodes (the
+    /// verifier then never uses the fast reading, see `SigningCert::issuer_encoded_as`).
+    fn assert_same_reading(der: &[u8]) -> bool {
+        let Some(view) = parse_keystone(der) else {
+            return false;
+        };
+        let issuer_tlv = der::asn1::AnyRef::new(Tag::Sequence, view.issuer)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let document = match cms::parse(der) {
+            Ok(document) => document,
+            Err(e) => {
+                let name = Name::from_der(&issuer_tlv);
+                assert!(
+                    name.is_err() || crate::name::check_decodable(&name.unwrap()).is_err(),
+                    "the fast reading took a document the general one refuses: {e}"
+                );
+                return true;
+            }
+        };
+        assert_eq!(document.profile_deviation(), None);
+        assert_eq!(document.content, view.content);
+        assert_eq!(document.digest_algorithms, [view.digest_oid]);
+        let [signer] = document.signers.as_slice() else {
+            panic!("{} signers", document.signers.len());
+        };
+        assert_eq!(signer.digest_oid, view.digest_oid);
+        assert_eq!(signer.signature_oid, view.signature_oid);
+        assert_eq!(signer.signature, view.signature);
+        assert!(!signer.has_signed_attrs);
+        let SignerId::IssuerSerial { issuer, serial } = &signer.sid else {
+            panic!("a key-id signer");
+        };
+        assert_eq!(serial.as_slice(), view.serial.as_bytes());
+        assert_eq!(issuer.to_der().unwrap(), issuer_tlv);
+        true
+    }
+
+    #[test]
+    fn fast_reading_agrees_with_the_general_one() {
+        let pki = generate(&PkiOptions::default()).unwrap();
+        let signer = Signer::new(&pki.signing_cert_pem, &pki.signing_key_pem).unwrap();
+        let verifiers = [CmsProfile::Keystone, CmsProfile::Lenient].map(|profile| {
+            Verifier::new(&pki.signing_cert_pem, &pki.ca_cert_pem)
+                .unwrap()
+                .with_profile(profile)
+        });
+        let at = crate::unix_now();
+        // A short content, so that most mutations land in the structure around it.
+        let der = signer.sign_der(br#"{"token": {}}"#).unwrap();
+        assert!(assert_same_reading(&der), "keystone's own document");
+        let mut rng = Rng(0x5eed_0fc0_ffee);
+        let mut fast = 0;
+        for case in 0..3000 {
+            let mut m = der.clone();
+            for _ in 0..1 + rng.below(2) {
+                let at = rng.below(m.len());
+                let value = rng.next() as u8;
+                match rng.below(5) {
+                    0 | 1 => m[at] ^= 1 << (value % 8),
+                    2 => m[at] = value,
+                    3 => m.insert(at, value),
+                    _ => {
+                        m.remove(at);
+                    }
+                }
+            }
+            fast += usize::from(assert_same_reading(&m));
+            // And the verdicts: the verifier's own route against the general decoder's.
+            for verifier in &verifiers {
+                let direct = verifier.verify_der_at(&m, at).map_err(|e| e.to_string());
+                let general = cms::parse(&m)
+                    .and_then(|d| verifier.verify_document_at(d, at))
+                    .map_err(|e| e.to_string());
+                assert_eq!(direct, general, "case {case}");
+            }
+        }
+        // Mutations the fast reading still takes: algorithm identifiers, versions, serials...
+        assert!(fast > 500, "only {fast} mutations read by the fast path");
+    }
+}

@@ -144,7 +144,7 @@ impl Verifier {
         self.limits.check(LimitKind::TokenLength, der.len())?;
         if let Some(document) = cms_ref::parse_keystone(der) {
             if let Some(cert) = self.signer_by_encoding(&document) {
-                let signer = Signer {
+                let signer = SignerFacts {
                     digest_oid: document.digest_oid,
                     signature_oid: document.signature_oid,
                     signature: document.signature,
@@ -187,7 +187,7 @@ impl Verifier {
                 self.signers
                     .iter()
                     .find(|c| c.matches(&si.sid))
-                    .map(|cert| (Signer::of(si), cert))
+                    .map(|cert| (SignerFacts::of(si), cert))
                     .ok_or_else(|| Error::verify(VerifyFailure::SignerNotFound, ""))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -199,14 +199,14 @@ impl Verifier {
     /// chain, then every signature over `content`.
     fn verify_signers(
         &self,
-        signers: &[(Signer<'_>, &SigningCert)],
+        signers: &[(SignerFacts<'_>, &SigningCert)],
         digest_algorithms: &[ObjectIdentifier],
         content: &[u8],
         at: i64,
     ) -> Result<()> {
         let keystone = self.profile == CmsProfile::Keystone;
         // OpenSSL ignores an EC signer's signatureAlgorithm; the profile pins the one it writes.
-        let ec_signature_elsewhere = |(si, cert): &(Signer<'_>, &SigningCert)| {
+        let ec_signature_elsewhere = |(si, cert): &(SignerFacts<'_>, &SigningCert)| {
             cert.kind() == Some(KeyKind::Ec)
                 && signature_family(&si.signature_oid) != SignatureFamily::Ecdsa
         };
@@ -273,16 +273,16 @@ impl Verifier {
 }
 
 /// What verifying needs of one SignerInfo, from either decoder.
-struct Signer<'a> {
+struct SignerFacts<'a> {
     digest_oid: ObjectIdentifier,
     signature_oid: ObjectIdentifier,
     signature: &'a [u8],
     has_signed_attrs: bool,
 }
 
-impl<'a> Signer<'a> {
+impl<'a> SignerFacts<'a> {
     fn of(si: &'a SignerSummary) -> Self {
-        Signer {
+        SignerFacts {
             digest_oid: si.digest_oid,
             signature_oid: si.signature_oid,
             signature: &si.signature,
