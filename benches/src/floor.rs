@@ -11,6 +11,11 @@
 //! of which decodes the PKI alphabet (`-` for `/`) to the same bytes.
 
 use std::ops::Range;
+use std::sync::OnceLock;
+
+use base64::alphabet::Alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, PAD};
+use base64::Engine;
 
 use openssl::hash::{Hasher, MessageDigest};
 use openssl::md::Md;
@@ -20,7 +25,7 @@ use openssl::pkey_ctx::PkeyCtx;
 /// A base64 decoder for PKI token text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base64Decoder {
-    /// The `base64` crate with the PKI alphabet as a custom alphabet (what kstoken uses).
+    /// The `base64` crate with the PKI alphabet as a custom alphabet (no translation).
     Base64Crate,
     /// `base64-simd` (AVX2/SSSE3/NEON, chosen at run time) after translating `-` to `/`, in place.
     Base64Simd,
@@ -54,14 +59,7 @@ impl Base64Decoder {
     /// The DER encoded by PKI token text, or `None` if it is not valid padded base64.
     pub fn decode(self, token: &[u8]) -> Option<Vec<u8>> {
         match self {
-            Base64Decoder::Base64Crate => kstoken::form::pki_token_to_der(
-                token,
-                &kstoken::Limits {
-                    max_token_len: usize::MAX,
-                    ..kstoken::Limits::default()
-                },
-            )
-            .ok(),
+            Base64Decoder::Base64Crate => pki_engine().decode(token).ok(),
             Base64Decoder::Base64Simd => {
                 let mut buf = standard_alphabet(token);
                 let len = base64_simd::STANDARD.decode_inplace(&mut buf).ok()?.len();
@@ -74,6 +72,18 @@ impl Base64Decoder {
             }
         }
     }
+}
+
+/// The `base64` crate's engine for the PKI alphabet: the standard one with `-` for `/`, padded,
+/// canonical.
+fn pki_engine() -> &'static GeneralPurpose {
+    static ENGINE: OnceLock<GeneralPurpose> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let symbols = base64::alphabet::STANDARD.as_str().replace('/', "-");
+        let alphabet = Alphabet::new(&symbols)
+            .unwrap_or_else(|e| panic!("the PKI alphabet is a base64 alphabet: {e}"));
+        GeneralPurpose::new(&alphabet, PAD)
+    })
 }
 
 /// The token text in the standard alphabet (`-` back to `/`): one pass, one copy.
@@ -97,7 +107,7 @@ impl StrictFloor {
     pub fn new(token: &str, key: PKey<Public>) -> Self {
         let der = Base64Decoder::Base64Crate
             .decode(token.as_bytes())
-            .unwrap_or_default();
+            .unwrap_or_else(|| panic!("not PKI token text"));
         let document = kstoken::cms::parse(&der).unwrap_or_else(|e| panic!("not a token: {e}"));
         let signature = &document
             .signers

@@ -14,6 +14,8 @@
 //! second SignerInfo) make the decoding fail. Any document it does not take (`None`) goes through
 //! [`crate::cms::parse`]; so does one whose issuer encoding the verifier does not recognise.
 
+use std::ops::Range;
+
 use ::cms::content_info::CmsVersion;
 use const_oid::ObjectIdentifier;
 use der::asn1::{AnyRef, OctetStringRef};
@@ -70,6 +72,8 @@ struct IssuerAndSerialNumberRef<'a> {
 pub(crate) struct KeystoneDocument<'a> {
     /// The eContent bytes.
     pub content: &'a [u8],
+    /// Where they are in the document.
+    pub content_range: Range<usize>,
     /// The content octets of the signer's issuer name (a SEQUENCE), NOT checked: they may be
     /// relied on only where they equal those of a name that was decoded and checked. Under DER the
     /// tag and these octets determine the whole encoding.
@@ -112,8 +116,13 @@ pub(crate) fn parse_keystone(der: &[u8]) -> Option<KeystoneDocument<'_>> {
             si.signature_algorithm.parameters,
             &si.digest_alg.oid,
         );
+    let content = econtent.value();
+    // The content is a slice of `der`: its offset is the distance between the two addresses.
+    let start = content.as_ptr().addr().checked_sub(der.as_ptr().addr())?;
+    let content_range = start..start.checked_add(content.len())?;
     in_profile.then_some(KeystoneDocument {
-        content: econtent.value(),
+        content,
+        content_range,
         issuer: si.sid.issuer.value(),
         serial: si.sid.serial_number,
         digest_oid: si.digest_alg.oid,
@@ -166,6 +175,7 @@ mod tests {
         };
         assert_eq!(document.profile_deviation(), None);
         assert_eq!(document.content, view.content);
+        assert_eq!(der.get(view.content_range.clone()), Some(view.content));
         assert_eq!(document.digest_algorithms, [view.digest_oid]);
         let [signer] = document.signers.as_slice() else {
             panic!("{} signers", document.signers.len());

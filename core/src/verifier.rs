@@ -1,6 +1,7 @@
 //! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process
 //! (`docs/reference-behaviour.md#verification`).
 
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use const_oid::ObjectIdentifier;
@@ -130,7 +131,17 @@ impl Verifier {
         {
             return Err(ProfileDeviation::TokenAlphabet.error());
         }
-        self.verify_der_at(&decoded.der, at)
+        let mut der = decoded.der;
+        match self.verify_in(&der, at)? {
+            Content::Within(range) => {
+                // The content moves to the front of the decoded buffer: no second buffer.
+                let len = range.len();
+                der.copy_within(range, 0);
+                der.truncate(len);
+                Ok(der)
+            }
+            Content::Owned(content) => Ok(content),
+        }
     }
 
     /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
@@ -141,6 +152,14 @@ impl Verifier {
     /// verdicts are the same.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
+        match self.verify_in(der, at)? {
+            Content::Within(range) => Ok(der.get(range).unwrap_or_default().to_vec()),
+            Content::Owned(content) => Ok(content),
+        }
+    }
+
+    /// [`Verifier::verify_der_at`], saying where the content is.
+    fn verify_in(&self, der: &[u8], at: i64) -> Result<Content> {
         self.limits.check(LimitKind::TokenLength, der.len())?;
         if let Some(document) = cms_ref::parse_keystone(der) {
             if let Some(cert) = self.signer_by_encoding(&document) {
@@ -156,11 +175,11 @@ impl Verifier {
                     document.content,
                     at,
                 )?;
-                return Ok(document.content.to_vec());
+                return Ok(Content::Within(document.content_range));
             }
         }
         let document = cms::parse(der)?;
-        self.verify_document_at(document, at)
+        self.verify_document_at(document, at).map(Content::Owned)
     }
 
     /// The signing certificate [`SigningCert::matches`] finds first for this signer, when the
@@ -270,6 +289,14 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// Where a verified document's content is.
+enum Content {
+    /// These bytes of the document (read in place).
+    Within(Range<usize>),
+    /// Decoded out of it (joined BER segments, or any document [`cms::parse`] read).
+    Owned(Vec<u8>),
 }
 
 /// What verifying needs of one SignerInfo, from either decoder.
