@@ -108,8 +108,8 @@ def strict_floor_section(rust, instructions, interleaved):
     if interleaved:
         lines += ["### Interleaved (the `strict_ratio` example)", "",
                   "Criterion measures the two rows seconds apart, and the load of a shared machine drifts "
-                  "in between; here short batches of verify and of the strict floor alternate (101 rounds "
-                  "of 100 calls each), and the ratio is the median of the per-round ratios.", "",
+                  "in between; here short batches of verify and of the strict floor alternate (1001 rounds "
+                  "of 10 calls each), and the ratio is the median of the per-round ratios.", "",
                   "| size | verify / strict floor | quartiles | verify | strict floor |",
                   "|---|---:|---:|---:|---:|"]
         for size, _label in STRICT_SIZES:

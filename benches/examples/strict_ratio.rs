@@ -14,8 +14,8 @@ use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use kstoken_benches::{pki, v3_body, SIZES};
 use openssl::x509::X509;
 
-const ROUNDS: usize = 101;
-const BATCH: u32 = 100;
+const ROUNDS: usize = 1001;
+const BATCH: u32 = 10;
 
 /// Seconds per call of `op`, over one batch.
 fn per_call(op: &dyn Fn() -> bool) -> Result<f64, String> {
