@@ -86,10 +86,10 @@ impl SigningCert {
             .map_err(|e| config(&e))?
             .map(|(_, ski)| ski.0.as_bytes().to_vec());
         let key = x509.public_key().map_err(|e| config(&e))?;
-        let issuer_encoding = match name::check_decodable(tbs.issuer()) {
-            Ok(()) => Some(name_content_octets(tbs.issuer()).map_err(|e| config(&e))?),
-            Err(_) => None,
-        };
+        // Without it (a name OpenSSL cannot decode), every token goes through the decoded name.
+        let issuer_encoding = name::check_decodable(tbs.issuer())
+            .ok()
+            .and_then(|()| name_content_octets(tbs.issuer()).ok());
         Ok(SigningCert {
             kind: key_kind(&key),
             key,

@@ -146,9 +146,9 @@ impl Verifier {
 
     /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
     ///
-    /// A document in keystone's token profile whose signer is named by the encoding of a signing
-    /// certificate's issuer is read in place ([`cms_ref::parse_keystone`]); any other goes through
-    /// [`cms::parse`]. Both reach [`Verifier::verify_signers`] with the same values, so the
+    /// A DER document in keystone's token profile whose signer is named by the encoding of a
+    /// signing certificate's issuer is read in place, with `der`'s borrowing types; any other is
+    /// decoded by [`cms::parse`]. Both reach the same checks with the same values, so the
     /// verdicts are the same.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
