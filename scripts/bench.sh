@@ -12,10 +12,23 @@ rm -rf target/criterion
 cargo bench --locked -p kstoken-benches
 
 echo "== Rust threads (one Verifier shared by 1, 2, 4 threads)"
-cargo run --quiet --release --locked -p kstoken-benches --example threads | tee "$B/rust_threads.txt"
+cargo run --quiet --release --locked -p kstoken-benches --example threads | tee "$B/rust_threads.txt" "$B/instructions.txt" "$B/strict_ratio.txt"
+
+echo "== Rust verify over the strict floor, interleaved"
+cargo run --quiet --release --locked -p kstoken-benches --example strict_ratio | tee "$B/strict_ratio.txt"
 
 echo "== fixtures for Python"
 cargo run --quiet --release --locked -p kstoken-benches --example fixtures -- "$B/fixtures"
+
+echo "== instruction counts (callgrind): verify and the strict floor"
+if ! command -v valgrind >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind
+fi
+bash benches/instructions.sh "$B/fixtures" "$B/instructions.txt"
+cat "$B/instructions.txt"
 
 echo "== Python benchmarks"
 bash scripts/build-wheel.sh "$B/venv" > "$B/wheel.log" 2>&1 || { cat "$B/wheel.log"; exit 1; }
@@ -26,4 +39,4 @@ bash scripts/build-wheel.sh "$B/venv" > "$B/wheel.log" 2>&1 || { cat "$B/wheel.l
 "$B/venv/bin/python" benches/python_bench.py "$B/fixtures" "$B/python.json"
 
 echo "== report"
-"$B/venv/bin/python" benches/report.py target/criterion "$B/python.json" benches "$B/rust_threads.txt"
+"$B/venv/bin/python" benches/report.py target/criterion "$B/python.json" benches "$B/rust_threads.txt" "$B/instructions.txt" "$B/strict_ratio.txt"

@@ -1,8 +1,12 @@
 //! kstoken against its peers, measured in one run so the ratios hold on a noisy machine.
 //!
-//! - `verify/<size>/*`: kstoken (PKI, PKIZ, pipeline), the floor of primitives (OpenSSL base64
-//!   decode + CMS parse + SHA-256 + one RSA verify), OpenSSL's full in-process `CMS_verify`, and the
-//!   `openssl cms -verify` subprocess keystoneclient spawns.
+//! - `verify/<size>/*`: kstoken (PKI, PKIZ, pipeline), a floor of OpenSSL primitives that includes
+//!   OpenSSL's CMS parser (`floor_with_cms_parse`: base64 decode + `d2i_CMS` + SHA-256 + one RSA
+//!   verify) and its parts, OpenSSL's full in-process `CMS_verify`, and the `openssl cms -verify`
+//!   subprocess keystoneclient spawns.
+//! - `strict/<size>/*`: kstoken's PKI verify against the strict floor
+//!   ([`kstoken_benches::floor`]: base64 decode + SHA-256 of the content + one RSA verify, nothing
+//!   else) measured back to back, and each base64 decoder the floor could use.
 //! - `sign/<size>/*`: kstoken PKI and PKIZ against one raw RSA sign and `openssl cms -sign`.
 //! - `hash/*`: token-id hashing of the realistic token string.
 
@@ -22,6 +26,7 @@ use kstoken::bind::AuthContext;
 use kstoken::hash::hash_hex;
 use kstoken::revocation::RevokedEntry;
 use kstoken::{validate, HashAlgorithm, Policy, RevocationList, Signer, Verifier};
+use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use kstoken_benches::{pki, v3_body, SIZES};
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::hash::MessageDigest;
@@ -129,7 +134,7 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
             })
         });
-        group.bench_function("floor", |b| {
+        group.bench_function("floor_with_cms_parse", |b| {
             b.iter(|| {
                 let der = openssl::base64::decode_block(&standard_b64).unwrap();
                 let parsed = CmsContentInfo::from_der(&der).unwrap();
@@ -275,5 +280,37 @@ fn benches(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-criterion_group!(tokens, benches);
+/// The strict floor of verification next to kstoken's verify, per size: the ratio the verify target
+/// is measured by. A separate group, measured back to back, so the ratio suffers less from drift.
+fn strict_floor(c: &mut Criterion) {
+    let pki = pki();
+    let signer = Signer::new(&pki.signing_cert_pem, &pki.signing_key_pem).unwrap();
+    let verifier = Verifier::new(&pki.signing_cert_pem, &pki.ca_cert_pem).unwrap();
+    let key = X509::from_pem(&pki.signing_cert_pem)
+        .unwrap()
+        .public_key()
+        .unwrap();
+    let now = kstoken::unix_now();
+    for (size, services) in SIZES {
+        let token = signer.sign_pki(&v3_body(services)).unwrap();
+        let floor = StrictFloor::new(&token, key.clone());
+        let mut group = c.benchmark_group(format!("strict/{size}"));
+        group.measurement_time(Duration::from_secs(3));
+        group.warm_up_time(Duration::from_secs(1));
+        group.bench_function("strict_floor", |b| {
+            b.iter(|| assert!(floor.run(Base64Decoder::FASTEST)))
+        });
+        group.bench_function("kstoken_pki", |b| {
+            b.iter(|| verifier.verify_at(token.as_bytes(), now).unwrap())
+        });
+        for decoder in Base64Decoder::ALL {
+            group.bench_function(decoder.name(), |b| {
+                b.iter(|| decoder.decode(floor.token()).unwrap())
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(tokens, benches, strict_floor);
 criterion_main!(tokens);

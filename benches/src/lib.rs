@@ -1,5 +1,7 @@
-//! Benchmark fixtures shared by the criterion benches and the Python benchmark: a keystone-style
-//! PKI and realistic v3 token bodies of three sizes.
+//! Benchmark fixtures shared by the criterion benches, the instruction counts and the Python
+//! benchmark: a keystone-style PKI, realistic v3 token bodies of three sizes, and the strict floor.
+
+pub mod floor;
 
 use kstoken::pki_setup::{generate, GeneratedPki, PkiOptions};
 use serde_json::{json, Value};

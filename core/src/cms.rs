@@ -8,6 +8,7 @@ use ::cms::signed_data::{
     EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use const_oid::ObjectIdentifier;
+use der::asn1::AnyRef;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, EncodingRules, Header, Reader, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
@@ -129,8 +130,13 @@ pub struct SignerSummary {
 impl SignerSummary {
     /// The digest algorithm, if it is one kstoken supports for CMS.
     pub fn digest(&self) -> Option<HashAlgorithm> {
-        HashAlgorithm::from_oid(&self.digest_oid).filter(|a| a.is_cms_digest())
+        cms_digest(&self.digest_oid)
     }
+}
+
+/// The digest algorithm an OID names, if it is one kstoken supports for CMS.
+pub(crate) fn cms_digest(oid: &ObjectIdentifier) -> Option<HashAlgorithm> {
+    HashAlgorithm::from_oid(oid).filter(|a| a.is_cms_digest())
 }
 
 /// A decoded SignedData document: the embedded content and its signers. Nothing is verified.
@@ -386,11 +392,11 @@ fn keystone_deviation(signed: &SignedData, ber: bool) -> Option<ProfileDeviation
     };
     let digest_algorithms = signed.digest_algorithms.as_slice();
     let signature = &si.signature_algorithm;
-    let keystone_signature = (signature.oid == RSA_ENCRYPTION
-        && signature.parameters == Some(Any::null()))
-        || (signature.parameters.is_none()
-            && HashAlgorithm::from_oid(&si.digest_alg.oid)
-                .is_some_and(|digest| ECDSA_SIGNATURE_OIDS.contains(&(digest, signature.oid))));
+    let keystone_signature = keystone_signature(
+        &signature.oid,
+        signature.parameters.as_ref().map(AnyRef::from),
+        &si.digest_alg.oid,
+    );
     [
         (ber, D::Ber),
         (signed.version != CmsVersion::V1, D::SignedDataVersion),
@@ -416,6 +422,19 @@ fn keystone_deviation(signed: &SignedData, ber: bool) -> Option<ProfileDeviation
     ]
     .into_iter()
     .find_map(|(departs, deviation)| departs.then_some(deviation))
+}
+
+/// Whether a SignerInfo's signatureAlgorithm is the one OpenSSL writes for some key with this
+/// digest: rsaEncryption with NULL parameters, or the digest's ecdsa-with-SHA* without.
+pub(crate) fn keystone_signature(
+    signature_oid: &ObjectIdentifier,
+    parameters: Option<AnyRef<'_>>,
+    digest_oid: &ObjectIdentifier,
+) -> bool {
+    (*signature_oid == RSA_ENCRYPTION && parameters == Some(AnyRef::NULL))
+        || (parameters.is_none()
+            && HashAlgorithm::from_oid(digest_oid)
+                .is_some_and(|digest| ECDSA_SIGNATURE_OIDS.contains(&(digest, *signature_oid))))
 }
 
 fn check_signed_data_type(ci: &ContentInfo) -> der::Result<()> {

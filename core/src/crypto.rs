@@ -50,18 +50,44 @@ fn md(algorithm: HashAlgorithm) -> &'static MdRef {
     }
 }
 
+/// A digest value, kept on the stack: the verifier computes one per token.
+#[derive(Clone, Copy)]
+pub(crate) struct Digest {
+    bytes: [u8; Digest::MAX_LEN],
+    len: usize,
+}
+
+impl Digest {
+    /// The longest digest kstoken computes (SHA-512).
+    const MAX_LEN: usize = 64;
+}
+
+impl std::ops::Deref for Digest {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for Digest {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 /// The digest of `data`.
 ///
 /// Fails only when OpenSSL cannot provide the algorithm (a FIPS-only configuration refuses MD5)
 /// or memory runs out: [`Error::InvalidArgument`] naming the algorithm.
-pub(crate) fn digest(algorithm: HashAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
-    let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
+pub(crate) fn digest(algorithm: HashAlgorithm, data: &[u8]) -> Result<Digest> {
+    let attempt = || -> std::result::Result<Digest, openssl::error::ErrorStack> {
         let mut ctx = MdCtx::new()?;
         ctx.digest_init(md(algorithm))?;
         ctx.digest_update(data)?;
-        let mut out = vec![0; md(algorithm).size()];
-        ctx.digest_final(&mut out)?;
-        Ok(out)
+        let mut bytes = [0; Digest::MAX_LEN];
+        let len = ctx.digest_final(&mut bytes)?;
+        Ok(Digest { bytes, len })
     };
     attempt().map_err(|e| Error::InvalidArgument(format!("cannot compute {algorithm}: {e}")))
 }

@@ -44,6 +44,7 @@ pub mod bind;
 pub mod body;
 pub mod canonical;
 pub mod cms;
+mod cms_ref;
 mod crypto;
 pub mod error;
 pub mod form;

@@ -7,7 +7,8 @@
 
 use std::sync::RwLock;
 
-use der::Decode;
+use der::asn1::AnyRef;
+use der::{Decode, Encode};
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::pkey::{PKey, Public};
 use openssl::stack::Stack;
@@ -21,7 +22,7 @@ use x509_cert::name::Name;
 use crate::cms::SignerId;
 use crate::crypto::{key_kind, KeyKind};
 use crate::error::{Error, Result, VerifyFailure};
-use crate::name::CanonicalName;
+use crate::name::{self, CanonicalName};
 
 /// Loads every certificate of a PEM bundle (as `-certfile` and `-CAfile` do).
 pub(crate) fn load_bundle(pem: &[u8], what: &str) -> Result<Vec<X509>> {
@@ -62,6 +63,9 @@ pub(crate) struct SigningCert {
     kind: Option<KeyKind>,
     issuer: Name,
     issuer_canonical: Option<CanonicalName>,
+    /// The content octets of the issuer name's DER, if OpenSSL can decode the name: what a
+    /// token's encoded issuer is compared with before anything is decoded.
+    issuer_encoding: Option<Vec<u8>>,
     serial: Vec<u8>,
     key_id: Option<Vec<u8>>,
     verdict: RwLock<Option<Window>>,
@@ -82,11 +86,16 @@ impl SigningCert {
             .map_err(|e| config(&e))?
             .map(|(_, ski)| ski.0.as_bytes().to_vec());
         let key = x509.public_key().map_err(|e| config(&e))?;
+        // Without it (a name OpenSSL cannot decode), every token goes through the decoded name.
+        let issuer_encoding = name::check_decodable(tbs.issuer())
+            .ok()
+            .and_then(|()| name_content_octets(tbs.issuer()).ok());
         Ok(SigningCert {
             kind: key_kind(&key),
             key,
             issuer: tbs.issuer().clone(),
             issuer_canonical: CanonicalName::of(tbs.issuer()),
+            issuer_encoding,
             serial: tbs.serial_number().as_bytes().to_vec(),
             key_id,
             x509,
@@ -102,6 +111,18 @@ impl SigningCert {
             }
             SignerId::KeyId(id) => self.key_id.as_deref() == Some(id.as_slice()),
         }
+    }
+
+    /// The certificate's serial number (content bytes).
+    pub(crate) fn serial(&self) -> &[u8] {
+        &self.serial
+    }
+
+    /// Whether `issuer`, the content octets of a DER name, encodes this certificate's issuer,
+    /// which OpenSSL can decode. Then that name decodes, passes OpenSSL's decoder and equals the
+    /// issuer, so [`SigningCert::matches`] would say the same without decoding it.
+    pub(crate) fn issuer_encoded_as(&self, issuer: &[u8]) -> bool {
+        self.issuer_encoding.as_deref() == Some(issuer)
     }
 
     /// Whether `issuer` names this certificate's issuer: the same encoding, or the same name by
@@ -145,6 +166,12 @@ impl SigningCert {
         }
         Ok(())
     }
+}
+
+/// The content octets of a name's DER encoding (its RDNs, without the SEQUENCE header).
+fn name_content_octets(name: &Name) -> der::Result<Vec<u8>> {
+    let der = name.to_der()?;
+    Ok(AnyRef::from_der(&der)?.value().to_vec())
 }
 
 /// The instants around `at` between which no certificate of `ca` or `leaf` starts or stops being

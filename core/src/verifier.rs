@@ -1,14 +1,18 @@
 //! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process
 //! (`docs/reference-behaviour.md#verification`).
 
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use const_oid::ObjectIdentifier;
 use openssl::x509::X509;
 
 use crate::algorithm::HashAlgorithm;
 use crate::cms::{
     self, signature_family, CmsProfile, ProfileDeviation, SignatureFamily, SignedDocument,
+    SignerSummary,
 };
+use crate::cms_ref::{self, KeystoneDocument};
 use crate::crypto::{digest, verify_digest, KeyKind};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
 use crate::form;
@@ -127,15 +131,64 @@ impl Verifier {
         {
             return Err(ProfileDeviation::TokenAlphabet.error());
         }
-        self.verify_der_at(&decoded.der, at)
+        let mut der = decoded.der;
+        match self.verify_in(&der, at)? {
+            Content::Within(range) => {
+                // The content moves to the front of the decoded buffer: no second buffer.
+                let len = range.len();
+                der.copy_within(range, 0);
+                der.truncate(len);
+                Ok(der)
+            }
+            Content::Owned(content) => Ok(content),
+        }
     }
 
     /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
+    ///
+    /// A DER document in keystone's token profile whose signer is named by the encoding of a
+    /// signing certificate's issuer is read in place, with `der`'s borrowing types; any other is
+    /// decoded by [`cms::parse`]. Both reach the same checks with the same values, so the
+    /// verdicts are the same.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
+        match self.verify_in(der, at)? {
+            Content::Within(range) => Ok(der.get(range).unwrap_or_default().to_vec()),
+            Content::Owned(content) => Ok(content),
+        }
+    }
+
+    /// [`Verifier::verify_der_at`], saying where the content is.
+    fn verify_in(&self, der: &[u8], at: i64) -> Result<Content> {
         self.limits.check(LimitKind::TokenLength, der.len())?;
+        if let Some(document) = cms_ref::parse_keystone(der) {
+            if let Some(cert) = self.signer_by_encoding(&document) {
+                let signer = SignerFacts {
+                    digest_oid: document.digest_oid,
+                    signature_oid: document.signature_oid,
+                    signature: document.signature,
+                    has_signed_attrs: false,
+                };
+                self.verify_signers(
+                    &[(signer, cert)],
+                    &[document.digest_oid],
+                    document.content,
+                    at,
+                )?;
+                return Ok(Content::Within(document.content_range));
+            }
+        }
         let document = cms::parse(der)?;
-        self.verify_document_at(document, at)
+        self.verify_document_at(document, at).map(Content::Owned)
+    }
+
+    /// The signing certificate [`SigningCert::matches`] finds first for this signer, when the
+    /// encodings tell: the first one with its serial number, if its issuer is encoded the same.
+    /// `None` when that needs the name decoded (another spelling, or no such serial).
+    fn signer_by_encoding(&self, document: &KeystoneDocument<'_>) -> Option<&SigningCert> {
+        let serial = document.serial.as_bytes();
+        let cert = self.signers.iter().find(|c| c.serial() == serial)?;
+        cert.issuer_encoded_as(document.issuer).then_some(cert)
     }
 
     /// Verifies a decoded document at `at`, in `CMS_verify`'s order: find every signer, check every
@@ -153,25 +206,38 @@ impl Verifier {
                 self.signers
                     .iter()
                     .find(|c| c.matches(&si.sid))
-                    .map(|cert| (si, cert))
+                    .map(|cert| (SignerFacts::of(si), cert))
                     .ok_or_else(|| Error::verify(VerifyFailure::SignerNotFound, ""))
             })
             .collect::<Result<Vec<_>>>()?;
+        self.verify_signers(&signers, &document.digest_algorithms, &document.content, at)?;
+        Ok(document.content)
+    }
+
+    /// Everything after finding the signers, in `CMS_verify`'s order: check every signer's
+    /// chain, then every signature over `content`.
+    fn verify_signers(
+        &self,
+        signers: &[(SignerFacts<'_>, &SigningCert)],
+        digest_algorithms: &[ObjectIdentifier],
+        content: &[u8],
+        at: i64,
+    ) -> Result<()> {
+        let keystone = self.profile == CmsProfile::Keystone;
         // OpenSSL ignores an EC signer's signatureAlgorithm; the profile pins the one it writes.
-        let ec_signature_elsewhere = |(si, cert): &(&cms::SignerSummary, &SigningCert)| {
+        let ec_signature_elsewhere = |(si, cert): &(SignerFacts<'_>, &SigningCert)| {
             cert.kind() == Some(KeyKind::Ec)
                 && signature_family(&si.signature_oid) != SignatureFamily::Ecdsa
         };
         if keystone && signers.iter().any(ec_signature_elsewhere) {
             return Err(ProfileDeviation::SignatureAlgorithm.error());
         }
-        for (_, cert) in &signers {
+        for (_, cert) in signers {
             cert.check_chain(&self.ca, at)?;
         }
         // CMS_dataInit sets up a digest for every digestAlgorithms entry, and each signer's digest
         // is looked up among them: an unknown entry, or a signer digest not listed, fails there.
-        if let Some(unknown) = document
-            .digest_algorithms
+        if let Some(unknown) = digest_algorithms
             .iter()
             .find(|oid| HashAlgorithm::from_oid(oid).is_none())
         {
@@ -180,8 +246,8 @@ impl Verifier {
                 format!("digest algorithm {unknown}"),
             ));
         }
-        for (si, cert) in &signers {
-            if !document.digest_algorithms.contains(&si.digest_oid) {
+        for (si, cert) in signers {
+            if !digest_algorithms.contains(&si.digest_oid) {
                 return Err(Error::verify(
                     VerifyFailure::UnsupportedAlgorithm,
                     format!(
@@ -196,7 +262,7 @@ impl Verifier {
                     "signed attributes are not supported (keystone never signs them)",
                 ));
             }
-            let Some(algorithm) = si.digest() else {
+            let Some(algorithm) = cms::cms_digest(&si.digest_oid) else {
                 return Err(Error::verify(
                     VerifyFailure::UnsupportedAlgorithm,
                     format!("digest algorithm {}", si.digest_oid),
@@ -215,12 +281,39 @@ impl Verifier {
                     format!("signature algorithm {} for this key", si.signature_oid),
                 ));
             }
-            let hash = digest(algorithm, &document.content)
+            let hash = digest(algorithm, content)
                 .map_err(|e| Error::verify(VerifyFailure::BadSignature, e.to_string()))?;
-            if !verify_digest(cert.key(), algorithm, &hash, &si.signature) {
+            if !verify_digest(cert.key(), algorithm, &hash, si.signature) {
                 return Err(Error::verify(VerifyFailure::BadSignature, ""));
             }
         }
-        Ok(document.content)
+        Ok(())
+    }
+}
+
+/// Where a verified document's content is.
+enum Content {
+    /// These bytes of the document (read in place).
+    Within(Range<usize>),
+    /// Decoded out of it (joined BER segments, or any document [`cms::parse`] read).
+    Owned(Vec<u8>),
+}
+
+/// What verifying needs of one SignerInfo, from either decoder.
+struct SignerFacts<'a> {
+    digest_oid: ObjectIdentifier,
+    signature_oid: ObjectIdentifier,
+    signature: &'a [u8],
+    has_signed_attrs: bool,
+}
+
+impl<'a> SignerFacts<'a> {
+    fn of(si: &'a SignerSummary) -> Self {
+        SignerFacts {
+            digest_oid: si.digest_oid,
+            signature_oid: si.signature_oid,
+            signature: &si.signature,
+            has_signed_attrs: si.has_signed_attrs,
+        }
     }
 }
