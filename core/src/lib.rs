@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
+pub mod authenticate;
 pub mod bind;
 pub mod body;
 pub mod canonical;
@@ -21,14 +22,18 @@ mod crypto;
 pub mod error;
 pub mod form;
 pub mod hash;
+pub mod identity;
 pub mod limits;
 mod name;
 pub mod pem;
 pub mod pipeline;
 pub mod pki_setup;
 pub mod pkiz;
+pub mod python_json;
 pub mod revocation;
 pub mod signer;
+pub mod token_cache;
+pub mod token_view;
 mod trust;
 pub mod verifier;
 
