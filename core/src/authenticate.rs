@@ -14,7 +14,6 @@
 //! ([`Authenticator::set_verifier`], [`Authenticator::set_revocation_list`]); when it has none it says
 //! so ([`Unavailable`]) and the caller fetches them.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -29,6 +28,7 @@ use crate::hash::hash_hex;
 use crate::identity::{self, service_catalog, Header, Identity};
 use crate::limits::Limits;
 use crate::revocation::RevocationList;
+use crate::shared_cache::{SharedFormat, SharedValue};
 use crate::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
 use crate::token_view::TokenView;
 use crate::verifier::Verifier;
@@ -80,6 +80,8 @@ pub struct Config {
     pub cache: Option<CacheLimits>,
     /// Resource limits for tokens and bodies.
     pub limits: Limits,
+    /// How entries are keyed and protected in a shared cache (`memcache_security_strategy`).
+    pub shared_format: SharedFormat,
 }
 
 impl Default for Config {
@@ -101,27 +103,19 @@ impl Default for Config {
                 max_bytes: 64 << 20,
             }),
             limits: Limits::default(),
+            shared_format: SharedFormat::default(),
         }
     }
 }
 
-/// What a shared cache (memcached) holds for a token hash: the token's verified body, or the
-/// reference's marker for a refused token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SharedValue<'a> {
-    /// The token body JSON (keystonemiddleware's cached "token data").
-    Token(Cow<'a, [u8]>),
-    /// The token was refused.
-    Invalid,
-}
-
-/// A second-level cache shared between processes, keyed by the token's first configured hash.
-/// Implementations do the I/O; errors read as misses.
+/// A second-level cache shared between processes (memcached): raw gets and sets by key, the I/O
+/// done by the implementation (errors read as misses). Keys and values are in keystonemiddleware's
+/// format ([`SharedFormat`]), so both middlewares can share one memcached.
 pub trait SharedCache {
-    /// The value stored under `token_hash`, if any.
-    fn get(&self, token_hash: &str) -> Option<SharedValue<'static>>;
-    /// Stores `value` under `token_hash`.
-    fn set(&self, token_hash: &str, value: &SharedValue<'_>);
+    /// The bytes stored under `key`, if any.
+    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    /// Stores `value` under `key`.
+    fn set(&self, key: &str, value: &[u8]);
 }
 
 /// Why keystone is needed and not available: the token cannot be judged.
@@ -673,12 +667,8 @@ impl Authenticator {
                     Some(state) => (TokenEntry { hashes, state }, Source::SharedCache),
                     None => match self.validate(token, hashes, now_us) {
                         Ok(entry) => {
-                            if let (Some(s), Some(first)) = (shared, entry.hashes.first()) {
-                                let value = match &entry.state {
-                                    Ok(data) => SharedValue::Token(Cow::Borrowed(&data.content)),
-                                    Err(_) => SharedValue::Invalid,
-                                };
-                                s.set(first, &value);
+                            if let Some(s) = shared {
+                                self.shared_store(s, &entry);
                             }
                             (entry, Source::Validated)
                         }
@@ -733,15 +723,34 @@ impl Authenticator {
         shared: &dyn SharedCache,
         hashes: &[String],
     ) -> Option<Result<Arc<TokenData>, Refusal>> {
-        let value = hashes.iter().find_map(|h| shared.get(h))?;
+        let format = &self.config.shared_format;
+        let value = hashes.iter().find_map(|h| {
+            let slot = format.slot(h).ok()?;
+            format.decode(&slot, &shared.get(&slot.key)?)
+        })?;
         Some(match value {
             SharedValue::Invalid => Err(Refusal::Verification(Error::Malformed(
                 "token is cached as invalid".to_owned(),
             ))),
-            SharedValue::Token(content) => TokenData::decode(content.into_owned(), &self.config)
+            SharedValue::Token(content) => TokenData::decode(content, &self.config)
                 .map(Arc::new)
                 .map_err(Refusal::Body),
         })
+    }
+
+    /// Stores a freshly validated entry under the token's first hash.
+    fn shared_store(&self, shared: &dyn SharedCache, entry: &TokenEntry) {
+        let format = &self.config.shared_format;
+        let Some(slot) = entry.hashes.first().and_then(|h| format.slot(h).ok()) else {
+            return;
+        };
+        let value = match &entry.state {
+            Ok(data) => SharedValue::Token(data.content.clone()),
+            Err(_) => SharedValue::Invalid,
+        };
+        if let Ok(stored) = format.encode(&slot, &value) {
+            shared.set(&slot.key, &stored);
+        }
     }
 
     /// The validation of a token not found in any cache. `Err` carries refusals that are not cached
@@ -1247,18 +1256,17 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct Shared(Mutex<HashMap<String, SharedValue<'static>>>);
+    struct Shared(Mutex<HashMap<String, Vec<u8>>>);
 
     impl SharedCache for Shared {
-        fn get(&self, token_hash: &str) -> Option<SharedValue<'static>> {
-            self.0.lock().unwrap().get(token_hash).cloned()
+        fn get(&self, key: &str) -> Option<Vec<u8>> {
+            self.0.lock().unwrap().get(key).cloned()
         }
-        fn set(&self, token_hash: &str, value: &SharedValue<'_>) {
-            let owned = match value {
-                SharedValue::Token(c) => SharedValue::Token(Cow::Owned(c.to_vec())),
-                SharedValue::Invalid => SharedValue::Invalid,
-            };
-            self.0.lock().unwrap().insert(token_hash.to_owned(), owned);
+        fn set(&self, key: &str, value: &[u8]) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), value.to_vec());
         }
     }
 
@@ -1276,7 +1284,8 @@ mod tests {
             Decision::Pass
         );
         let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5);
-        assert!(matches!(shared.get(&md5), Some(SharedValue::Token(_))));
+        let slot = SharedFormat::default().slot(&md5).unwrap();
+        assert!(shared.get(&slot.key).unwrap().starts_with(b"{"));
         // Another process without certificates still serves the token from the shared cache.
         let second = Authenticator::new(Config::default());
         let o = second.authenticate(&creds, NOW, Some(&shared));

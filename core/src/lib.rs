@@ -31,6 +31,7 @@ pub mod pki_setup;
 pub mod pkiz;
 pub mod python_json;
 pub mod revocation;
+pub mod shared_cache;
 pub mod signer;
 pub mod token_cache;
 pub mod token_view;
