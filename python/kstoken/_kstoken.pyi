@@ -1,5 +1,5 @@
 # Type stubs of the private native module (kstoken._kstoken); use the public kstoken API instead.
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Protocol, Tuple, Union
 
 _Data = Union[str, bytes, bytearray]
 _Entry = Tuple[Optional[str], Optional[str], Optional[str]]
@@ -79,3 +79,65 @@ def add_x509_bind(body_json: str, client_cert: _Data) -> str: ...
 def generate_pki(
     *, key_bits: Optional[int] = ..., valid_days: Optional[int] = ..., subject: Optional[str] = ...
 ) -> Tuple[bytes, bytes, bytes, bytes]: ...
+
+# kstoken.middleware's request authenticator.
+IDENTITY_HEADERS: List[Tuple[str, str]]
+
+class Outcome:
+    decision: str
+    headers: List[Tuple[str, Optional[str]]]
+    user_token_info: Optional[str]
+    user_valid: bool
+    user_refusal: Optional[str]
+    user_reason: Optional[str]
+    user_source: Optional[str]
+    service_token_info: Optional[str]
+    service_valid: Optional[bool]
+    service_refusal: Optional[str]
+    service_reason: Optional[str]
+    service_role_check: Optional[bool]
+    wants_certificates: bool
+
+class _SharedCache(Protocol):
+    def get(self, key: str) -> Optional[bytes]: ...
+    def set(self, key: str, value: bytes) -> None: ...
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        hash_algorithms: List[str],
+        bind_mode: str = ...,
+        lenient: bool = ...,
+        delay_auth_decision: bool = ...,
+        include_service_catalog: bool = ...,
+        service_token_roles: List[str] = ...,
+        service_token_roles_required: bool = ...,
+        revocation: str = ...,
+        delegate_non_pki: bool = ...,
+        cache: bool = ...,
+        cache_ttl: Optional[float] = ...,
+        cache_max_entries: int = ...,
+        cache_max_bytes: int = ...,
+        memcache_security_strategy: Optional[str] = ...,
+        memcache_secret_key: Optional[str] = ...,
+        max_token_len: Optional[int] = ...,
+    ) -> None: ...
+    def set_certificates(self, signing_certs: bytes, ca: bytes) -> None: ...
+    def clear_certificates(self) -> None: ...
+    def has_certificates(self) -> bool: ...
+    def set_revocation_list(self, signed: bytes, enforce_until: float, at: Optional[float] = ...) -> int: ...
+    def clear_revocation_list(self) -> None: ...
+    def revocation_list_state(self) -> Optional[Tuple[int, float]]: ...
+    def authenticate(
+        self,
+        user_token: Optional[str],
+        service_token: Optional[str] = ...,
+        auth_type: Optional[str] = ...,
+        remote_user: Optional[str] = ...,
+        client_cert: Optional[str] = ...,
+        now: Optional[float] = ...,
+        shared: Optional[_SharedCache] = ...,
+    ) -> Outcome: ...
+    def cache_usage(self) -> Tuple[int, int]: ...
+    def clear_cache(self) -> None: ...

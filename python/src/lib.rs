@@ -34,10 +34,12 @@ impl Data {
     }
 }
 
+mod middleware;
+
 static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The Python exception for a core error, built by `kstoken.exceptions._from_native`.
-fn to_py(py: Python<'_>, err: Error) -> PyErr {
+pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
     let (kind, reason, detail, what) = match &err {
         Error::CertificateConfig(m) => ("certificate_config", None, m.clone(), None),
         Error::Malformed(m) => ("malformed", None, m.clone(), None),
@@ -665,6 +667,9 @@ fn _kstoken(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(add_kerberos_bind, m)?)?;
     m.add_function(wrap_pyfunction!(add_x509_bind, m)?)?;
     m.add_function(wrap_pyfunction!(generate_pki, m)?)?;
+    m.add_class::<middleware::PyAuthenticator>()?;
+    m.add_class::<middleware::PyOutcome>()?;
+    m.add("IDENTITY_HEADERS", middleware::identity_headers())?;
     m.add("PKI_ASN1_PREFIX", kstoken::form::PKI_ASN1_PREFIX)?;
     m.add("PKIZ_PREFIX", kstoken::form::PKIZ_PREFIX)?;
     Ok(())
