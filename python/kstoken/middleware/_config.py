@@ -308,7 +308,7 @@ def plugin_option_names(auth_type: Optional[str]) -> List[str]:
     from keystoneauth1 import loading
 
     try:
-        loader = loading.get_plugin_loader(auth_type)
+        loader: Any = loading.get_plugin_loader(auth_type)
     except Exception as e:
         raise ConfigurationError("unknown auth_type %r: %s" % (auth_type, e)) from None
     names: List[str] = []

@@ -127,7 +127,7 @@ class Keystone:
                 _legacy_identity_uri(s), s.admin_token, s.admin_user, s.admin_password, s.admin_tenant_name
             )
         try:
-            loader = loading.get_plugin_loader(s.auth_type)
+            loader: Any = loading.get_plugin_loader(s.auth_type)
         except ks_exceptions.NoMatchingPlugin as e:
             raise ConfigurationError("unknown auth_type %r: %s" % (s.auth_type, e)) from None
 
@@ -138,7 +138,8 @@ class Keystone:
             return opt.default
 
         try:
-            return loader.load_from_options_getter(getter)
+            auth: plugin.BaseAuthPlugin = loader.load_from_options_getter(getter)
+            return auth
         except ks_exceptions.ClientException as e:
             raise ConfigurationError("cannot load auth_type %r: %s" % (s.auth_type, e)) from None
 
@@ -204,11 +205,11 @@ class Keystone:
         """The identity API version to use: ``auth_version``, else the first of v3, v2.0 offered."""
         if self._version is not None:
             return self._version
+        version: Optional[Tuple[int, int]] = None
         if self._s.auth_version:
             wanted = discover.normalize_version_number(self._s.auth_version)
             version = V3 if discover.version_match(V3, wanted) else V2
         else:
-            version = None
             for candidate in (V3, V2):
                 try:
                     if self._adapter(candidate).get_endpoint():
@@ -218,8 +219,8 @@ class Keystone:
                     continue
                 except ks_exceptions.ClientException as e:
                     raise KeystoneError("cannot discover the identity endpoint: %s" % e) from None
-            if version is None:
-                raise KeystoneError("No compatible apis supported by server (tried v3.0, v2.0)")
+        if version is None:
+            raise KeystoneError("No compatible apis supported by server (tried v3.0, v2.0)")
         self._version = version
         return version
 
