@@ -785,6 +785,10 @@ impl Authenticator {
         };
         let content = match verifier.verify_at(token, now_us.div_euclid(1_000_000)) {
             Ok(content) => content,
+            // Not cached: keystone may have a new signing key that fresh certificates would accept.
+            Err(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound) => {
+                return Err((hashes, Refusal::Verification(e)))
+            }
             Err(e) => return refuse(hashes, Refusal::Verification(e)),
         };
         let data = match TokenData::decode(content, &self.config) {
@@ -1021,6 +1025,8 @@ mod tests {
         let o = user(&a, &token);
         let refusal = o.user.as_ref().unwrap().refusal.clone().unwrap();
         assert!(refusal.wants_new_certificates(), "{refusal:?}");
+        // Not cached: the next request tries again.
+        assert_eq!(user(&a, &token).user.unwrap().source, Source::None);
         a.set_verifier(Some(Arc::clone(&pki().verifier)));
         assert_eq!(user(&a, &token).decision, Decision::Pass);
     }

@@ -120,7 +120,10 @@ fn outcome(py: Python<'_>, o: &Outcome) -> PyResult<PyOutcome> {
     for (header, value) in o.headers() {
         let key = environ_key(py, header);
         let value = value.map(|v| PyString::new(py, v));
-        headers.append(PyTuple::new(py, [key.into_any(), value.into_pyobject(py)?.into_any()])?)?;
+        headers.append(PyTuple::new(
+            py,
+            [key.into_any(), value.into_pyobject(py)?.into_any()],
+        )?)?;
     }
     let decision = match o.decision {
         Decision::Pass => "pass",
@@ -384,5 +387,8 @@ impl PyAuthenticator {
 
 /// `[(header name, environ key)]` for every identity header the middleware sets or strips.
 pub(crate) fn identity_headers() -> Vec<(&'static str, &'static str)> {
-    ALL_HEADERS.iter().map(|h| (h.name, h.environ_key)).collect()
+    ALL_HEADERS
+        .iter()
+        .map(|h| (h.name, h.environ_key))
+        .collect()
 }

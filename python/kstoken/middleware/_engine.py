@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Optional, Set, Tuple
 
 from kstoken import _kstoken
-from kstoken.exceptions import KstokenError
+from kstoken.exceptions import KstokenError, VerificationError
 from kstoken.middleware import _config
 from kstoken.middleware._config import ConfigurationError, Settings
 from kstoken.middleware._keystone import Keystone, KeystoneError
@@ -34,6 +34,8 @@ CERT_RECHECK = 1.0
 CERT_FETCH_RETRY = 10.0
 #: Seconds between certificate re-fetches triggered by tokens from an unknown signer.
 CERT_ROTATION_RETRY = 60.0
+#: OpenSSL's reason when no signing certificate matches the signer (key rotation).
+SIGNER_NOT_FOUND = "signer certificate not found"
 #: Seconds after a failed revocation-list fetch before a request may try again itself.
 LIST_FETCH_RETRY = 5.0
 
@@ -267,16 +269,6 @@ class Engine:
             self.log.info("kstoken.middleware: fetched signing certificate and fetched CA certificate from keystone")
             return True
 
-    def _refetch_certificates_soon(self) -> None:
-        if time.monotonic() < self._next_cert_fetch:
-            return
-        threading.Thread(
-            target=self.fetch_certificates,
-            args=(CERT_ROTATION_RETRY,),
-            name="kstoken-certificates",
-            daemon=True,
-        ).start()
-
     # -- revocation lists ---------------------------------------------------------------------
 
     def _list_deadline(self, fetched_at: float) -> float:
@@ -313,17 +305,25 @@ class Engine:
                     return True
                 if time.monotonic() < self._next_list_fetch:
                     return False
-            ok = self._fetch_revocation_list()
+            ok = self._fetch_revocation_list(retries=None if from_request else 0)
             self._next_list_fetch = 0.0 if ok else time.monotonic() + LIST_FETCH_RETRY
             return ok or self.list_is_current()
 
-    def _fetch_revocation_list(self) -> bool:
+    def _fetch_revocation_list(self, retries: Optional[int]) -> bool:
         if not self.native.has_certificates() and not self._load_certificates():
             self.fetch_certificates()
         now = time.time()
         try:
-            body = self.keystone.fetch_revocation_list()
-            n = self.native.set_revocation_list(body, self._list_deadline(now), now)
+            # The refresh loop retries on its own schedule: no connection retries inside an attempt,
+            # so a keystone outage is noticed (and logged) within a refresh period.
+            body = self.keystone.fetch_revocation_list(retries)
+            try:
+                n = self.native.set_revocation_list(body, self._list_deadline(now), now)
+            except VerificationError as e:
+                # Signed by a key we do not have: keystone may have rotated it. Fetch, then retry once.
+                if e.reason != SIGNER_NOT_FOUND or not self.fetch_certificates(CERT_ROTATION_RETRY):
+                    raise
+                n = self.native.set_revocation_list(body, self._list_deadline(now), now)
         except (KeystoneError, KstokenError) as e:
             self._list_failed(e, now)
             return False
@@ -404,8 +404,9 @@ class Engine:
                 retry = self.fetch_revocation_list(from_request=True)
             if retry:
                 out = self.native.authenticate(*args, shared=self.memcache)
-        elif out.wants_certificates:
-            self._refetch_certificates_soon()
+        elif out.wants_certificates and self.fetch_certificates(CERT_ROTATION_RETRY):
+            # A signer not among our certificates: keystone may have rotated its key.
+            out = self.native.authenticate(*args, shared=self.memcache)
         self._log_outcome(out)
         return out
 
@@ -449,17 +450,15 @@ class Engine:
 
 
 def build_ksm_delegate(engine: Engine, app: Any) -> Any:
-    """keystonemiddleware's ``AuthProtocol`` over ``app`` for tokens that are not PKI/PKIZ, with
-    kstoken patched into keystoneclient so it never spawns ``openssl`` either; ``None`` when online
-    validation is not in use."""
+    """keystonemiddleware's ``AuthProtocol`` over ``app`` for tokens that are not PKI/PKIZ; ``None``
+    when online validation is not in use.
+
+    keystoneclient is not patched here (that would change every keystonemiddleware in the process):
+    a request that mixes a PKI token with an online one is validated entirely by keystonemiddleware,
+    which spawns ``openssl`` for the PKI one unless the operator applied ``kstoken.compat.patch()``.
+    """
     if not engine.online:
         return None
-    try:
-        from kstoken import compat
-
-        compat.patch()
-    except ImportError:
-        pass
     from keystonemiddleware import auth_token
 
     try:

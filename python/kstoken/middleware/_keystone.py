@@ -224,11 +224,14 @@ class Keystone:
         self._version = version
         return version
 
-    def _get(self, path_index: int, authenticated: bool) -> bytes:
+    def _get(self, path_index: int, authenticated: bool, retries: Optional[int] = None) -> bytes:
         version = self.version()
         path = _PATHS[version][path_index]
+        kwargs: Dict[str, Any] = {}
+        if retries is not None:
+            kwargs["connect_retries"] = retries
         try:
-            response = self._adapter(version).get(path, authenticated=authenticated, raise_exc=True)
+            response = self._adapter(version).get(path, authenticated=authenticated, raise_exc=True, **kwargs)
         except ks_exceptions.HttpError as e:
             raise KeystoneError("GET %s: HTTP %s %s" % (path, e.http_status, e.message)) from None
         except ks_exceptions.ClientException as e:
@@ -239,7 +242,7 @@ class Keystone:
         """The signing certificate(s) and the CA bundle, PEM (unauthenticated requests)."""
         return self._get(0, authenticated=False), self._get(1, authenticated=False)
 
-    def fetch_revocation_list(self) -> bytes:
+    def fetch_revocation_list(self, retries: Optional[int] = None) -> bytes:
         """keystone's signed revocation list response (``{"signed": "<CMS PEM>"}``), fetched with
-        the service token."""
-        return self._get(2, authenticated=True)
+        the service token (``retries``: connection retries, default ``http_request_max_retries``)."""
+        return self._get(2, authenticated=True, retries=retries)
