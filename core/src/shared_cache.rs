@@ -1,9 +1,11 @@
 //! keystonemiddleware's token-cache format in memcached, so a kstoken middleware and
 //! keystonemiddleware processes can share one memcached.
 //!
-//! An entry is stored under `tokens/<key>` for the token's first configured hash: `<key>` is the
-//! SHA-256 hex of the hash, or with `memcache_security_strategy` set, the base64 of the first 16
-//! bytes of `HMAC-SHA384(memcache_secret_key, hash + strategy)`; the next 16 bytes key an
+//! An entry is stored under a key derived from the token's first configured hash: `tokens/<hex>`
+//! with the SHA-256 hex of the hash, or with `memcache_security_strategy` set, `tokens/b'<b64>'`
+//! with the base64 of the first 16 bytes of `HMAC-SHA384(memcache_secret_key, hash + strategy)`
+//! (the `b'...'` is what keystonemiddleware on Python 3 writes: it formats the base64 *bytes*
+//! into the key, and both sides must agree on it); the next 16 bytes key an
 //! HMAC-SHA384 over the stored text and the last 16 an AES-128-CBC encryption (strategy `ENCRYPT`
 //! only). The value is the token data as JSON, or the JSON string `"invalid"` for a refused token;
 //! with a strategy it is `base64(mac) + base64(data)` (data = random IV + ciphertext for
@@ -122,7 +124,7 @@ impl SharedFormat {
                         .ok_or_else(|| Error::Signing("short HMAC".to_owned()))
                 };
                 Ok(Slot {
-                    key: format!("tokens/{}", STANDARD.encode(part(0)?)),
+                    key: format!("tokens/b'{}'", STANDARD.encode(part(0)?)),
                     keys: Some((part(1)?, part(2)?)),
                 })
             }
@@ -226,11 +228,27 @@ mod tests {
     }
 
     #[test]
+    fn protected_format_matches_keystonemiddleware() {
+        // keystonemiddleware 6.1.0: _memcache_crypt.derive_keys(HASH, b"sekrit", b"MAC"),
+        // "tokens/%s" % get_cache_key(keys), protect_data(keys, b'{"a": 1}').
+        let f = SharedFormat::new(Some(Protection::new("MAC", b"sekrit").unwrap()));
+        let slot = f.slot("46e753bfb243fb99c94f85c3cc67f465").unwrap();
+        assert_eq!(slot.key, "tokens/b'Dratmd9PeSDjaMC6HQDVJg=='");
+        let stored = f
+            .encode(&slot, &SharedValue::Token(br#"{"a": 1}"#.to_vec()))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(stored).unwrap(),
+            "H12MyRXSB0B3IOQSCfP2X2LFd5hHMzgossYYPALKr0grpZrwjTLUlnuBXdBN2eljeyJhIjogMX0="
+        );
+    }
+
+    #[test]
     fn protected_round_trips_and_rejects_tampering() {
         for strategy in ["MAC", "ENCRYPT", "mac", "Encrypt"] {
             let f = SharedFormat::new(Some(Protection::new(strategy, b"secret").unwrap()));
             let slot = f.slot(HASH).unwrap();
-            assert!(slot.key.starts_with("tokens/") && slot.key.len() == 7 + 24);
+            assert!(slot.key.starts_with("tokens/b'") && slot.key.len() == 7 + 24 + 3);
             let value = SharedValue::Token(br#"{"token": {"x": 1}}"#.to_vec());
             let stored = f.encode(&slot, &value).unwrap();
             assert_eq!(f.decode(&slot, &stored), Some(value.clone()));
