@@ -25,7 +25,7 @@ use crate::body::TokenVersion;
 use crate::error::{Error, LimitKind, VerifyFailure};
 use crate::form::{detect_with, DetectionRule, TokenForm};
 use crate::hash::hash_hex;
-use crate::identity::{self, service_catalog, Header, Identity};
+use crate::identity::{self, CatalogMemo, Header, Identity};
 use crate::limits::Limits;
 use crate::revocation::RevocationList;
 use crate::shared_cache::{SharedFormat, SharedValue};
@@ -224,16 +224,20 @@ pub struct TokenData {
     /// The identity header values.
     pub identity: Identity,
     /// `X-Service-Catalog` (when `include_service_catalog` and the token has a catalog).
-    pub catalog: Option<String>,
+    pub catalog: Option<Arc<str>>,
 }
 
 impl TokenData {
     /// Decodes verified (or cached) token content into what the headers and checks need.
-    pub fn decode(content: Vec<u8>, config: &Config) -> Result<Self, Error> {
+    pub fn decode(
+        content: Vec<u8>,
+        config: &Config,
+        catalogs: &CatalogMemo,
+    ) -> Result<Self, Error> {
         let view = TokenView::decode(&content, &config.limits)?;
         let identity = Identity::of(&view)?;
         let catalog = if config.include_service_catalog {
-            service_catalog(&view)?
+            catalogs.service_catalog(&view)?
         } else {
             None
         };
@@ -269,7 +273,7 @@ impl Weigh for TokenEntry {
         let data = match &self.state {
             Ok(d) => {
                 d.content.len()
-                    + d.catalog.as_ref().map_or(0, String::len)
+                    + d.catalog.as_ref().map_or(0, |c| c.len())
                     + d.identity.roles.len() * 2
                     + d.identity
                         .values
@@ -307,7 +311,7 @@ pub struct TokenReport {
     /// The decoded token, whenever its body was read (also when it was then refused for expiry,
     /// tenancy, bind or roles: the reference exposes it in `keystone.token_auth`).
     pub data: Option<Arc<TokenData>>,
-    /// The token's hashes (empty when it was not hashed).
+    /// The token's hashes (empty when they were not needed: no revocation list, no shared cache).
     pub hashes: Vec<String>,
     /// Where the verdict came from.
     pub source: Source,
@@ -392,7 +396,7 @@ impl Outcome {
         {
             out.extend(data.identity.user_headers());
             if let Some(catalog) = &data.catalog {
-                out.push((identity::SERVICE_CATALOG, Some(catalog.as_str())));
+                out.push((identity::SERVICE_CATALOG, Some(&**catalog)));
             }
         }
         if let Some(data) = self
@@ -430,6 +434,7 @@ pub struct Authenticator {
     verifier: RwLock<Option<Arc<Verifier>>>,
     revocations: RwLock<Option<Arc<ListState>>>,
     cache: Option<TokenCache<TokenEntry>>,
+    catalogs: CatalogMemo,
 }
 
 impl fmt::Debug for Authenticator {
@@ -461,6 +466,7 @@ impl Authenticator {
             verifier: RwLock::new(None),
             revocations: RwLock::new(None),
             cache,
+            catalogs: CatalogMemo::default(),
         }
     }
 
@@ -651,17 +657,22 @@ impl Authenticator {
                 limit: self.config.limits.max_token_len,
             }));
         }
-        let key = cache_key(token);
-        let cached = self.cache.as_ref().and_then(|c| c.get(&key, now_us));
+        let key = self.cache.as_ref().map(|c| (c, cache_key(token)));
+        let cached = key.as_ref().and_then(|(c, key)| c.get(key, now_us));
         let (entry, source) = match cached {
             Some(entry) => (entry, Source::Cache),
             None => {
-                let hashes: Vec<String> = self
-                    .config
-                    .hash_algorithms
-                    .iter()
-                    .map(|a| hash_hex(token, *a))
-                    .collect();
+                // The configured hashes serve revocation checks and shared-cache keys only.
+                let needed = shared.is_some() || self.config.revocation != RevocationMode::Off;
+                let hashes: Vec<String> = if needed {
+                    self.config
+                        .hash_algorithms
+                        .iter()
+                        .map(|a| hash_hex(token, *a))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let from_shared = shared.and_then(|s| self.shared_lookup(s, &hashes));
                 let (entry, source) = match from_shared {
                     Some(state) => (TokenEntry { hashes, state }, Source::SharedCache),
@@ -683,7 +694,7 @@ impl Authenticator {
                     },
                 };
                 let entry = Arc::new(entry);
-                if let Some(cache) = &self.cache {
+                if let Some((cache, key)) = key {
                     cache.insert(key, Arc::clone(&entry), now_us);
                 }
                 (entry, source)
@@ -732,7 +743,7 @@ impl Authenticator {
             SharedValue::Invalid => Err(Refusal::Verification(Error::Malformed(
                 "token is cached as invalid".to_owned(),
             ))),
-            SharedValue::Token(content) => TokenData::decode(content, &self.config)
+            SharedValue::Token(content) => TokenData::decode(content, &self.config, &self.catalogs)
                 .map(Arc::new)
                 .map_err(Refusal::Body),
         })
@@ -791,7 +802,7 @@ impl Authenticator {
             }
             Err(e) => return refuse(hashes, Refusal::Verification(e)),
         };
-        let data = match TokenData::decode(content, &self.config) {
+        let data = match TokenData::decode(content, &self.config, &self.catalogs) {
             Ok(data) => data,
             Err(e) => return refuse(hashes, Refusal::Body(e)),
         };
@@ -934,7 +945,10 @@ mod tests {
         assert_eq!(o.decision, Decision::Pass);
         let u = o.user.as_ref().unwrap();
         assert_eq!(u.source, Source::Validated);
-        assert_eq!(u.hashes.len(), 1);
+        assert!(
+            u.hashes.is_empty(),
+            "no list, no shared cache: no hashes needed"
+        );
         assert_eq!(header(&o, "X-Identity-Status"), Some(Some("Confirmed")));
         assert_eq!(header(&o, "X-Project-Id"), Some(Some("p1")));
         assert_eq!(header(&o, "X-Domain-Id"), Some(None));

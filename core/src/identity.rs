@@ -8,15 +8,14 @@
 //! `X-Service-Catalog` is always in the v2 catalog format, v3 catalogs converted the way
 //! keystonemiddleware converts them, written with Python's `json.dumps` formatting.
 
-use std::fmt::Write as _;
-
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::body::TokenVersion;
 use crate::error::{Error, Result};
-use crate::python_json::{self, truthy};
+use crate::python_json::{self, truthy, Node};
 use crate::token_view::{Field, IdName, Str, TokenView};
 
 /// A header the middleware sets (or strips): its HTTP name and its CGI/WSGI environ key.
@@ -335,6 +334,84 @@ fn v2(view: &TokenView<'_>) -> Result<Identity> {
     })
 }
 
+/// Converted catalogs by raw text. The tokens of a deployment share a handful of catalogs, so each
+/// distinct catalog is converted once (bounded: past [`CatalogMemo::MAX`] entries it starts over).
+#[derive(Debug, Default)]
+pub struct CatalogMemo {
+    converted: Mutex<HashMap<MemoEntry, Arc<str>>>,
+}
+
+/// A memo key: whether the catalog is a v3 one, and its raw text.
+type MemoEntry = (bool, Box<str>);
+
+impl CatalogMemo {
+    /// Most distinct catalogs remembered.
+    pub const MAX: usize = 256;
+
+    /// [`service_catalog`], remembered.
+    pub fn service_catalog(&self, view: &TokenView<'_>) -> Result<Option<Arc<str>>> {
+        let Field::Value(raw) = &view.catalog else {
+            return service_catalog(view).map(|c| c.map(Arc::from));
+        };
+        let key = (view.version == TokenVersion::V3, raw.get());
+        let lock = || {
+            self.converted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(hit) = lock().get(&key as &dyn MemoKey) {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        let converted: Arc<str> = match service_catalog(view)? {
+            Some(c) => Arc::from(c),
+            None => return Ok(None),
+        };
+        let mut map = lock();
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert((key.0, Box::from(key.1)), Arc::clone(&converted));
+        Ok(Some(converted))
+    }
+}
+
+/// Looks a `(bool, Box<str>)` key up by `(bool, &str)` without allocating.
+trait MemoKey {
+    fn parts(&self) -> (bool, &str);
+}
+
+impl MemoKey for (bool, Box<str>) {
+    fn parts(&self) -> (bool, &str) {
+        (self.0, &self.1)
+    }
+}
+
+impl MemoKey for (bool, &str) {
+    fn parts(&self) -> (bool, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn MemoKey + 'a> for (bool, Box<str>) {
+    fn borrow(&self) -> &(dyn MemoKey + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn MemoKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn MemoKey + '_ {}
+
+impl std::hash::Hash for dyn MemoKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
 /// The `X-Service-Catalog` value: `None` when the body has no catalog (the header is then removed).
 pub fn service_catalog(view: &TokenView<'_>) -> Result<Option<String>> {
     let raw = match (&view.catalog, view.version) {
@@ -349,79 +426,69 @@ pub fn service_catalog(view: &TokenView<'_>) -> Result<Option<String>> {
     }
 }
 
-#[derive(Deserialize)]
-struct V3Service<'a> {
-    #[serde(borrow, default, rename = "type")]
-    kind: Field<&'a RawValue>,
-    #[serde(borrow, default)]
-    name: Field<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "crate::token_view::objects")]
-    endpoints: Field<Vec<V3Endpoint<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct V3Endpoint<'a> {
-    #[serde(borrow, default)]
-    region: Field<Str<'a>>,
-    #[serde(borrow, default)]
-    interface: Field<&'a RawValue>,
-    #[serde(borrow, default)]
-    url: Field<&'a RawValue>,
-}
-
 /// One v2 endpoint entry being built: the region, and `(<interface>URL, url)` pairs.
-type RegionUrls<'a> = (Option<&'a str>, Vec<(String, Option<&'a RawValue>)>);
+type RegionUrls<'a> = (
+    Option<std::borrow::Cow<'a, str>>,
+    Vec<(String, &'a Node<'a>)>,
+);
 
 /// keystonemiddleware's `_v3_to_v2_catalog`, written as `json.dumps` writes its result.
 fn v3_catalog_to_v2(raw: &str) -> Result<String> {
-    let services: Field<Vec<V3Service<'_>>> =
-        crate::token_view::objects(&mut serde_json::Deserializer::from_str(raw))
-            .map_err(|e| shape(&format!("token.catalog: {e}")))?;
-    let services = services
-        .get()
-        .ok_or_else(|| shape("token.catalog is not a list"))?;
+    let tree = python_json::parse_tree(raw)?;
+    let Node::Array(services) = &tree else {
+        return Err(shape("token.catalog is not a list"));
+    };
     let mut out = String::with_capacity(raw.len());
     out.push('[');
     for (i, service) in services.iter().enumerate() {
+        if !matches!(service, Node::Object(_)) {
+            return Err(shape("a catalog service is not an object"));
+        }
         if i > 0 {
             out.push_str(", ");
         }
+        let kind = service
+            .get("type")
+            .ok_or_else(|| shape("a catalog service has no type"))?;
         out.push_str("{\"type\": ");
-        match service.kind {
-            Field::Absent => return Err(shape("a catalog service has no type")),
-            Field::Null => out.push_str("null"),
-            Field::Value(kind) => python_json::write_value(kind.get(), &mut out)?,
-        }
-        match service.name {
-            Field::Absent => {}
-            Field::Null => out.push_str(", \"name\": null"),
-            Field::Value(name) => {
-                out.push_str(", \"name\": ");
-                python_json::write_value(name.get(), &mut out)?;
-            }
+        kind.write(&mut out)?;
+        if let Some(name) = service.get("name") {
+            out.push_str(", \"name\": ");
+            name.write(&mut out)?;
         }
         // Endpoints grouped by region in first-seen order; within a region, one `<interface>URL`
         // key per interface in first-seen order, the last URL winning.
-        let mut regions: Vec<RegionUrls<'_>> = Vec::new();
-        let endpoints = match &service.endpoints {
-            Field::Absent => &[][..],
-            Field::Null => return Err(shape("a catalog service's endpoints are null")),
-            Field::Value(list) => list.as_slice(),
+        let endpoints = match service.get("endpoints") {
+            None => &[][..],
+            Some(Node::Array(list)) => list.as_slice(),
+            Some(_) => return Err(shape("a catalog service's endpoints are not a list")),
         };
+        let mut regions: Vec<RegionUrls<'_>> = Vec::new();
         for endpoint in endpoints {
-            let region = endpoint.region.get().map(Str::as_str);
-            let interface = endpoint
-                .interface
-                .get()
-                .ok_or_else(|| shape("a catalog endpoint has no interface"))?;
-            let interface = python_json::decode_str(interface.get())
-                .map_err(|_| shape("a catalog endpoint's interface is not a string"))?;
-            let url = match endpoint.url {
-                Field::Absent => return Err(shape("a catalog endpoint has no url")),
-                Field::Null => None,
-                Field::Value(url) => Some(url),
+            if !matches!(endpoint, Node::Object(_)) {
+                return Err(shape("a catalog endpoint is not an object"));
+            }
+            let region = match endpoint.get("region") {
+                None => None,
+                Some(node) if node.is_null() => None,
+                Some(node) => Some(
+                    node.text()
+                        .ok_or_else(|| shape("a catalog endpoint's region is not a string"))?,
+                ),
             };
-            let key = format!("{}URL", interface.to_lowercase());
+            let interface = endpoint
+                .get("interface")
+                .and_then(Node::text)
+                .ok_or_else(|| shape("a catalog endpoint has no interface string"))?;
+            let url = endpoint
+                .get("url")
+                .ok_or_else(|| shape("a catalog endpoint has no url"))?;
+            let mut key = if interface.is_ascii() {
+                interface.to_ascii_lowercase()
+            } else {
+                interface.to_lowercase()
+            };
+            key.push_str("URL");
             let slot = match regions.iter().position(|(r, _)| *r == region) {
                 Some(i) => i,
                 None => {
@@ -443,7 +510,7 @@ fn v3_catalog_to_v2(raw: &str) -> Result<String> {
             }
             out.push('{');
             let mut first = true;
-            if let Some(r) = region.filter(|r| !r.is_empty()) {
+            if let Some(r) = region.as_deref().filter(|r| !r.is_empty()) {
                 out.push_str("\"region\": ");
                 python_json::write_str(r, &mut out);
                 first = false;
@@ -455,14 +522,11 @@ fn v3_catalog_to_v2(raw: &str) -> Result<String> {
                 first = false;
                 python_json::write_str(key, &mut out);
                 out.push_str(": ");
-                match url {
-                    Some(url) => python_json::write_value(url.get(), &mut out)?,
-                    None => out.push_str("null"),
-                }
+                url.write(&mut out)?;
             }
             out.push('}');
         }
-        let _ = write!(out, "]}}");
+        out.push_str("]}");
     }
     out.push(']');
     Ok(out)
@@ -635,6 +699,36 @@ mod tests {
             r#"{{"token":{{{user},"catalog":[{{"name":"x"}}]}}}}"#
         ))
         .is_err());
+    }
+
+    #[test]
+    fn catalogs_are_converted_once() {
+        let memo = CatalogMemo::default();
+        let user = r#""user":{"id":"u","name":"n","domain":{"id":"d","name":"D"}}"#;
+        let doc = |c: &str| format!(r#"{{"token":{{{user},"catalog":{c}}}}}"#);
+        let a = doc(r#"[{"type":"x","endpoints":[]}]"#);
+        let view = TokenView::decode(a.as_bytes(), &Limits::default()).unwrap();
+        let first = memo.service_catalog(&view).unwrap().unwrap();
+        let again = memo.service_catalog(&view).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(&*first, r#"[{"type": "x", "endpoints": []}]"#);
+        // The same text as a v2 catalog is another entry.
+        let v2 = r#"{"access":{"token":{},"user":{"id":"u"},"serviceCatalog":[{"type":"x","endpoints":[]}]}}"#;
+        let view2 = TokenView::decode(v2.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(
+            &*memo.service_catalog(&view2).unwrap().unwrap(),
+            r#"[{"type": "x", "endpoints": []}]"#
+        );
+        assert_eq!(memo.converted.lock().unwrap().len(), 2);
+        for i in 0..CatalogMemo::MAX + 5 {
+            let d = doc(&format!(r#"[{{"type":"t{i}"}}]"#));
+            let v = TokenView::decode(d.as_bytes(), &Limits::default()).unwrap();
+            memo.service_catalog(&v).unwrap();
+        }
+        assert!(memo.converted.lock().unwrap().len() <= CatalogMemo::MAX);
+        let bad = doc("null");
+        let v = TokenView::decode(bad.as_bytes(), &Limits::default()).unwrap();
+        assert!(memo.service_catalog(&v).is_err());
     }
 
     #[test]

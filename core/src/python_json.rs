@@ -9,6 +9,7 @@
 //! validated (a `serde_json::value::RawValue`), so it reports malformed input as an error but never
 //! needs to recover from it.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
@@ -34,10 +35,21 @@ pub fn write_value(raw: &str, out: &mut String) -> Result<()> {
 /// `json.dumps(s)` for a Rust string: a quoted, ASCII-only JSON string.
 pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        push_char(c, out);
+    if is_plain(s.as_bytes()) {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            push_char(c, out);
+        }
     }
     out.push('"');
+}
+
+/// Whether `bytes` are written by `json.dumps` exactly as they are: printable ASCII, no `"` or `\`.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// `json.dumps(json.loads(raw))` for one JSON value, as a new string.
@@ -79,6 +91,122 @@ pub fn truthy(raw: &str) -> bool {
     }
 }
 
+/// A JSON value read without decoding: containers as trees, scalars and object keys as their raw
+/// text (strings with their quotes). For walking small documents (a service catalog) in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node<'a> {
+    /// An object's members in document order, keys raw.
+    Object(Vec<(&'a str, Node<'a>)>),
+    /// An array's items.
+    Array(Vec<Node<'a>>),
+    /// A string (with its quotes), number, `true`, `false` or `null`, raw.
+    Scalar(&'a str),
+}
+
+impl<'a> Node<'a> {
+    /// The member `key` of an object, as Python's `json.loads` keeps it: the last of repeated keys.
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        let Node::Object(members) = self else {
+            return None;
+        };
+        members
+            .iter()
+            .rev()
+            .find(|(raw, _)| key_is(raw, key))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        *self == Node::Scalar("null")
+    }
+
+    /// The decoded text if this is a string.
+    pub fn text(&self) -> Option<std::borrow::Cow<'a, str>> {
+        match self {
+            Node::Scalar(raw) if raw.starts_with('"') => {
+                let inner = raw.get(1..raw.len().saturating_sub(1))?;
+                if inner.contains('\\') {
+                    decode_str(raw).ok().map(std::borrow::Cow::Owned)
+                } else {
+                    Some(std::borrow::Cow::Borrowed(inner))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends `json.dumps` of this value.
+    pub fn write(&self, out: &mut String) -> Result<()> {
+        match self {
+            Node::Scalar(raw) => write_value(raw, out),
+            Node::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write(out)?;
+                }
+                out.push(']');
+                Ok(())
+            }
+            Node::Object(members) => {
+                // Repeated keys keep their first position with their last value, as in a dict.
+                out.push('{');
+                let mut first = true;
+                for (i, (key, _)) in members.iter().enumerate() {
+                    let seen = members.iter().take(i).any(|(k, _)| same_key(k, key));
+                    if seen {
+                        continue;
+                    }
+                    let value = members
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| same_key(k, key))
+                        .map_or(&Node::Scalar("null"), |(_, v)| v);
+                    if !first {
+                        out.push_str(", ");
+                    }
+                    first = false;
+                    write_value(key, out)?;
+                    out.push_str(": ");
+                    value.write(out)?;
+                }
+                out.push('}');
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether the raw key literal `raw` decodes to `key`.
+fn key_is(raw: &str, key: &str) -> bool {
+    match raw.get(1..raw.len().saturating_sub(1)) {
+        Some(inner) if !inner.contains('\\') => inner == key,
+        _ => decode_str(raw).is_ok_and(|k| k == key),
+    }
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    a == b || (a.contains('\\') || b.contains('\\')) && decode_str(a).ok() == decode_str(b).ok()
+}
+
+/// Reads one JSON value into a [`Node`] tree.
+pub fn parse_tree(raw: &str) -> Result<Node<'_>> {
+    let mut reader = Reader {
+        text: raw.as_bytes(),
+        pos: 0,
+    };
+    reader.skip_ws();
+    let node = reader.node(raw, 0)?;
+    reader.skip_ws();
+    if reader.pos != reader.text.len() {
+        return Err(bad("trailing characters"));
+    }
+    Ok(node)
+}
+
 fn bad(what: &str) -> Error {
     Error::Malformed(format!("JSON value: {what}"))
 }
@@ -118,7 +246,132 @@ struct Reader<'a> {
     pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// At a string literal that `json.dumps` would write unchanged (printable ASCII, no escapes),
+    /// returns its text and moves past it; otherwise leaves the position alone.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let start = self.pos.checked_add(1)?;
+        let rest = self.text.get(start..)?;
+        // Up to the closing quote, every byte must be printable ASCII other than `\`.
+        let end = rest
+            .iter()
+            .position(|&b| b == b'"' || !(0x20..=0x7e).contains(&b) || b == b'\\')?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        let body = rest.get(..end)?;
+        self.pos = start + end + 1;
+        // Printable ASCII is UTF-8.
+        std::str::from_utf8(body).ok()
+    }
+
+    fn node(&mut self, src: &'a str, depth: usize) -> Result<Node<'a>> {
+        if depth > MAX_DEPTH {
+            return Err(bad("nested too deeply"));
+        }
+        let slice = |a: usize, b: usize| src.get(a..b).ok_or_else(|| bad("not UTF-8"));
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                let mut members = Vec::with_capacity(8);
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(Node::Object(members));
+                }
+                loop {
+                    self.skip_ws();
+                    let start = self.pos;
+                    self.skip_string()?;
+                    let key = slice(start, self.pos)?;
+                    self.skip_ws();
+                    self.expect(b':')?;
+                    self.skip_ws();
+                    members.push((key, self.node(src, depth + 1)?));
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(Node::Object(members));
+                        }
+                        _ => return Err(bad("expected , or }")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::with_capacity(8);
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(Node::Array(items));
+                }
+                loop {
+                    self.skip_ws();
+                    items.push(self.node(src, depth + 1)?);
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Node::Array(items));
+                        }
+                        _ => return Err(bad("expected , or ]")),
+                    }
+                }
+            }
+            Some(b'"') => {
+                let start = self.pos;
+                self.skip_string()?;
+                Ok(Node::Scalar(slice(start, self.pos)?))
+            }
+            Some(_) => {
+                let start = self.pos;
+                let mut sink = String::new();
+                match self.peek() {
+                    Some(b't') => self.literal("true", &mut sink)?,
+                    Some(b'f') => self.literal("false", &mut sink)?,
+                    Some(b'n') => self.literal("null", &mut sink)?,
+                    _ => self.number(&mut sink)?,
+                }
+                Ok(Node::Scalar(slice(start, self.pos)?))
+            }
+            None => Err(bad("expected a value")),
+        }
+    }
+
+    /// Moves past a string literal, checking its escapes.
+    fn skip_string(&mut self) -> Result<()> {
+        self.expect(b'"')?;
+        loop {
+            // Strings here are short: a plain loop beats a vectorised search.
+            let b = *self
+                .text
+                .get(self.pos)
+                .ok_or_else(|| bad("unterminated string"))?;
+            self.pos += 1;
+            match b {
+                b'"' => return Ok(()),
+                b'\\' => match self.peek() {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                    Some(b'u') => {
+                        let hex = self
+                            .text
+                            .get(self.pos + 1..self.pos + 5)
+                            .ok_or_else(|| bad("bad \\u escape"))?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(bad("bad \\u escape"));
+                        }
+                        self.pos += 5;
+                    }
+                    _ => return Err(bad("bad escape")),
+                },
+                _ => {}
+            }
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
     }
@@ -157,6 +410,12 @@ impl Reader<'_> {
             Some(b'{') => self.object(out, depth),
             Some(b'[') => self.array(out, depth),
             Some(b'"') => {
+                if let Some(plain) = self.plain_str() {
+                    out.push('"');
+                    out.push_str(plain);
+                    out.push('"');
+                    return Ok(());
+                }
                 let units = self.string_units()?;
                 out.push('"');
                 for unit in units {
@@ -201,11 +460,65 @@ impl Reader<'_> {
         }
     }
 
+    /// An object written as it is read; a key with escapes or a repeated key sends it to
+    /// [`Reader::object_slow`].
     fn object(&mut self, out: &mut String, depth: usize) -> Result<()> {
+        let (start_pos, start_len) = (self.pos, out.len());
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            out.push_str("{}");
+            return Ok(());
+        }
+        out.push('{');
+        let mut keys: Vec<&'a str> = Vec::new();
+        loop {
+            self.skip_ws();
+            let key = match self.plain_str() {
+                Some(key) if !keys.contains(&key) => key,
+                _ => {
+                    self.pos = start_pos;
+                    out.truncate(start_len);
+                    return self.object_slow(out, depth);
+                }
+            };
+            if !keys.is_empty() {
+                out.push_str(", ");
+            }
+            keys.push(key);
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\": ");
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            self.value(out, depth + 1)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    out.push('}');
+                    return Ok(());
+                }
+                _ => return Err(bad("expected , or }")),
+            }
+            // Past a few dozen members the linear search for repeats costs more than the slow path.
+            if keys.len() > 64 {
+                self.pos = start_pos;
+                out.truncate(start_len);
+                return self.object_slow(out, depth);
+            }
+        }
+    }
+
+    fn object_slow(&mut self, out: &mut String, depth: usize) -> Result<()> {
         self.expect(b'{')?;
         // Members are written after reading them all, so a repeated key can keep its first position
         // with its last value, as a Python dict does.
         let mut members: Vec<(Vec<u16>, String)> = Vec::new();
+        let mut index: HashMap<Vec<u16>, usize> = HashMap::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -220,9 +533,13 @@ impl Reader<'_> {
             self.skip_ws();
             let mut value = String::new();
             self.value(&mut value, depth + 1)?;
-            match members.iter_mut().find(|(k, _)| *k == key) {
-                Some(existing) => existing.1 = value,
-                None => members.push((key, value)),
+            if let Some(i) = index.get(&key) {
+                if let Some(existing) = members.get_mut(*i) {
+                    existing.1 = value;
+                }
+            } else {
+                index.insert(key.clone(), members.len());
+                members.push((key, value));
             }
             self.skip_ws();
             match self.peek() {
@@ -395,7 +712,7 @@ fn push_float(value: f64, out: &mut String) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -444,6 +761,22 @@ mod tests {
     #[test]
     fn repeated_keys_keep_first_position_last_value() {
         assert_eq!(d(r#"{"a":1,"b":2,"a":3}"#), r#"{"a": 3, "b": 2}"#);
+        // A repeat spelled with an escape is the same key to Python.
+        assert_eq!(
+            d(r#"{"a":1,"b":{"x":[]},"\u0061":3}"#),
+            r#"{"a": 3, "b": {"x": []}}"#
+        );
+        assert_eq!(
+            d(r#"[{"a":1},{"a":2,"a":{"a":4}}]"#),
+            r#"[{"a": 1}, {"a": {"a": 4}}]"#
+        );
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{},\"k5\":\"x\"}}", many.join(","));
+        let out = d(&text);
+        assert!(
+            out.starts_with(r#"{"k0": 0, "k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": "x", "k6": 6"#)
+        );
+        assert!(out.ends_with(r#""k99": 99}"#));
     }
 
     #[test]
@@ -455,6 +788,26 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(dumps(&deep).is_err());
+    }
+
+    #[test]
+    fn trees() {
+        let t = parse_tree(r#" {"a": [1, "x\u0041", null], "b": {}, "a": true, "c\u0064": 2.50} "#)
+            .unwrap();
+        assert_eq!(t.get("a"), Some(&Node::Scalar("true")));
+        assert_eq!(t.get("cd"), Some(&Node::Scalar("2.50")));
+        assert!(t.get("b").is_some() && t.get("z").is_none());
+        let mut out = String::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(out, r#"{"a": true, "b": {}, "cd": 2.5}"#);
+        let arr = parse_tree(r#"["p\u0041", "q", null]"#).unwrap();
+        let Node::Array(items) = &arr else { panic!() };
+        assert_eq!(items[0].text().as_deref(), Some("pA"));
+        assert_eq!(items[1].text().as_deref(), Some("q"));
+        assert!(items[2].is_null() && items[2].text().is_none());
+        for bad in ["[1,", "{\"a\" 1}", "\"\\x\"", "[1] 2", "{\"a\":}"] {
+            assert!(parse_tree(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, MutableMapping
 
 from kstoken import _kstoken
 from kstoken.middleware._engine import Engine, build_ksm_delegate
-from kstoken.middleware._wsgi import TOKEN_AUTH, TOKEN_INFO, UNAUTHORIZED_BODY, token_auth
+from kstoken.middleware._wsgi import TOKEN_AUTH, TOKEN_INFO, UNAUTHORIZED_BODY
 
 __all__ = ["ASGIAuthProtocol"]
 
@@ -100,7 +100,7 @@ class ASGIAuthProtocol:
             for key, value in out.headers:
                 if value is not None:
                     headers.append((_ASGI_NAMES[key], value.encode("latin-1")))
-            info, plugin = token_auth(self.engine, out, user_token, service_token)
+            info, plugin = self.engine.token_data(out, user_token, service_token)
             if info is not None:
                 state[TOKEN_INFO] = info
             state[TOKEN_AUTH] = plugin

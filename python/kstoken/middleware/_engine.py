@@ -22,6 +22,7 @@ from kstoken.middleware import _config
 from kstoken.middleware._config import ConfigurationError, Settings
 from kstoken.middleware._keystone import Keystone, KeystoneError
 from kstoken.middleware._memcache import Memcache
+from kstoken.middleware._token_data import TokenData
 from kstoken.middleware._signing_dir import CA_CERT, REVOCATION_LIST, SIGNING_CERT, SigningDirectory, Stamp
 
 __all__ = ["Engine", "Outcome"]
@@ -110,6 +111,7 @@ class Engine:
                 unused_timeout=settings.memcache_pool_unused_timeout,
                 log=self.log,
             )
+        self._token_data = TokenData(min(settings.kstoken_cache_max_entries, 1000))
         self._init_process_state()
         self._cert_stamp: Optional[Tuple[Optional[Stamp], Optional[Stamp]]] = None
         self._list_fetched_at: Optional[float] = None
@@ -409,6 +411,10 @@ class Engine:
             out = self.native.authenticate(*args, shared=self.memcache)
         self._log_outcome(out)
         return out
+
+    def token_data(self, out: Any, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
+        """``(keystone.token_info, keystone.token_auth)`` for an outcome."""
+        return self._token_data.build(out, user_token, service_token, self.keystone.session, self.keystone.auth)
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._warned:

@@ -1,13 +1,9 @@
 """The WSGI middleware: keystonemiddleware's ``auth_token.AuthProtocol`` for PKI and PKIZ tokens."""
 
-import json
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
-
-from keystoneauth1 import access
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Tuple
 
 from kstoken import _kstoken
 from kstoken.middleware._engine import Engine, build_ksm_delegate
-from kstoken.middleware._user_plugin import UserAuthPlugin
 
 __all__ = ["AuthProtocol", "filter_factory", "STRIPPED_ENVIRON_KEYS", "UNAUTHORIZED_BODY"]
 
@@ -30,23 +26,6 @@ _UNAVAILABLE_BODY = (
 
 TOKEN_INFO = "keystone.token_info"
 TOKEN_AUTH = "keystone.token_auth"
-
-
-def token_auth(engine: Engine, out: Any, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
-    """``(token_info, token_auth)`` for an outcome: ``token_info`` is ``None`` unless the user token
-    is valid; ``token_auth.user``/``.service`` wrap the same dicts (whenever a body was read)."""
-    user_ref = service_ref = None
-    info = None
-    if out.user_token_info is not None:
-        data = json.loads(out.user_token_info)
-        user_ref = access.create(body=data, auth_token=(user_token or "").strip())
-        if out.user_valid:
-            info = data
-    if out.service_token_info is not None:
-        data = json.loads(out.service_token_info)
-        service_ref = access.create(body=data, auth_token=(service_token or "").strip())
-    plugin = UserAuthPlugin(user_ref, service_ref, session=engine.keystone.session, auth=engine.keystone.auth)
-    return info, plugin
 
 
 class AuthProtocol:
@@ -101,7 +80,7 @@ class AuthProtocol:
         if decision == "delegate":
             return self._delegate(environ, start_response)  # type: ignore[no-any-return]
         environ.update(out.headers)
-        info, plugin = token_auth(self.engine, out, user_token, service_token)
+        info, plugin = self.engine.token_data(out, user_token, service_token)
         if info is not None:
             environ[TOKEN_INFO] = info
         environ[TOKEN_AUTH] = plugin
