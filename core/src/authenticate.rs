@@ -657,7 +657,10 @@ impl Authenticator {
                 limit: self.config.limits.max_token_len,
             }));
         }
-        let key = self.cache.as_ref().map(|c| (c, cache_key(token)));
+        let key = self
+            .cache
+            .as_ref()
+            .and_then(|c| cache_key(token).map(|k| (c, k)));
         let cached = key.as_ref().and_then(|(c, key)| c.get(key, now_us));
         let (entry, source) = match cached {
             Some(entry) => (entry, Source::Cache),
@@ -665,11 +668,17 @@ impl Authenticator {
                 // The configured hashes serve revocation checks and shared-cache keys only.
                 let needed = shared.is_some() || self.config.revocation != RevocationMode::Off;
                 let hashes: Vec<String> = if needed {
-                    self.config
+                    match self
+                        .config
                         .hash_algorithms
                         .iter()
                         .map(|a| hash_hex(token, *a))
-                        .collect()
+                        .collect::<Result<Vec<_>, Error>>()
+                    {
+                        Ok(hashes) => hashes,
+                        // Only when OpenSSL lacks the algorithm (FIPS and md5): not judged, not cached.
+                        Err(e) => return TokenReport::refused(Refusal::Verification(e)),
+                    }
                 } else {
                     Vec::new()
                 };
@@ -1059,7 +1068,7 @@ mod tests {
     #[test]
     fn revocation_lists() {
         let token = valid();
-        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5);
+        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
         let a = enforcing(false);
         assert_eq!(user(&a, &token).decision, Decision::Unavailable);
         a.set_revocation_list(list(vec![]), NOW);
@@ -1101,7 +1110,7 @@ mod tests {
     #[test]
     fn revocation_of_cached_tokens() {
         let token = valid();
-        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5);
+        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
         let revoked = list(vec![RevokedEntry {
             id: Some(md5),
             expires: None,
@@ -1303,7 +1312,7 @@ mod tests {
             first.authenticate(&creds, NOW, Some(&shared)).decision,
             Decision::Pass
         );
-        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5);
+        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
         let slot = SharedFormat::default().slot(&md5).unwrap();
         assert!(shared.get(&slot.key).unwrap().starts_with(b"{"));
         // Another process without certificates still serves the token from the shared cache.

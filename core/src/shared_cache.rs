@@ -14,13 +14,14 @@
 
 use std::fmt;
 
+use crate::algorithm::HashAlgorithm;
+use crate::crypto::{
+    aes128_cbc_decrypt, aes128_cbc_encrypt, constant_time_eq, digest, hmac_sha384,
+};
+use crate::error::{Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
-
-use crate::crypto::{aes128_cbc_decrypt, aes128_cbc_encrypt, constant_time_eq, hmac_sha384};
-use crate::error::{Error, Result};
 
 /// What a shared cache holds for a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +110,7 @@ impl SharedFormat {
             None => Ok(Slot {
                 key: format!(
                     "tokens/{}",
-                    hex::encode(Sha256::digest(token_hash.as_bytes()))
+                    hex::encode(digest(HashAlgorithm::Sha256, token_hash.as_bytes())?)
                 ),
                 keys: None,
             }),

@@ -10,14 +10,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use sha2::{Digest, Sha256};
+use crate::algorithm::HashAlgorithm;
+use crate::crypto::digest;
 
 /// The cache key of a token: SHA-256 of its bytes as received (after whitespace trimming).
 pub type CacheKey = [u8; 32];
 
-/// The cache key of `token`.
-pub fn cache_key(token: &[u8]) -> CacheKey {
-    Sha256::digest(token).into()
+/// The cache key of `token` (`None` only if OpenSSL cannot compute SHA-256: then nothing is cached).
+pub fn cache_key(token: &[u8]) -> Option<CacheKey> {
+    digest(HashAlgorithm::Sha256, token)
+        .ok()
+        .and_then(|d| CacheKey::try_from(d.as_slice()).ok())
 }
 
 /// Number of independently locked shards.

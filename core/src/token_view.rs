@@ -16,9 +16,11 @@ use serde::Deserialize as DeriveDeserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::body::{check_json_limits, parse_timestamp, TokenVersion};
+use crate::body::TokenVersion;
 use crate::error::{Error, Result};
+use crate::json::check_json_limits;
 use crate::limits::Limits;
+use crate::timestamp::parse_timestamp;
 
 /// A member of a JSON object: absent, `null`, or a value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

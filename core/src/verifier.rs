@@ -1,17 +1,19 @@
-//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process.
+//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process
+//! (`docs/reference-behaviour.md#verification`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openssl::x509::X509;
 
 use crate::algorithm::HashAlgorithm;
-use crate::cms::{self, signature_family, SignatureFamily, SignedDocument};
+use crate::cms::{
+    self, signature_family, CmsProfile, ProfileDeviation, SignatureFamily, SignedDocument,
+};
 use crate::crypto::{digest, verify_digest, KeyKind};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
-use crate::form::{pki_token_to_der, PKIZ_PREFIX};
+use crate::form;
 use crate::limits::Limits;
-use crate::pem::pem_to_der;
-use crate::pkiz;
+use crate::timestamp::unix_time;
 use crate::trust::{load_bundle, SigningCert};
 
 /// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
@@ -20,11 +22,13 @@ use crate::trust::{load_bundle, SigningCert};
 /// token costs one signature check. Verdicts are those of `openssl cms -verify -certfile S
 /// -CAfile CA`: the signer is found by issuer and serial (or key id) among the signing certs,
 /// its chain is built from the CA bundle only, and it must be fit for S/MIME signing at the
-/// verification time.
+/// verification time. By default only documents in keystone's token profile are accepted
+/// ([`CmsProfile::Keystone`]); [`Verifier::with_profile`] relaxes that.
 pub struct Verifier {
     signers: Vec<SigningCert>,
     ca: Vec<X509>,
     limits: Limits,
+    profile: CmsProfile,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Verifier {
             .field("signing_certs", &self.signers.len())
             .field("ca_certs", &self.ca.len())
             .field("limits", &self.limits)
+            .field("profile", &self.profile)
             .finish()
     }
 }
@@ -46,11 +51,24 @@ pub fn unix_now() -> i64 {
 }
 
 impl Verifier {
-    /// A verifier from the PEM signing-certificate bundle and the PEM CA bundle.
+    /// A verifier from the PEM signing-certificate bundle and the PEM CA bundle, with the default
+    /// limits.
     ///
     /// Every certificate of the signing bundle may be a signer; none of them serves as an
     /// intermediate (as with `-certfile`). Every certificate of the CA bundle is trusted.
     pub fn new(signing_certs_pem: &[u8], ca_pem: &[u8]) -> Result<Self> {
+        Self::new_with_limits(signing_certs_pem, ca_pem, Limits::default())
+    }
+
+    /// As [`Verifier::new`], with `limits`: each bundle's length is checked against
+    /// `max_credential_len` before it is parsed, and the token limits apply to every verification.
+    pub fn new_with_limits(
+        signing_certs_pem: &[u8],
+        ca_pem: &[u8],
+        limits: Limits,
+    ) -> Result<Self> {
+        limits.check(LimitKind::CredentialLength, signing_certs_pem.len())?;
+        limits.check(LimitKind::CredentialLength, ca_pem.len())?;
         let signers = load_bundle(signing_certs_pem, "signing certificate file")?
             .into_iter()
             .map(SigningCert::new)
@@ -59,11 +77,13 @@ impl Verifier {
         Ok(Verifier {
             signers,
             ca,
-            limits: Limits::default(),
+            limits,
+            profile: CmsProfile::default(),
         })
     }
 
-    /// The same verifier with other resource limits.
+    /// The same verifier with other resource limits (the credential limit no longer matters: the
+    /// certificates are already read).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -74,50 +94,58 @@ impl Verifier {
         &self.limits
     }
 
+    /// The same verifier accepting the documents of `profile`: [`CmsProfile::Lenient`] accepts
+    /// every structure `openssl cms -verify` accepts (BER, attributes, certificates, ...) for
+    /// tokens that keystone's signer did not write.
+    pub fn with_profile(mut self, profile: CmsProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The CMS profile in force.
+    pub fn profile(&self) -> CmsProfile {
+        self.profile
+    }
+
     /// Verifies a PKI token, a PKIZ token or CMS PEM text now, returning the signed content.
     pub fn verify(&self, token: &[u8]) -> Result<Vec<u8>> {
         self.verify_at(token, unix_now())
     }
 
     /// Verifies as [`Verifier::verify`] with the clock at `at` (Unix seconds, like `-attime`).
+    ///
+    /// The clock must lie in the years 1 to 9999 ([`crate::timestamp::unix_time`]); the token is
+    /// decoded by [`form::decode`] (surrounding whitespace ignored).
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
-        let der = self.token_der(token)?;
-        self.verify_der_at(&der, at)
-    }
-
-    /// The CMS DER of a PKI token, PKIZ token or CMS PEM text, chosen by its first bytes.
-    pub fn token_der(&self, token: &[u8]) -> Result<Vec<u8>> {
-        if token.len() > self.limits.max_token_len {
-            return Err(Error::LimitExceeded {
-                what: LimitKind::TokenLength,
-                limit: self.limits.max_token_len,
-            });
+        unix_time(at)?;
+        let decoded = form::decode(token, &self.limits)?;
+        // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a new
+        // token text (and token hash) for the same document.
+        if self.profile == CmsProfile::Keystone
+            && decoded.encoding == form::Encoding::Pki
+            && memchr::memchr(b'/', token).is_some()
+        {
+            return Err(ProfileDeviation::TokenAlphabet.error());
         }
-        if token.starts_with(PKIZ_PREFIX.as_bytes()) {
-            let pem = pkiz::uncompress(token, &self.limits)?;
-            pem_to_der(&pem, &self.limits)
-        } else if token.trim_ascii_start().starts_with(b"-----BEGIN") {
-            pem_to_der(token, &self.limits)
-        } else {
-            pki_token_to_der(token, &self.limits)
-        }
+        self.verify_der_at(&decoded.der, at)
     }
 
     /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
-        if der.len() > self.limits.max_token_len {
-            return Err(Error::LimitExceeded {
-                what: LimitKind::TokenLength,
-                limit: self.limits.max_token_len,
-            });
-        }
+        unix_time(at)?;
+        self.limits.check(LimitKind::TokenLength, der.len())?;
         let document = cms::parse(der)?;
         self.verify_document_at(document, at)
     }
 
     /// Verifies a decoded document at `at`, in `CMS_verify`'s order: find every signer, check every
-    /// signer's chain, then every signature. Returns the content.
+    /// signer's chain, then every signature. Returns the content. Under [`CmsProfile::Keystone`] a
+    /// document outside the profile is refused first, as [`Error::Malformed`].
     pub fn verify_document_at(&self, document: SignedDocument, at: i64) -> Result<Vec<u8>> {
+        let keystone = self.profile == CmsProfile::Keystone;
+        if let Some(deviation) = document.profile_deviation().filter(|_| keystone) {
+            return Err(deviation.error());
+        }
         let signers = document
             .signers
             .iter()
@@ -129,6 +157,14 @@ impl Verifier {
                     .ok_or_else(|| Error::verify(VerifyFailure::SignerNotFound, ""))
             })
             .collect::<Result<Vec<_>>>()?;
+        // OpenSSL ignores an EC signer's signatureAlgorithm; the profile pins the one it writes.
+        let ec_signature_elsewhere = |(si, cert): &(&cms::SignerSummary, &SigningCert)| {
+            cert.kind() == Some(KeyKind::Ec)
+                && signature_family(&si.signature_oid) != SignatureFamily::Ecdsa
+        };
+        if keystone && signers.iter().any(ec_signature_elsewhere) {
+            return Err(ProfileDeviation::SignatureAlgorithm.error());
+        }
         for (_, cert) in &signers {
             cert.check_chain(&self.ca, at)?;
         }

@@ -28,8 +28,20 @@ For paste pipelines, :func:`filter_factory` applies ``patch()`` when the pipelin
     paste.filter_factory = kstoken.compat:filter_factory
     # optional: helpers = true, bind = true
 
-``patch()`` is idempotent and records the originals; ``unpatch()`` restores them; ``patched()`` is a
-context manager that undoes only what it did.
+Deliberate difference with ``bind=True``: a ``kerberos`` bind whose principal is JSON ``null``
+never matches. Stock keystonemiddleware (5.3.0 and 6.1.0) and keystone's ``validate_token_bind``
+compare ``REMOTE_USER != identifier``, so a request with ``AUTH_TYPE: Negotiate`` and no
+``REMOTE_USER`` passes a ``{"kerberos": null}`` bind (``None != None`` is false) in every
+enforcement mode. keystone only writes a kerberos bind from an authenticated ``REMOTE_USER`` (or the
+user's name), so a null principal is never legitimate, and a bind that an unauthenticated request
+satisfies would fail open. kstoken rejects it; every other case decides as upstream does
+(``tests/test_compat.py`` drives both middlewares with and without the patch).
+
+``patch()`` is all or nothing: it imports and looks up every target before setting the first
+attribute (``bind=True`` without keystonemiddleware raises ``ImportError`` and patches nothing), and
+undoes what it set if setting fails. It is idempotent and records the originals; ``unpatch()``
+restores them; ``patched()`` is a context manager that undoes only what it did. The module's lock
+is renewed in a forked child.
 
 What a patch cannot reach: a name bound before the patch, as in
 ``from keystoneclient.common.cms import cms_verify`` executed before ``patch()``; a
@@ -43,6 +55,7 @@ import binascii
 import contextlib
 import functools
 import importlib
+import os
 import subprocess
 import threading
 import zlib
@@ -72,8 +85,21 @@ _lock = threading.RLock()
 _originals: Dict[Tuple[str, str, str], Any] = {}
 
 
+def _reset_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at fork; it does not exist in the child.
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
 def confirm_token_bind(self: Any, auth_ref: Any, req: Any) -> None:
-    """kstoken's replacement for keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind``."""
+    """kstoken's replacement for keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind``.
+
+    Decides as upstream does, except that a ``{"kerberos": null}`` bind never matches (upstream
+    accepts it from a Negotiate request without ``REMOTE_USER``; see the module docstring).
+    """
     from kstoken import BindError, check_bind
 
     environ = getattr(req, "environ", None) or {}
@@ -95,40 +121,56 @@ def _target(module_name: str, owner: str) -> Any:
     return getattr(module, owner) if owner else module
 
 
-def _set(key: Tuple[str, str, str], value: Any, done: List[Tuple[str, str, str]]) -> None:
-    module_name, owner, attr = key
-    obj = _target(module_name, owner)
+def _set(key: Tuple[str, str, str], obj: Any, value: Any, done: List[Tuple[str, str, str]]) -> None:
+    _, owner, attr = key
     current = obj.__dict__.get(attr, _MISSING) if owner else getattr(obj, attr, _MISSING)
-    if key in _originals:
-        if current is value:
-            return
-    else:
-        _originals[key] = current
+    if key in _originals and current is value:
+        return
     setattr(obj, attr, value)
+    _originals.setdefault(key, current)
     done.append(key)
 
 
 def patch(*, helpers: bool = False, bind: bool = False) -> List[Tuple[str, str, str]]:
     """Patch kstoken in; returns the attributes this call changed (empty when already patched).
 
-    :raises ImportError: keystoneclient (or, with ``bind=True``, keystonemiddleware) is missing.
+    All or nothing: every target is imported and looked up before the first attribute is set, and
+    a failure while setting undoes what this call set.
+
+    :raises ImportError: keystoneclient (or, with ``bind=True``, keystonemiddleware) is missing;
+        nothing was patched.
     """
     done: List[Tuple[str, str, str]] = []
     with _lock:
+        plan: List[Tuple[Tuple[str, str, str], Any]] = []
         ksc_cms = importlib.import_module(_KSC_CMS)
         if getattr(ksc_cms, "subprocess", None) is None:
-            _set((_KSC_CMS, "", "subprocess"), subprocess, done)
+            plan.append(((_KSC_CMS, "", "subprocess"), subprocess))
         for name in _CORE + (_HELPERS if helpers else ()):
-            _set((_KSC_CMS, "", name), getattr(_cms, name), done)
+            plan.append(((_KSC_CMS, "", name), getattr(_cms, name)))
         if not helpers:
-            _fix_pkiz_500(ksc_cms, done)
+            plan.extend(_pkiz_fix_plan(ksc_cms))
         if bind:
-            _set((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind, done)
+            plan.append(
+                ((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind)
+            )
+        targets = [(key, _target(key[0], key[1]), value) for key, value in plan]
+        try:
+            for key, obj, value in targets:
+                _set(key, obj, value, done)
+        except BaseException:
+            unpatch(done)
+            raise
     return done
 
 
 def unpatch(keys: Any = None) -> None:
-    """Restore the originals (all of them, or only ``keys`` as returned by :func:`patch`)."""
+    """Restore the originals (all of them, or only ``keys`` as returned by :func:`patch`).
+
+    :raises TypeError: ``keys`` is one key rather than a list of them.
+    """
+    if isinstance(keys, tuple) and keys and isinstance(keys[0], str):
+        raise TypeError("keys must be a list of keys as patch() returns, not one key (wrap it: [key])")
     with _lock:
         for key in list(_originals) if keys is None else list(keys):
             if key not in _originals:
@@ -170,13 +212,13 @@ class PKIZInflateError(zlib.error, binascii.Error):
 _pkiz_wrappers: Dict[int, Callable[[str], bytes]] = {}
 
 
-def _fix_pkiz_500(ksc_cms: Any, done: List[Tuple[str, str, str]]) -> None:
-    """Wraps keystoneclient's ``pkiz_uncompress`` so a corrupt zlib stream raises
+def _pkiz_fix_plan(ksc_cms: Any) -> List[Tuple[Tuple[str, str, str], Any]]:
+    """The patch that wraps keystoneclient's ``pkiz_uncompress`` so a corrupt zlib stream raises
     :class:`PKIZInflateError` (one wrapper per original, so repeated patches are no-ops)."""
     key = (_KSC_CMS, "", "pkiz_uncompress")
     original = _originals.get(key, getattr(ksc_cms, "pkiz_uncompress", None))
     if original is None or original is _MISSING:
-        return
+        return []
     wrapper = _pkiz_wrappers.get(id(original))
     if wrapper is None:
 
@@ -188,7 +230,7 @@ def _fix_pkiz_500(ksc_cms: Any, done: List[Tuple[str, str, str]]) -> None:
                 raise PKIZInflateError(str(e)) from e
 
         wrapper = _pkiz_wrappers[id(original)] = pkiz_uncompress
-    _set(key, wrapper, done)
+    return [(key, wrapper)]
 
 
 def _flag(value: Any) -> bool:
