@@ -27,6 +27,7 @@ use crate::form::{detect_with, DetectionRule, TokenForm};
 use crate::hash::hash_hex;
 use crate::identity::{self, CatalogMemo, Header, Identity};
 use crate::limits::Limits;
+use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
 use crate::shared_cache::{SharedFormat, SharedValue};
 use crate::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
@@ -175,6 +176,20 @@ impl Refusal {
     pub fn wants_new_certificates(&self) -> bool {
         matches!(self, Refusal::Verification(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound))
             || *self == Refusal::Unavailable(Unavailable::NoCertificates)
+    }
+}
+
+impl From<Rejection> for Refusal {
+    /// The pipeline's rejections, as the authenticator's refusals.
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::NotPki => Refusal::NotPki,
+            Rejection::Revoked { by_audit_id } => Refusal::Revoked { by_audit_id },
+            Rejection::Verification(e) => Refusal::Verification(e),
+            Rejection::Body(e) => Refusal::Body(e),
+            Rejection::Expired => Refusal::Expired,
+            Rejection::Bind(b) => Refusal::Bind(b),
+        }
     }
 }
 
@@ -794,33 +809,27 @@ impl Authenticator {
                 state: Err(refusal),
             })
         };
-        if list
-            .as_ref()
-            .is_some_and(|l| l.list.is_revoked(&hashes, &[]))
-        {
-            return refuse(hashes, Refusal::Revoked { by_audit_id: false });
-        }
         let Some(verifier) = self.verifier() else {
             return Err((hashes, Refusal::Unavailable(Unavailable::NoCertificates)));
         };
-        let content = match verifier.verify_at(token, now_us.div_euclid(1_000_000)) {
-            Ok(content) => content,
+        let data = match verify_and_decode(
+            token,
+            &verifier,
+            list.as_ref().map(|l| &*l.list),
+            &hashes,
+            now_us.div_euclid(1_000_000),
+            |content| TokenData::decode(content, &self.config, &self.catalogs),
+            |data| &data.audit_ids,
+        ) {
+            Ok(data) => data,
             // Not cached: keystone may have a new signing key that fresh certificates would accept.
-            Err(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound) => {
+            Err(Rejection::Verification(e))
+                if e.verify_failure() == Some(VerifyFailure::SignerNotFound) =>
+            {
                 return Err((hashes, Refusal::Verification(e)))
             }
-            Err(e) => return refuse(hashes, Refusal::Verification(e)),
+            Err(rejection) => return refuse(hashes, Refusal::from(rejection)),
         };
-        let data = match TokenData::decode(content, &self.config, &self.catalogs) {
-            Ok(data) => data,
-            Err(e) => return refuse(hashes, Refusal::Body(e)),
-        };
-        if list
-            .as_ref()
-            .is_some_and(|l| l.list.is_revoked(&[], &data.audit_ids))
-        {
-            return refuse(hashes, Refusal::Revoked { by_audit_id: true });
-        }
         Ok(TokenEntry {
             hashes,
             state: Ok(Arc::new(data)),
