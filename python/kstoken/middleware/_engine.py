@@ -16,7 +16,7 @@ import time
 import weakref
 from typing import Any, Optional, Set, Tuple
 
-from kstoken import _kstoken
+from kstoken import _fork, _kstoken
 from kstoken.exceptions import KstokenError, VerificationError
 from kstoken.middleware import _config
 from kstoken.middleware._config import ConfigurationError, Settings
@@ -41,6 +41,9 @@ SIGNER_NOT_FOUND = "signer certificate not found"
 LIST_FETCH_RETRY = 5.0
 
 _ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+#: A request's credentials: user token, service token, AUTH_TYPE, REMOTE_USER, client certificate.
+Credentials = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Optional[str]]
 
 
 def _after_fork_in_child() -> None:
@@ -213,6 +216,23 @@ class Engine:
             return False, "keystonemiddleware is not installed"
         return True, ""
 
+    # -- native calls, each inside the fork gate (a fork waits for them: kstoken._fork) ----------
+
+    def _authenticate(self, args: "Credentials") -> Any:
+        user, service, auth_type, remote_user, client_cert = args
+        with _fork.guard:
+            return self.native.authenticate(
+                user, service, auth_type, remote_user, client_cert, shared=self.memcache
+            )
+
+    def _set_certificates(self, signing: bytes, ca: bytes) -> None:
+        with _fork.guard:
+            self.native.set_certificates(signing, ca)
+
+    def _set_revocation_list(self, body: bytes, deadline: float, at: Optional[float] = None) -> int:
+        with _fork.guard:
+            return int(self.native.set_revocation_list(body, deadline, at))
+
     # -- certificates -------------------------------------------------------------------------
 
     def _cert_stamps(self) -> Tuple[Optional[Stamp], Optional[Stamp]]:
@@ -231,7 +251,7 @@ class Engine:
         if signing is None or ca is None:
             return bool(self.native.has_certificates())
         try:
-            self.native.set_certificates(signing, ca)
+            self._set_certificates(signing, ca)
         except KstokenError as e:
             self.log.error("kstoken.middleware: the certificates in %s cannot be used: %s", self.signing_dir.path, e)
             return bool(self.native.has_certificates())
@@ -258,7 +278,7 @@ class Engine:
                 self.log.error("kstoken.middleware: cannot fetch the signing certificates: %s", e)
                 return False
             try:
-                self.native.set_certificates(signing, ca)
+                self._set_certificates(signing, ca)
             except KstokenError as e:
                 self.log.error("kstoken.middleware: keystone's certificates cannot be used: %s", e)
                 return False
@@ -291,7 +311,7 @@ class Engine:
         if deadline <= time.time():
             return
         try:
-            n = self.native.set_revocation_list(body, deadline)
+            n = self._set_revocation_list(body, deadline)
         except KstokenError as e:
             self.log.warning("kstoken.middleware: ignoring %s: %s", self.signing_dir.file(REVOCATION_LIST), e)
             return
@@ -320,12 +340,12 @@ class Engine:
             # so a keystone outage is noticed (and logged) within a refresh period.
             body = self.keystone.fetch_revocation_list(retries)
             try:
-                n = self.native.set_revocation_list(body, self._list_deadline(now), now)
+                n = self._set_revocation_list(body, self._list_deadline(now), now)
             except VerificationError as e:
                 # Signed by a key we do not have: keystone may have rotated it. Fetch, then retry once.
                 if e.reason != SIGNER_NOT_FOUND or not self.fetch_certificates(CERT_ROTATION_RETRY):
                     raise
-                n = self.native.set_revocation_list(body, self._list_deadline(now), now)
+                n = self._set_revocation_list(body, self._list_deadline(now), now)
         except (KeystoneError, KstokenError) as e:
             self._list_failed(e, now)
             return False
@@ -393,8 +413,8 @@ class Engine:
         """The native outcome for a request's credentials (empty tokens count as absent)."""
         self._ensure_process()
         self._maybe_reload_certificates()
-        args = (user_token or None, service_token or None, auth_type, remote_user, client_cert)
-        out = self.native.authenticate(*args, shared=self.memcache)
+        args: Credentials = (user_token or None, service_token or None, auth_type, remote_user, client_cert)
+        out = self._authenticate(args)
         refusals = (out.user_refusal, out.service_refusal)
         need_certs = "no_certificates" in refusals
         need_list = "no_revocation_list" in refusals
@@ -405,10 +425,10 @@ class Engine:
             if need_list:
                 retry = self.fetch_revocation_list(from_request=True)
             if retry:
-                out = self.native.authenticate(*args, shared=self.memcache)
+                out = self._authenticate(args)
         elif out.wants_certificates and self.fetch_certificates(CERT_ROTATION_RETRY):
             # A signer not among our certificates: keystone may have rotated its key.
-            out = self.native.authenticate(*args, shared=self.memcache)
+            out = self._authenticate(args)
         self._log_outcome(out)
         return out
 
