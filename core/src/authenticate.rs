@@ -240,6 +240,45 @@ pub struct TokenData {
     pub identity: Identity,
     /// `X-Service-Catalog` (when `include_service_catalog` and the token has a catalog).
     pub catalog: Option<Arc<str>>,
+    /// Room for a binding's own representation of this data, built once and reused by every
+    /// request that finds the token in the cache (the Python binding keeps its strings here).
+    pub binding: BindingSlot,
+}
+
+/// A slot a binding fills once per [`TokenData`]; it takes no part in comparisons or clones.
+#[derive(Default)]
+pub struct BindingSlot(std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
+
+impl BindingSlot {
+    /// The value, built by `init` on first use.
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(init())).downcast_ref()
+    }
+}
+
+impl Clone for BindingSlot {
+    fn clone(&self) -> Self {
+        BindingSlot::default()
+    }
+}
+
+impl PartialEq for BindingSlot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for BindingSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "BindingSlot(set)"
+        } else {
+            "BindingSlot(empty)"
+        })
+    }
 }
 
 impl TokenData {
@@ -269,7 +308,22 @@ impl TokenData {
             bind,
             identity,
             catalog,
+            binding: BindingSlot::default(),
         })
+    }
+
+    /// The headers a valid user token sets, catalog included, in order.
+    pub fn user_headers(&self) -> impl Iterator<Item = (Header, Option<&str>)> {
+        self.identity.user_headers().chain(
+            self.catalog
+                .as_deref()
+                .map(|c| (identity::SERVICE_CATALOG, Some(c))),
+        )
+    }
+
+    /// The headers a valid service token sets, in order.
+    pub fn service_headers(&self) -> impl Iterator<Item = (Header, Option<&str>)> {
+        self.identity.service_headers()
     }
 }
 
@@ -390,40 +444,61 @@ impl Outcome {
     /// [`identity::ALL_HEADERS`] has been removed from the request; `None` values are set as such.
     pub fn headers(&self) -> Vec<(Header, Option<&str>)> {
         let mut out = Vec::with_capacity(36);
+        for group in self.header_groups() {
+            match group {
+                HeaderGroup::Status(header, value) => out.push((header, Some(value))),
+                HeaderGroup::User(data) => out.extend(data.user_headers()),
+                HeaderGroup::Service(data) => out.extend(data.service_headers()),
+            }
+        }
+        out
+    }
+
+    /// [`Outcome::headers`] in groups, in order: the status headers, then the valid user token's
+    /// headers ([`TokenData::user_headers`]), then the valid service token's
+    /// ([`TokenData::service_headers`]) — for bindings that keep each token's headers prepared.
+    pub fn header_groups(&self) -> Vec<HeaderGroup<'_>> {
+        let mut out = Vec::with_capacity(4);
         if self.decision == Decision::Delegate {
             return out;
         }
         if let Some(service) = &self.service {
-            out.push((
+            out.push(HeaderGroup::Status(
                 identity::SERVICE_IDENTITY_STATUS,
-                Some(Self::status(Some(service))),
+                Self::status(Some(service)),
             ));
         }
-        out.push((
+        out.push(HeaderGroup::Status(
             identity::IDENTITY_STATUS,
-            Some(Self::status(self.user.as_ref())),
+            Self::status(self.user.as_ref()),
         ));
-        if let Some(data) = self
-            .user
-            .as_ref()
-            .filter(|u| u.is_valid())
-            .and_then(|u| u.data.as_deref())
-        {
-            out.extend(data.identity.user_headers());
-            if let Some(catalog) = &data.catalog {
-                out.push((identity::SERVICE_CATALOG, Some(&**catalog)));
-            }
+        if let Some(data) = valid_data(&self.user) {
+            out.push(HeaderGroup::User(data));
         }
-        if let Some(data) = self
-            .service
-            .as_ref()
-            .filter(|s| s.is_valid())
-            .and_then(|s| s.data.as_deref())
-        {
-            out.extend(data.identity.service_headers());
+        if let Some(data) = valid_data(&self.service) {
+            out.push(HeaderGroup::Service(data));
         }
         out
     }
+}
+
+/// The data of a token that is valid for the request.
+fn valid_data(report: &Option<TokenReport>) -> Option<&TokenData> {
+    report
+        .as_ref()
+        .filter(|r| r.is_valid())
+        .and_then(|r| r.data.as_deref())
+}
+
+/// A group of the headers an [`Outcome`] sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeaderGroup<'a> {
+    /// `X-Identity-Status` or `X-Service-Identity-Status` and its value.
+    Status(Header, &'static str),
+    /// The headers of a valid user token.
+    User(&'a TokenData),
+    /// The headers of a valid service token.
+    Service(&'a TokenData),
 }
 
 /// The request's credentials.
@@ -462,14 +537,24 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-/// Strips what Python's `str.strip()` strips (the reference strips the header value).
+/// Strips what Python's `str.strip()` strips (keystonemiddleware strips the header value that way;
+/// it is wider than [`crate::form::trim_token`], the HTTP whitespace every entry point ignores).
 pub fn strip_token(token: &[u8]) -> &[u8] {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !is_python_space(*b));
+    if plain(token.first()) && plain(token.last()) {
+        return token;
+    }
     match std::str::from_utf8(token) {
         Ok(s) => s
             .trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
             .as_bytes(),
         Err(_) => token.trim_ascii(),
     }
+}
+
+/// ASCII whitespace to Python's `str.isspace()`, which includes the separators `\x1c`..`\x1f`.
+fn is_python_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
 }
 
 impl Authenticator {
@@ -556,9 +641,7 @@ impl Authenticator {
     }
 
     fn is_pki(&self, token: &[u8]) -> bool {
-        std::str::from_utf8(token)
-            .map(|t| detect_with(t, self.config.detection) != TokenForm::Other)
-            .unwrap_or(false)
+        detect_with(token, self.config.detection) != TokenForm::Other
     }
 
     /// Authenticates one request at `now_us` (Unix microseconds).
@@ -663,23 +746,26 @@ impl Authenticator {
         now_us: i64,
         shared: Option<&dyn SharedCache>,
     ) -> TokenReport {
-        if !self.is_pki(token) {
-            return TokenReport::refused(Refusal::NotPki);
-        }
-        if token.len() > self.config.limits.max_token_len {
-            return TokenReport::refused(Refusal::Verification(Error::LimitExceeded {
-                what: LimitKind::TokenLength,
-                limit: self.config.limits.max_token_len,
-            }));
-        }
+        let max = self.config.limits.max_token_len;
+        // Only PKI/PKIZ tokens within the limits are cached: a hit needs no other check.
         let key = self
             .cache
             .as_ref()
+            .filter(|_| token.len() <= max)
             .and_then(|c| cache_key(token).map(|k| (c, k)));
         let cached = key.as_ref().and_then(|(c, key)| c.get(key, now_us));
         let (entry, source) = match cached {
             Some(entry) => (entry, Source::Cache),
             None => {
+                if !self.is_pki(token) {
+                    return TokenReport::refused(Refusal::NotPki);
+                }
+                if token.len() > max {
+                    return TokenReport::refused(Refusal::Verification(Error::LimitExceeded {
+                        what: LimitKind::TokenLength,
+                        limit: max,
+                    }));
+                }
                 // The configured hashes serve revocation checks and shared-cache keys only.
                 let needed = shared.is_some() || self.config.revocation != RevocationMode::Off;
                 let hashes: Vec<String> = if needed {
@@ -1358,6 +1444,9 @@ mod tests {
 
     #[test]
     fn python_whitespace_is_stripped() {
+        assert_eq!(strip_token(b"MIIx"), b"MIIx");
+        assert_eq!(strip_token(b"MIIx\x0b"), b"MIIx");
+        assert_eq!(strip_token(b""), b"");
         assert_eq!(strip_token(b" \t\x1cMIIx\x1f\r\n"), b"MIIx");
         assert_eq!(strip_token("\u{a0}MIIx\u{3000}".as_bytes()), b"MIIx");
         assert_eq!(strip_token(b"\xffMII \n"), b"\xffMII");

@@ -9,8 +9,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use kstoken::authenticate::{
-    Authenticator, Config, Credentials, Decision, NonPki, Outcome, RevocationMode, SharedCache,
-    Source, TokenReport,
+    Authenticator, Config, Credentials, Decision, HeaderGroup, NonPki, Outcome, RevocationMode,
+    SharedCache, Source, TokenData, TokenReport,
 };
 use kstoken::bind::{AuthContext, BindMode};
 use kstoken::identity::{Header, ALL_HEADERS};
@@ -108,22 +108,89 @@ fn source_name(source: Source) -> Option<&'static str> {
     }
 }
 
+/// What the binding keeps with each token's data (in its [`BindingSlot`]): the body as one Python
+/// string (so `json.loads` caches keyed by it hash it once) and the user and service header groups as
+/// tuples of `(environ key, value)` pairs, built on the token's first request and shared by every
+/// later one.
+struct PyTokenObjects {
+    info: Option<Py<PyString>>,
+    user: Py<PyTuple>,
+    service: Py<PyTuple>,
+}
+
+fn pairs<'py, 'a>(
+    py: Python<'py>,
+    headers: impl Iterator<Item = (Header, Option<&'a str>)>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let items = headers
+        .map(|(header, value)| {
+            let value = value.map(|v| PyString::new(py, v));
+            PyTuple::new(
+                py,
+                [
+                    environ_key(py, header).into_any(),
+                    value.into_pyobject(py)?.into_any(),
+                ],
+            )
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, items)
+}
+
+fn build_objects(py: Python<'_>, data: &TokenData) -> Option<PyTokenObjects> {
+    Some(PyTokenObjects {
+        // The content was decoded as UTF-8 JSON before it was cached.
+        info: std::str::from_utf8(&data.content)
+            .ok()
+            .map(|t| PyString::new(py, t).unbind()),
+        user: pairs(py, data.user_headers()).ok()?.unbind(),
+        service: pairs(py, data.service_headers()).ok()?.unbind(),
+    })
+}
+
+fn objects<'a>(py: Python<'_>, data: &'a TokenData) -> Option<&'a PyTokenObjects> {
+    data.binding
+        .get_or_init(|| build_objects(py, data))
+        .and_then(Option::as_ref)
+}
+
 fn token_info(py: Python<'_>, report: Option<&TokenReport>) -> Option<Py<PyString>> {
-    let data = report?.data.as_ref()?;
-    // The content was decoded as UTF-8 JSON before it was cached.
-    let text = std::str::from_utf8(&data.content).ok()?;
-    Some(PyString::new(py, text).unbind())
+    let data = report?.data.as_deref()?;
+    match objects(py, data) {
+        Some(o) => o.info.as_ref().map(|i| i.clone_ref(py)),
+        None => std::str::from_utf8(&data.content)
+            .ok()
+            .map(|t| PyString::new(py, t).unbind()),
+    }
+}
+
+fn extend(list: &Bound<'_, PyList>, group: &Bound<'_, PyTuple>) -> PyResult<()> {
+    for item in group.iter() {
+        list.append(item)?;
+    }
+    Ok(())
 }
 
 fn outcome(py: Python<'_>, o: &Outcome) -> PyResult<PyOutcome> {
     let headers = PyList::empty(py);
-    for (header, value) in o.headers() {
-        let key = environ_key(py, header);
-        let value = value.map(|v| PyString::new(py, v));
-        headers.append(PyTuple::new(
-            py,
-            [key.into_any(), value.into_pyobject(py)?.into_any()],
-        )?)?;
+    for group in o.header_groups() {
+        match group {
+            HeaderGroup::Status(header, value) => {
+                let value = PyString::intern(py, value);
+                headers.append(PyTuple::new(
+                    py,
+                    [environ_key(py, header).into_any(), value.into_any()],
+                )?)?;
+            }
+            HeaderGroup::User(data) => match objects(py, data) {
+                Some(o) => extend(&headers, o.user.bind(py))?,
+                None => extend(&headers, &pairs(py, data.user_headers())?)?,
+            },
+            HeaderGroup::Service(data) => match objects(py, data) {
+                Some(o) => extend(&headers, o.service.bind(py))?,
+                None => extend(&headers, &pairs(py, data.service_headers())?)?,
+            },
+        }
     }
     let decision = match o.decision {
         Decision::Pass => "pass",

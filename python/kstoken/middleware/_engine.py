@@ -133,7 +133,8 @@ class Engine:
         self._list_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._pid: Optional[int] = None
+        # Whether this process's background work is started (reset in a forked child).
+        self._started = False
         self._next_cert_check = 0.0
         self._next_cert_fetch = 0.0
         self._next_list_fetch = 0.0
@@ -146,13 +147,12 @@ class Engine:
             self.memcache.reset()
 
     def _ensure_process(self) -> None:
-        pid = os.getpid()
-        if self._pid == pid:
+        if self._started:
             return
         with self._lock:
-            if self._pid == pid:
+            if self._started:
                 return
-            self._pid = pid
+            self._started = True
             if self.revocation:
                 self._thread = threading.Thread(
                     target=self._refresh_loop, name="kstoken-revocation-list", daemon=True
