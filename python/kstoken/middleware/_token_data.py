@@ -17,6 +17,17 @@ from kstoken.middleware._user_plugin import UserAuthPlugin
 __all__ = ["TokenData"]
 
 
+def _shared_strings(value: Any, seen: Dict[str, str]) -> Any:
+    """``value`` with equal strings replaced by one object (strings are immutable: safe to share)."""
+    if isinstance(value, str):
+        return seen.setdefault(value, value)
+    if isinstance(value, list):
+        return [_shared_strings(v, seen) for v in value]
+    if isinstance(value, dict):
+        return {seen.setdefault(k, k): _shared_strings(v, seen) for k, v in value.items()}
+    return value
+
+
 class TokenData:
     """Builds the token data objects; remembers up to ``max_entries`` decoded bodies."""
 
@@ -31,7 +42,8 @@ class TokenData:
         if packed is not None:
             return marshal.loads(packed)
         value = json.loads(text)
-        packed = marshal.dumps(value)
+        # Equal strings as one object: marshal then writes references, and reads back fewer objects.
+        packed = marshal.dumps(_shared_strings(value, {}))
         with self._lock:
             if len(self._memo) >= self._max:
                 # Oldest first (dicts keep insertion order).

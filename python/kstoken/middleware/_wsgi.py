@@ -1,6 +1,6 @@
 """The WSGI middleware: keystonemiddleware's ``auth_token.AuthProtocol`` for PKI and PKIZ tokens."""
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Tuple
 
 from kstoken import _kstoken
 from kstoken.middleware._engine import Engine, build_ksm_delegate
@@ -12,7 +12,7 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: Every identity header, as environ keys: removed from each request before anything else.
-STRIPPED_ENVIRON_KEYS: Tuple[str, ...] = tuple(key for _, key in _kstoken.IDENTITY_HEADERS)
+STRIPPED_ENVIRON_KEYS: FrozenSet[str] = frozenset(key for _, key in _kstoken.IDENTITY_HEADERS)
 
 #: keystonemiddleware's 401 body.
 UNAUTHORIZED_BODY = (
@@ -61,8 +61,8 @@ class AuthProtocol:
         return [_UNAVAILABLE_BODY]
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        for key in STRIPPED_ENVIRON_KEYS:
-            environ.pop(key, None)
+        for key in STRIPPED_ENVIRON_KEYS.intersection(environ):
+            del environ[key]
         user_token = environ.get("HTTP_X_AUTH_TOKEN", environ.get("HTTP_X_STORAGE_TOKEN"))
         service_token = environ.get("HTTP_X_SERVICE_TOKEN")
         out = self.engine.authenticate(
