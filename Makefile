@@ -1,5 +1,5 @@
 # The two entry points of the README.
-.PHONY: demo test bench
+.PHONY: demo test bench wheel
 
 demo:
 	bash scripts/demo.sh
@@ -10,3 +10,7 @@ test:
 # Benchmarks against the peers (not part of the tests): writes benches/RESULTS.md and results.png.
 bench:
 	bash scripts/bench.sh
+
+# The Python distributions into target/wheels/: the portable manylinux2014 wheel and the sdist.
+wheel:
+	bash scripts/build-wheel.sh

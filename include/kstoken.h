@@ -3,6 +3,13 @@
  * `openssl cms`. C ABI of libkstoken (shared: -lkstoken; static: libkstoken.a plus
  * -lssl -lcrypto -lz -lpthread -ldl -lm).
  *
+ * ABI stability: the ABI is 0.x and may change between minor versions. Changed after 0.1.0:
+ * verifiers, revocation lists and policies are reference-counted `const` handles (kst_*_clone,
+ * kst_*_free); the mutable kst_policy with setters gave way to kst_policy_builder_* and
+ * kst_policy_builder_build; kst_limits gained max_credential_len and max_content_len;
+ * kst_signer_new_with_limits is new; kst_detect, kst_hash_token, kst_check_bind and
+ * kst_revocation_list_from_json take an optional `const kst_limits *` (NULL: the defaults).
+ *
  * Conventions, the same for every function:
  *
  * - Results. Every fallible function returns a kst_result: KST_OK (0) or an error code.
@@ -14,17 +21,30 @@
  * - Pointers. Every pointer argument is checked: a NULL where one is required gives
  *   KST_NULL_PARAMETER. Parameters documented as optional accept NULL.
  * - Panics. Every function runs behind a panic boundary; a panic (a bug) gives KST_PANIC and
- *   never unwinds into C.
- * - Inputs. Byte data is (const uint8_t *data, size_t len), borrowed for the call only. Short text
- *   (algorithm names, bind modes, user names, hashes) is NUL-terminated UTF-8.
- * - Outputs. Byte results are written to (uint8_t **out, size_t *out_len) in a buffer the
- *   library allocates and the caller releases with kst_bytes_free(out). A NUL byte follows
- *   each buffer (not counted in out_len), so text results are C strings. On failure *out is
- *   NULL and *out_len is 0. Handles are written to `T **out` (NULL on failure) and released with
- *   the matching kst_*_free; every _free accepts NULL.
- * - Threads. kst_verifier, kst_signer and kst_revocation_list are immutable and thread-safe: use
- *   one from any number of threads at once (free only when no thread uses it). kst_policy may be
- *   shared once configured (no setter running). kst_validated and kst_error are plain values.
+ *   never unwinds into C. Nothing is printed to standard error: the library installs a Rust panic
+ *   hook once that stays silent while a kstoken function runs on the panicking thread and hands
+ *   every other panic to the hook installed before it.
+ * - Inputs. Byte data is (const uint8_t *data, size_t len), borrowed for the call only. Every
+ *   length is checked against its limit (kst_limits) before a byte is read or anything is
+ *   allocated: a length over the limit is KST_LIMIT_EXCEEDED whatever the pointer points to. Short
+ *   text (algorithm names, bind modes, user names, hashes) is NUL-terminated UTF-8 of at most
+ *   KST_MAX_TEXT_LEN bytes.
+ * - Tokens. Surrounding ASCII whitespace (space, tab, CR, LF) is not part of a token, in every
+ *   function that takes one; whitespace inside it is.
+ * - Clocks. The _at functions take Unix seconds in the years 1 to 9999; any other value
+ *   (INT64_MIN, year 10000, INT64_MAX) is KST_INVALID_ARGUMENT.
+ * - Outputs. Every output pointer is cleared before anything else is checked: on failure *out is
+ *   NULL (or the zero value) and *out_len is 0, wherever the pointer is writable. Byte results are
+ *   written to (uint8_t **out, size_t *out_len) in a buffer the library allocates and the caller
+ *   releases with kst_bytes_free(out). A NUL byte follows each buffer (not counted in out_len), so
+ *   text results are C strings. Handles are written to `T **out` and released with the matching
+ *   kst_*_free; every _free accepts NULL.
+ * - Threads. kst_verifier, kst_revocation_list and kst_policy are immutable, thread-safe and
+ *   reference-counted: use one from any number of threads at once; kst_*_clone returns another
+ *   reference (the same pointer) and kst_*_free drops one, the last releasing the object, so one
+ *   thread may replace a shared list while others still validate with the old one (see
+ *   kst_revocation_list). kst_signer is immutable and thread-safe with one owner (free it when no
+ *   thread uses it). kst_policy_builder, kst_validated and kst_error are plain values.
  */
 
 
@@ -36,6 +56,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+// The longest NUL-terminated text argument read, terminator excluded: far above any algorithm
+// list, bind mode, user name, hash or audit id, and small enough that a missing terminator costs
+// little.
+#define KST_MAX_TEXT_LEN (64 << 10)
 
 // Major version of the header (the library's `kst_version()` should agree).
 #define KSTOKEN_VERSION_MAJOR 0
@@ -70,7 +95,7 @@ enum kst_result
   KST_CERTIFICATE_CONFIG = 100,
   // The token, CMS document or JSON cannot be decoded (`CMSError`).
   KST_MALFORMED = 101,
-  // An input exceeded a resource limit (token length, inflated size, JSON size or depth).
+  // An input exceeded a resource limit (see `kst_limits`; text arguments: `KST_MAX_TEXT_LEN`).
   KST_LIMIT_EXCEEDED = 102,
   // Signing failed, for instance because the key does not match the certificate.
   KST_SIGNING = 103,
@@ -132,19 +157,29 @@ typedef uint32_t kst_token_form;
 // free while another thread reads it; otherwise an ordinary value that may move between threads.
 typedef struct kst_error kst_error;
 
-// What validation enforces (keystonemiddleware's configuration). A new policy has the
-// middleware's defaults: hash algorithm `md5`, bind mode `permissive`, the upstream detection
-// rule.
+// What validation enforces (keystonemiddleware's configuration): hash algorithms, bind mode,
+// detection rule.
 //
-// Not thread-safe to modify: configure it first, then any number of threads may pass it to
-// `kst_validate` at once as long as no setter runs concurrently.
+// Immutable and reference-counted: any number of threads may pass one to `kst_validate` at once;
+// `kst_policy_clone` takes another reference and each `kst_policy_free` drops one.
 typedef struct kst_policy kst_policy;
+
+// Collects a policy's settings; `kst_policy_builder_build` makes an immutable `kst_policy` of
+// them. Starts with keystonemiddleware's defaults: hash algorithm `md5`, bind mode `permissive`,
+// the upstream detection rule.
+//
+// A plain value with one owner: not for concurrent use (build the policy, then share that).
+typedef struct kst_policy_builder kst_policy_builder;
 
 // A verified revocation list, indexed by token hash and by audit id.
 //
-// Thread-safe: immutable once created; any number of threads may query it (and pass it to
-// `kst_validate`) at once. Only `kst_revocation_list_free` needs exclusive access. To refresh
-// the list, load a new one and swap the pointer.
+// Immutable and reference-counted: any number of threads may query it (and pass it to
+// `kst_validate`) at once; `kst_revocation_list_clone` takes another reference and each
+// `kst_revocation_list_free` drops one, the last one releasing the list. To refresh the list
+// while other threads validate, keep the current one in a slot guarded by a mutex: a reader
+// clones it under the lock and frees its reference when done; the refresher loads the new list,
+// swaps it in under the lock and frees the slot's old reference (the list itself lives on until
+// the last reader lets it go).
 typedef struct kst_revocation_list kst_revocation_list;
 
 // A signer: a signing certificate and its private key, a digest and a content mode.
@@ -161,8 +196,9 @@ typedef struct kst_validated kst_validated;
 
 // A verifier: the signing-certificate bundle and the CA bundle, with resource limits.
 //
-// Thread-safe: one verifier may be used from any number of threads at once (it caches each
-// signer's chain verdict internally). Only `kst_verifier_free` needs exclusive access.
+// Immutable and reference-counted: any number of threads may use one at once (it caches each
+// signer's chain verdict internally); `kst_verifier_clone` takes another reference and each
+// `kst_verifier_free` drops one, the last one releasing the verifier.
 typedef struct kst_verifier kst_verifier;
 
 // What the web server authenticated the request with (the WSGI environ of the reference).
@@ -173,22 +209,32 @@ typedef struct kst_auth_context {
   const char *auth_type;
   // `REMOTE_USER`, the authenticated principal (NUL-terminated; compared exactly).
   const char *remote_user;
-  // The TLS client certificate, PEM or DER (`client_cert_len` bytes).
+  // The TLS client certificate, PEM or DER (`client_cert_len` bytes, at most
+  // `max_credential_len`).
   const uint8_t *client_cert;
   // Length of `client_cert` in bytes.
   size_t client_cert_len;
 } kst_auth_context;
 
-// Resource limits applied to untrusted input (see `kst_limits_default` for the defaults).
+// Resource limits applied to untrusted input, each checked before the input is read. Start from
+// `kst_limits_default` and change what you need; functions taking a `const kst_limits *` accept
+// NULL for the defaults.
 typedef struct kst_limits {
   // Longest accepted token, CMS PEM text or DER document, in bytes (default 1 MiB).
   size_t max_token_len;
   // Largest accepted inflated PKIZ payload, in bytes (default 1 MiB).
   size_t max_inflated_len;
-  // Largest accepted JSON document (token body, revocation list), in bytes (default 1 MiB).
+  // Largest accepted JSON document (token body, revocation list, bind section), in bytes
+  // (default 1 MiB).
   size_t max_json_len;
   // Deepest accepted JSON nesting (default 64).
   size_t max_json_depth;
+  // Longest accepted certificate, key or certificate bundle (signing certificates, CA bundle,
+  // signing key, client certificate), in bytes (default 16 MiB; at most `INT_MAX` is used, the
+  // most OpenSSL reads).
+  size_t max_credential_len;
+  // Longest content a signer signs, in bytes (default 1 MiB).
+  size_t max_content_len;
 } kst_limits;
 
 #ifdef __cplusplus
@@ -201,20 +247,24 @@ extern "C" {
 // `permissive`, `strict`, `required`, or any other string naming a bind type the token must
 // carry (e.g. `kerberos`, `x509`). `bind_json` is the token's `bind` object as JSON text, e.g.
 // `{"kerberos": "alice@REALM"}` or `{"x509": {"sha256": "<hex>"}}`; NULL (or JSON `null`)
-// means the token has no bind section. `auth` may be NULL (nothing authenticated).
+// means the token has no bind section. `auth` may be NULL (nothing authenticated), `limits` too
+// (the defaults).
 //
 // Returns `KST_OK` if the request may use the token, `KST_BIND_REJECTED` if not (the message says
 // why), `KST_MALFORMED` if `bind_json` is not a JSON object or `null`, `KST_LIMIT_EXCEEDED` if it
-// is larger or deeper than the default limits (1 MiB, 64 levels).
+// is larger or deeper than `max_json_len`/`max_json_depth` (1 MiB, 64 levels by default; the
+// length is checked before the text is read) or the client certificate is longer than
+// `max_credential_len`.
 //
 // # Safety
 // `mode` is a NUL-terminated string; `bind_json` is NULL or points to `bind_json_len` readable
-// bytes; `auth` is NULL or valid (see `kst_auth_context`); `err` is NULL or valid for writing a
-// pointer.
+// bytes; `auth` is NULL or valid (see `kst_auth_context`); `limits` is NULL or points to a
+// readable `kst_limits`; `err` is NULL or valid for writing a pointer.
 kst_result kst_check_bind(const char *mode,
                           const uint8_t *bind_json,
                           size_t bind_json_len,
                           const struct kst_auth_context *auth,
+                          const struct kst_limits *limits,
                           struct kst_error **err);
 
 // Releases a buffer this library returned through an `out`/`out_len` pair. NULL is ignored.
@@ -229,14 +279,17 @@ void kst_bytes_free(uint8_t *data);
 // misses PKI tokens whose DER is shorter than 256 or at least 16384 bytes. With `lenient` true a
 // token whose first bytes decode to a DER SEQUENCE header spanning the whole token is PKI too.
 // Surrounding ASCII whitespace (space, tab, CR, LF) is ignored; a token that is not UTF-8 is
-// `KST_FORM_OTHER`.
+// `KST_FORM_OTHER`. `limits` may be NULL (the defaults): a token longer than `max_token_len` is
+// `KST_LIMIT_EXCEEDED`, refused before it is read.
 //
 // # Safety
-// `token` points to `token_len` readable bytes; `out` is valid for writing a `kst_token_form`;
-// `err` is NULL or valid for writing a pointer.
+// `token` points to `token_len` readable bytes; `limits` is NULL or points to a readable
+// `kst_limits`; `out` is valid for writing a `kst_token_form`; `err` is NULL or valid for writing
+// a pointer.
 kst_result kst_detect(const uint8_t *token,
                       size_t token_len,
                       bool lenient,
+                      const struct kst_limits *limits,
                       kst_token_form *out,
                       struct kst_error **err);
 
@@ -244,20 +297,102 @@ kst_result kst_detect(const uint8_t *token,
 // writes the lowercase hex digest to `*out`/`*out_len` (a NUL-terminated string), freed with
 // `kst_bytes_free`. `algorithm_name` is `md5`, `sha1`, `sha224`, `sha256`, `sha384` or `sha512`
 // (case-insensitive). Surrounding ASCII whitespace (space, tab, CR, LF) is not part of the token.
+// `limits` may be NULL (the defaults).
 //
 // Errors: `KST_NOT_PKI` if the token is neither `MII...` nor `PKIZ_...` (keystoneclient returns
 // such tokens unhashed: use the token itself as its id), `KST_INVALID_ARGUMENT` for an unknown
-// algorithm.
+// algorithm, `KST_LIMIT_EXCEEDED` for a token longer than `max_token_len` (refused before it is
+// read).
 //
 // # Safety
 // `token` points to `token_len` readable bytes; `algorithm_name` is a NUL-terminated string;
-// `out`/`out_len` are valid for writes; `err` is NULL or valid for writing a pointer.
+// `limits` is NULL or points to a readable `kst_limits`; `out`/`out_len` are valid for writes;
+// `err` is NULL or valid for writing a pointer.
 kst_result kst_hash_token(const uint8_t *token,
                           size_t token_len,
                           const char *algorithm_name,
+                          const struct kst_limits *limits,
                           uint8_t **out,
                           size_t *out_len,
                           struct kst_error **err);
+
+// Writes the default limits to `*out`.
+//
+// # Safety
+// `out` is NULL or valid for writing a `kst_limits`; `err` is NULL or valid for writing a pointer.
+kst_result kst_limits_default(struct kst_limits *out, struct kst_error **err);
+
+// Creates a builder with the defaults; free it with `kst_policy_builder_free`.
+//
+// # Safety
+// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
+kst_result kst_policy_builder_new(struct kst_policy_builder **out, struct kst_error **err);
+
+// Sets the hash algorithms (`hash_algorithms`): a comma-separated list such as `"sha256,md5"`,
+// names as `kst_hash_token` takes them, spaces ignored. The token's hashes are computed in this
+// order, returned by `kst_validated_hash`, and all checked against the revocation list.
+//
+// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list (the builder is
+// unchanged). A repeated algorithm counts once.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `algorithms` is a NUL-terminated string;
+// `err` is NULL or valid for writing a pointer.
+kst_result kst_policy_builder_set_hash_algorithms(struct kst_policy_builder *builder,
+                                                  const char *algorithms,
+                                                  struct kst_error **err);
+
+// Sets the bind mode (`enforce_token_bind`): `disabled`, `permissive`, `strict`, `required` or a
+// bind type name, as `kst_check_bind` takes it.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `mode` is a NUL-terminated string; `err` is
+// NULL or valid for writing a pointer.
+kst_result kst_policy_builder_set_bind_mode(struct kst_policy_builder *builder,
+                                            const char *mode,
+                                            struct kst_error **err);
+
+// Sets the detection rule: `upstream` (keystoneclient's `MII`/`PKIZ_` rule, the default) or
+// `lenient` (also PKI tokens of unusual sizes, see `kst_detect`).
+//
+// Errors: `KST_INVALID_ARGUMENT` for any other name (the builder is unchanged).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `rule` is a NUL-terminated string; `err` is
+// NULL or valid for writing a pointer.
+kst_result kst_policy_builder_set_detection(struct kst_policy_builder *builder,
+                                            const char *rule,
+                                            struct kst_error **err);
+
+// Builds an immutable policy from the builder's current settings; free it with
+// `kst_policy_free`. The builder stays as it is: build more policies from it, or free it.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `out` is valid for writing a pointer; `err`
+// is NULL or valid for writing a pointer.
+kst_result kst_policy_builder_build(const struct kst_policy_builder *builder,
+                                    const struct kst_policy **out,
+                                    struct kst_error **err);
+
+// Releases a builder (the policies built from it stay valid). NULL is ignored.
+//
+// # Safety
+// `builder` is NULL or a builder from this library, not used afterwards.
+void kst_policy_builder_free(struct kst_policy_builder *builder);
+
+// Another reference to `policy` (the same pointer), released with its own `kst_policy_free`.
+// NULL gives NULL.
+//
+// # Safety
+// `policy` is NULL or a live policy the caller holds a reference to.
+const struct kst_policy *kst_policy_clone(const struct kst_policy *policy);
+
+// Drops one reference to a policy; the last one releases it. NULL is ignored.
+//
+// # Safety
+// `policy` is NULL or a policy from this library whose reference the caller holds; the caller
+// does not use that reference afterwards (other references stay valid).
+void kst_policy_free(const struct kst_policy *policy);
 
 // A static, NUL-terminated English description of `result`; never NULL, never to be freed.
 //
@@ -287,23 +422,27 @@ const char *kst_error_message(const struct kst_error *error);
 // `error` is NULL or a `kst_error` from this library not yet freed; it must not be used after.
 void kst_error_free(struct kst_error *error);
 
-// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}` (default
-// limits). Anything but keystone's shape, an object whose only member is the `revoked` array of
-// entries with a string `id` and/or `audit_id` and an optional `expires`, is `KST_MALFORMED`
-// (a document without `revoked` too: it is some other signed document, not an empty list).
+// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}`. Anything
+// but keystone's shape, an object whose only member is the `revoked` array of entries with a
+// string `id` and/or `audit_id` and an optional `expires`, is `KST_MALFORMED` (a document without
+// `revoked` too: it is some other signed document, not an empty list); a document over
+// `max_json_len` or `max_json_depth` is `KST_LIMIT_EXCEEDED` (the length is checked before the
+// text is read). `limits` may be NULL (the defaults).
 //
 // # Safety
-// `json` points to `json_len` readable bytes; `out` is valid for writing a pointer; `err` is
-// NULL or valid for writing a pointer.
+// `json` points to `json_len` readable bytes; `limits` is NULL or points to a readable
+// `kst_limits`; `out` is valid for writing a pointer; `err` is NULL or valid for writing a
+// pointer.
 kst_result kst_revocation_list_from_json(const uint8_t *json,
                                          size_t json_len,
-                                         struct kst_revocation_list **out,
+                                         const struct kst_limits *limits,
+                                         const struct kst_revocation_list **out,
                                          struct kst_error **err);
 
 // Loads a revocation list from keystone's signed response (`{"signed": "<CMS PEM>"}`, the body
 // of `GET /v3/auth/tokens/OS-PKI/revoked`) or from the CMS PEM itself, verified with `verifier`
-// now exactly as a token is. Errors are those of `kst_verifier_verify`, plus `KST_MALFORMED`
-// for a response or list of the wrong shape.
+// now exactly as a token is, under the verifier's limits. Errors are those of
+// `kst_verifier_verify`, plus `KST_MALFORMED` for a response or list of the wrong shape.
 //
 // # Safety
 // `signed_body` points to `signed_body_len` readable bytes; `verifier` is a live verifier;
@@ -311,7 +450,7 @@ kst_result kst_revocation_list_from_json(const uint8_t *json,
 kst_result kst_revocation_list_from_signed(const uint8_t *signed_body,
                                            size_t signed_body_len,
                                            const struct kst_verifier *verifier,
-                                           struct kst_revocation_list **out,
+                                           const struct kst_revocation_list **out,
                                            struct kst_error **err);
 
 // As `kst_revocation_list_from_signed`, verifying at `at` (Unix seconds; outside the years 1 to
@@ -323,7 +462,7 @@ kst_result kst_revocation_list_from_signed_at(const uint8_t *signed_body,
                                               size_t signed_body_len,
                                               const struct kst_verifier *verifier,
                                               int64_t at,
-                                              struct kst_revocation_list **out,
+                                              const struct kst_revocation_list **out,
                                               struct kst_error **err);
 
 // Writes the number of entries of `list` to `*out`.
@@ -355,21 +494,30 @@ kst_result kst_revocation_list_contains_audit_id(const struct kst_revocation_lis
                                                  bool *out,
                                                  struct kst_error **err);
 
-// Releases a revocation list. NULL is ignored.
+// Another reference to `list` (the same pointer), released with its own
+// `kst_revocation_list_free`. NULL gives NULL.
 //
 // # Safety
-// `list` is NULL or a list from this library, not used by any thread afterwards.
-void kst_revocation_list_free(struct kst_revocation_list *list);
+// `list` is NULL or a live list the caller holds a reference to.
+const struct kst_revocation_list *kst_revocation_list_clone(const struct kst_revocation_list *list);
+
+// Drops one reference to a revocation list; the last one releases it. NULL is ignored.
+//
+// # Safety
+// `list` is NULL or a list from this library whose reference the caller holds; the caller does
+// not use that reference afterwards (other references stay valid).
+void kst_revocation_list_free(const struct kst_revocation_list *list);
 
 // Creates a signer from a PEM certificate and its PEM private key (RSA or EC, PKCS#1 or
-// PKCS#8). `digest` names the CMS digest (`sha1`, `sha224`, `sha256`, `sha384`, `sha512`;
-// NULL means `sha256`, keystoneclient's default). With `binary` false the content is signed in
-// text mode, as `openssl cms -sign` without `-binary` (keystone's behaviour); with `binary` true
-// the bytes are signed as given. Free it with `kst_signer_free`.
+// PKCS#8), with the default limits. `digest` names the CMS digest (`sha1`, `sha224`, `sha256`,
+// `sha384`, `sha512`; NULL means `sha256`, keystoneclient's default). With `binary` false the
+// content is signed in text mode, as `openssl cms -sign` without `-binary` (keystone's behaviour);
+// with `binary` true the bytes are signed as given. Free it with `kst_signer_free`.
 //
 // Errors: `KST_CERTIFICATE_CONFIG` (unreadable certificate or key), `KST_SIGNING` (the key does
 // not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`),
-// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, refused before it is read).
+// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, `max_credential_len`, refused before it
+// is read).
 //
 // # Safety
 // `cert`/`key` point to `*_len` readable bytes; `digest` is NULL or a NUL-terminated string;
@@ -383,9 +531,25 @@ kst_result kst_signer_new(const uint8_t *cert,
                           struct kst_signer **out,
                           struct kst_error **err);
 
+// As `kst_signer_new`, with the given resource limits (NULL `limits` means the defaults):
+// `max_credential_len` bounds the certificate and the key, `max_content_len` what each
+// `kst_signer_sign_*` call signs.
+//
+// # Safety
+// As `kst_signer_new`; `limits` is NULL or points to a readable `kst_limits`.
+kst_result kst_signer_new_with_limits(const uint8_t *cert,
+                                      size_t cert_len,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      const char *digest,
+                                      bool binary,
+                                      const struct kst_limits *limits,
+                                      struct kst_signer **out,
+                                      struct kst_error **err);
+
 // Signs `data` (a token body) into a PKI token (`MII...`), written to `*out`/`*out_len` and
-// freed with `kst_bytes_free`. `data` over 1 MiB is `KST_LIMIT_EXCEEDED`, refused before
-// anything is allocated.
+// freed with `kst_bytes_free`. `data` longer than the signer's `max_content_len` (1 MiB by
+// default) is `KST_LIMIT_EXCEEDED`, refused before it is read or anything is allocated.
 //
 // # Safety
 // `signer` is a live signer; `data` points to `data_len` readable bytes; `out`/`out_len` are
@@ -439,52 +603,10 @@ kst_result kst_signer_sign_der(const struct kst_signer *signer,
 // `signer` is NULL or a signer from this library, not used by any thread afterwards.
 void kst_signer_free(struct kst_signer *signer);
 
-// Creates a policy with the defaults; free it with `kst_policy_free`.
-//
-// # Safety
-// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
-kst_result kst_policy_new(struct kst_policy **out, struct kst_error **err);
-
-// Sets the hash algorithms (`hash_algorithms`): a comma-separated list such as `"sha256,md5"`,
-// names as `kst_hash_token` takes them, spaces ignored. The token's hashes are computed in this
-// order, returned by `kst_validated_hash`, and all checked against the revocation list.
-//
-// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list (the policy is
-// unchanged). A repeated algorithm counts once.
-//
-// # Safety
-// `policy` is a live policy not used concurrently; `algorithms` is a NUL-terminated string;
-// `err` is NULL or valid for writing a pointer.
-kst_result kst_policy_set_hash_algorithms(struct kst_policy *policy,
-                                          const char *algorithms,
-                                          struct kst_error **err);
-
-// Sets the bind mode (`enforce_token_bind`): `disabled`, `permissive`, `strict`, `required` or a
-// bind type name, as `kst_check_bind` takes it.
-//
-// # Safety
-// `policy` is a live policy not used concurrently; `mode` is a NUL-terminated string; `err` is
-// NULL or valid for writing a pointer.
-kst_result kst_policy_set_bind_mode(struct kst_policy *policy,
-                                    const char *mode,
-                                    struct kst_error **err);
-
-// Chooses the detection rule: `lenient` false is keystoneclient's `MII`/`PKIZ_` rule (the
-// default), true also recognises PKI tokens of unusual sizes (see `kst_detect`).
-//
-// # Safety
-// `policy` is a live policy not used concurrently; `err` is NULL or valid for writing a pointer.
-kst_result kst_policy_set_lenient_detection(struct kst_policy *policy,
-                                            bool lenient,
-                                            struct kst_error **err);
-
-// Releases a policy. NULL is ignored.
-//
-// # Safety
-// `policy` is NULL or a policy from this library, not used by any thread afterwards.
-void kst_policy_free(struct kst_policy *policy);
-
 // Validates a token as keystonemiddleware does offline, now. See `kst_validate_at`.
+//
+// "Now" is the current instant to the microsecond, as the middleware compares a token's expiry
+// (a token expiring at `T.5` is expired at `T.7`); certificates are checked at its whole second.
 //
 // # Safety
 // As `kst_validate_at`.
@@ -509,7 +631,9 @@ kst_result kst_validate(const uint8_t *token,
 // The code says which step rejected the token: `KST_NOT_PKI` (not PKI/PKIZ: validate online),
 // `KST_REVOKED`, `KST_MALFORMED`/`KST_LIMIT_EXCEEDED`/verification failures (200-299) from the
 // signature step, `KST_BODY_INVALID`, `KST_EXPIRED`, `KST_BIND_REJECTED`;
-// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999.
+// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999. A token longer than the
+// verifier's `max_token_len` (or a client certificate longer than its `max_credential_len`) is
+// `KST_LIMIT_EXCEEDED` before it is read.
 //
 // # Safety
 // `token` points to `token_len` readable bytes; `verifier` is live; `revocations`, `policy` are
@@ -583,18 +707,12 @@ kst_result kst_validated_expires(const struct kst_validated *validated,
 // `validated` is NULL or a result from this library, not used afterwards.
 void kst_validated_free(struct kst_validated *validated);
 
-// Writes the default limits to `*out`.
-//
-// # Safety
-// `out` is valid for writing a `kst_limits`; `err` is NULL or valid for writing a pointer.
-kst_result kst_limits_default(struct kst_limits *out, struct kst_error **err);
-
 // Creates a verifier from the PEM signing-certificate bundle (every certificate may be a
 // signer; none serves as an intermediate, like `openssl cms -certfile`) and the PEM CA bundle
 // (intermediates and roots), with the default limits. Free it with `kst_verifier_free`.
 //
 // Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable, `KST_LIMIT_EXCEEDED` if
-// one is over 16 MiB (checked before it is read).
+// one is over 16 MiB (`max_credential_len`, checked before it is read).
 //
 // # Safety
 // `signing_certs`/`ca` point to `*_len` readable bytes; `out` is valid for writing a pointer;
@@ -603,7 +721,7 @@ kst_result kst_verifier_new(const uint8_t *signing_certs,
                             size_t signing_certs_len,
                             const uint8_t *ca,
                             size_t ca_len,
-                            struct kst_verifier **out,
+                            const struct kst_verifier **out,
                             struct kst_error **err);
 
 // As `kst_verifier_new`, with the given resource limits (NULL `limits` means the defaults).
@@ -615,7 +733,7 @@ kst_result kst_verifier_new_with_limits(const uint8_t *signing_certs,
                                         const uint8_t *ca,
                                         size_t ca_len,
                                         const struct kst_limits *limits,
-                                        struct kst_verifier **out,
+                                        const struct kst_verifier **out,
                                         struct kst_error **err);
 
 // Verifies a PKI token, a PKIZ token or CMS PEM text now; on success writes the signed content
@@ -623,7 +741,8 @@ kst_result kst_verifier_new_with_limits(const uint8_t *signing_certs,
 //
 // Surrounding ASCII whitespace (space, tab, CR, LF) of the token is ignored.
 //
-// Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED`, or a verification failure (200-299).
+// Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED` (a token longer than the verifier's
+// `max_token_len`, refused before it is read), or a verification failure (200-299).
 //
 // # Safety
 // `verifier` is a live verifier; `token` points to `token_len` readable bytes; `out`/`out_len`
@@ -648,11 +767,19 @@ kst_result kst_verifier_verify_at(const struct kst_verifier *verifier,
                                   size_t *out_len,
                                   struct kst_error **err);
 
-// Releases a verifier. NULL is ignored.
+// Another reference to `verifier` (the same pointer), released with its own `kst_verifier_free`.
+// NULL gives NULL.
 //
 // # Safety
-// `verifier` is NULL or a verifier from this library, not used by any thread afterwards.
-void kst_verifier_free(struct kst_verifier *verifier);
+// `verifier` is NULL or a live verifier the caller holds a reference to.
+const struct kst_verifier *kst_verifier_clone(const struct kst_verifier *verifier);
+
+// Drops one reference to a verifier; the last one releases it. NULL is ignored.
+//
+// # Safety
+// `verifier` is NULL or a verifier from this library whose reference the caller holds; the caller
+// does not use that reference afterwards (other references stay valid).
+void kst_verifier_free(const struct kst_verifier *verifier);
 
 // Seconds since the Unix epoch now, the clock the functions without `_at` use.
 int64_t kst_unix_now(void);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The C ABI's tests: build libkstoken, check that include/kstoken.h is what cbindgen generates,
 # compile the C tests and the example against the shared and the static library, run them, and
-# run them again under valgrind memcheck. Exits non-zero on any failure.
+# run them again under valgrind memcheck. Every test must leave standard error empty: the library
+# never prints to the host's stderr, not even when it panics (test_panic). Exits non-zero on any
+# failure.
 #
 # Environment: KSTOKEN_C_PROFILE=release to test the release build (default debug);
 # KSTOKEN_VECTORS to point at the test vectors (default ../shared/vectors).
@@ -63,6 +65,10 @@ mkdir -p "$bin"
 programs=()
 for src in ffi-c/tests/test_*.c ffi-c/examples/verify.c; do
   name="$(basename "$src" .c)"
+  if [ "$name" = test_panic ] && [ "$profile" != debug ]; then
+    echo "test_panic: not built: only debug libraries export kst_debug_panic"
+    continue
+  fi
   cc "${cflags[@]}" "${pc_cflags[@]}" -o "$bin/$name-shared" "$src" "${pc_libs[@]}"
   cc "${cflags[@]}" "${pc_cflags[@]}" -o "$bin/$name-static" "$src" "$libdir/libkstoken.a" \
     "${static_libs[@]}"
@@ -79,7 +85,17 @@ total=0
 run_test() { # label command...: runs it and adds its "N passed, 0 failed" count
   local label="$1" out line
   shift
-  out="$("$@")" || { echo "$out"; echo "FAILED: $*" >&2; exit 1; }
+  out="$("$@" 2>"$work/stderr")" || {
+    echo "$out"
+    cat "$work/stderr" >&2
+    echo "FAILED: $*" >&2
+    exit 1
+  }
+  if [ -s "$work/stderr" ]; then
+    cat "$work/stderr" >&2
+    echo "FAILED: $* wrote to standard error" >&2
+    exit 1
+  fi
   line="$(tail -n1 <<<"$out")"
   echo "$label: $line"
   [[ "$line" =~ ^([0-9]+)\ passed,\ 0\ failed$ ]] || { echo "FAILED: $*" >&2; exit 1; }
@@ -100,10 +116,14 @@ run_example() { # binary [wrapper...]: the example verifies a token and rejects 
   echo "${*:+$1 }$(basename "$exe"): verified the example token, rejected a tampered one"
 }
 
+has_panic_test() { [[ " ${programs[*]} " == *" test_panic "* ]]; }
+
 echo "== run"
 for kind in shared static; do
   run_test "test_api-$kind" "$bin/test_api-$kind"
-  run_test "test_threads-$kind" "$bin/test_threads-$kind" 25
+  # 25 iterations of 8 threads; the revocation list is replaced after every 5 validations with it.
+  run_test "test_threads-$kind" "$bin/test_threads-$kind" 25 5
+  if has_panic_test; then run_test "test_panic-$kind" "$bin/test_panic-$kind"; fi
   run_example "$bin/verify-$kind"
 done
 
@@ -111,8 +131,9 @@ echo "== valgrind"
 vg=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible)
 for kind in shared static; do
   run_test "valgrind test_api-$kind" "${vg[@]}" "$bin/test_api-$kind"
+  if has_panic_test; then run_test "valgrind test_panic-$kind" "${vg[@]}" "$bin/test_panic-$kind"; fi
   run_example "$bin/verify-$kind" "${vg[@]}"
 done
-run_test "valgrind test_threads-shared" "${vg[@]}" "$bin/test_threads-shared" 6
+run_test "valgrind test_threads-shared" "${vg[@]}" "$bin/test_threads-shared" 6 3
 
 echo "== C tests: $total checks passed, 0 failed"

@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test of the workspace.
+# The whole test suite: formatting, lints, and every test of the workspace, then the C library,
+# the Python distributions, the packaging checks and the fuzz smoke test. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+times=()
+stage_name=
+stage_start=$SECONDS
+stage() { # name: closes the previous stage's timing and announces the next
+  [ -z "$stage_name" ] || times+=("$(printf '%5d s  %s' $((SECONDS - stage_start)) "$stage_name")")
+  stage_name="$1"
+  stage_start=$SECONDS
+  [ -z "$1" ] || echo "== $1"
+}
 
-echo "== cargo fmt --check"
+stage "setup"
+bash scripts/setup.sh
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace --locked
-echo "== C library"
+stage "C library"
 bash scripts/test-c.sh
-echo "== Python wheel and upstream suites"
-bash scripts/test-python.sh
-echo "== fuzz smoke"
+stage "Python distributions (make wheel): the portable wheel and the sdist"
+bash scripts/build-wheel.sh
+stage "Python: the portable wheel against python/tests and the upstream suites"
+KSTOKEN_WHEEL="$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)" bash scripts/test-python.sh
+stage "Packaging: installed libkstoken, vendored OpenSSL, the crate, the wheel and the sdist"
+bash scripts/test-packaging.sh
+stage "fuzz smoke"
 bash scripts/test-fuzz.sh
+stage ""
+echo "== stage times (total $SECONDS s)"
+printf '%s\n' "${times[@]}"

@@ -6,29 +6,52 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use kstoken::LimitKind;
+
 /// Success: the token verified, the file was written, the output was printed.
 pub const OK: u8 = 0;
-/// The token (or revocation list) is invalid, was rejected, or is revoked; a batch had an invalid token.
+/// The token (or revocation list) is invalid, was rejected, or is revoked; a batch had an invalid
+/// token; an input (token, body, JSON) is over its size limit or malformed.
 pub const INVALID: u8 = 1;
 /// Usage error: unknown option, missing argument, malformed option value (clap's code).
 pub const USAGE: u8 = 2;
-/// Configuration error: unreadable or unusable certificate, key, CA or revocation list, an option
-/// value the operation refuses, or `pki-setup` refusing to overwrite files.
+/// Configuration error: unreadable, oversized or unusable certificate, key, CA or revocation list,
+/// an option value the operation refuses, or `pki-setup` refusing to overwrite files.
 pub const CONFIG: u8 = 3;
-/// I/O error: reading the input or writing the output failed.
+/// I/O error: reading the input or writing the output failed, or either was closed; also (without
+/// a message) when the reader of the output went away before it was all written.
 pub const IO: u8 = 4;
 
 /// The exit-code table shown at the end of `kstoken --help`.
-pub const HELP: &str = "\
+const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (token valid, not revoked, files written)
+  0  success (token valid, not revoked, files written, output written)
   1  token invalid, rejected or revoked (one line on stderr says why, or which pipeline step);
-     any invalid token in a --batch; a list given to `revocation verify` that does not verify
+     any invalid token in a --batch; a list given to `revocation verify` that does not verify;
+     a token, body or JSON input over its size limit, or malformed revocation entries
   2  usage error (unknown option, missing or malformed argument)
-  3  configuration error: unreadable or unusable certificate, key, CA, client certificate, or
-     revocation list used to check a token; a refused option value (key size, subject, md5
-     digest); pki-setup would overwrite files without --force
-  4  I/O error (cannot read the input or write the output)";
+  3  configuration error: unreadable, oversized or unusable certificate, key, CA, client
+     certificate, or revocation list used to check a token; a refused option value (key size,
+     validity, subject, md5 digest); pki-setup would overwrite files without --force
+  4  I/O error: cannot read the input or write the output, or standard input or output is
+     closed (`<&-`, `>&-`); without a message when the reader went away early (`| head`)";
+
+/// The text at the end of `kstoken --help`: exit codes, and the core's size limits the inputs are
+/// read under.
+pub fn help() -> String {
+    let limits = kstoken::Limits::default();
+    let mib = |what| limits.max(what) >> 20;
+    format!(
+        "{EXIT_CODES}\n\n\
+         Size limits (nothing is read past them): certificates, keys and CA bundles {} MiB; a\n\
+         token {} MiB, a body to sign {} MiB, revocation entries or a list {} MiB; --batch input\n\
+         of any size, one token a line. An empty body (`sign < /dev/null`) is signed as it is.",
+        mib(LimitKind::CredentialLength),
+        mib(LimitKind::TokenLength),
+        mib(LimitKind::ContentLength),
+        mib(LimitKind::JsonSize),
+    )
+}
 
 /// A failed command: the exit code and, unless the command already reported it, a message.
 #[derive(Debug)]

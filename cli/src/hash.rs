@@ -5,7 +5,9 @@ use kstoken::hash::hash_token;
 use kstoken::HashAlgorithms;
 
 use crate::exit::{Failure, Outcome};
-use crate::input::{merge_algorithms, parse_algorithms, print_line, token_text};
+use crate::input::token_text;
+use crate::options::{merge_algorithms, parse_algorithms};
+use crate::output::print_line;
 
 /// Arguments of `kstoken hash`.
 #[derive(Debug, Args)]

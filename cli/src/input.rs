@@ -1,225 +1,283 @@
-//! Reading tokens, bodies and files; writing results; option value parsers shared by subcommands.
+//! Reading inputs under the core's limits: every file, standard input and token argument is read
+//! with a bound, so `/dev/zero` or a sparse 3 GB file costs at most its limit, and the refusal
+//! names the input and the limit.
+//!
+//! | input | limit ([`Limits`]) | too long | unreadable |
+//! |---|---|---|---|
+//! | certificate, key, CA bundle, client certificate | `max_credential_len` | 3 | 3 |
+//! | revocation list a token is checked against | `max_json_len` | 3 | 3 |
+//! | token (argument, standard input, batch line) | `max_token_len` | 1 | 4 |
+//! | body to sign | `max_content_len` | 1 | 4 |
+//! | revocation entries to sign, list to verify | `max_json_len` | 1 | 4 |
 
-use std::io::{self, Read, Write};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use kstoken::form::trim_token_str;
-use kstoken::timestamp::unix_time;
-use kstoken::{HashAlgorithm, HashAlgorithms};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use kstoken::{LimitKind, Limits};
 
 use crate::exit::Failure;
+use crate::stdio;
 
-/// Reads a configuration file (certificate, key, CA bundle); failure is a configuration error (3).
-pub fn read_config(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path)
-        .map_err(|e| Failure::config(format!("cannot read {what} {}: {e}", path.display())))
+/// Where an input comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file.
+    File(&'a Path),
+    /// Standard input.
+    Stdin,
 }
 
-/// Reads an input file (token, body, batch); failure is an I/O error (4).
-pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path)
-        .map_err(|e| Failure::io(format!("cannot read {what} {}: {e}", path.display())))
-}
+impl<'a> Source<'a> {
+    /// The file at `path`, or standard input when `path` is `None` or `-`.
+    pub fn file_or_stdin(path: Option<&'a Path>) -> Self {
+        match path {
+            Some(p) if p != Path::new("-") => Source::File(p),
+            _ => Source::Stdin,
+        }
+    }
 
-/// Reads all of standard input; failure is an I/O error (4).
-pub fn read_stdin() -> Result<Vec<u8>, Failure> {
-    let mut buf = Vec::new();
-    io::stdin()
-        .lock()
-        .read_to_end(&mut buf)
-        .map_err(|e| Failure::io(format!("cannot read standard input: {e}")))?;
-    Ok(buf)
-}
-
-/// Reads `path`, or standard input when `path` is `None` or `-`.
-pub fn read_input_or_stdin(path: Option<&Path>, what: &str) -> Result<Vec<u8>, Failure> {
-    match path {
-        Some(p) if p != Path::new("-") => read_input(p, what),
-        _ => read_stdin(),
+    fn open(self) -> Result<Box<dyn Read + Send>, io::Error> {
+        match self {
+            Source::File(path) => Ok(Box::new(std::fs::File::open(path)?)),
+            Source::Stdin => match stdio::stdin() {
+                Ok(stdin) => Ok(Box::new(stdin)),
+                Err(failure) => Err(io::Error::other(failure.to_string())),
+            },
+        }
     }
 }
 
-/// The token given as argument, or read from standard input when absent or `-`, without the
-/// surrounding whitespace (a trailing newline in particular), by the core's whitespace rule.
+impl fmt::Display for Source<'_> {
+    /// The file's path, or `from standard input`, to follow what the input is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Stdin => f.write_str("from standard input"),
+        }
+    }
+}
+
+/// What an input is: which limit applies and which exit code its failures get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A certificate, key, CA bundle or client certificate: configuration (3) whatever fails.
+    Credential,
+    /// A signed revocation list that tokens are checked against: configuration (3).
+    TrustedList,
+    /// A token: too long is an invalid token (1), unreadable an I/O error (4).
+    Token,
+    /// A body to sign: too long is refused input (1), unreadable an I/O error (4).
+    Body,
+    /// JSON to sign, or a signed list to verify: too long is refused input (1), unreadable 4.
+    Json,
+}
+
+impl Kind {
+    /// The core limit that bounds this input.
+    pub fn limit_kind(self) -> LimitKind {
+        match self {
+            Kind::Credential => LimitKind::CredentialLength,
+            Kind::TrustedList | Kind::Json => LimitKind::JsonSize,
+            Kind::Token => LimitKind::TokenLength,
+            Kind::Body => LimitKind::ContentLength,
+        }
+    }
+
+    /// The largest accepted input, in bytes.
+    pub fn limit(self) -> usize {
+        Limits::default().max(self.limit_kind())
+    }
+
+    fn is_configuration(self) -> bool {
+        matches!(self, Kind::Credential | Kind::TrustedList)
+    }
+
+    /// The failure for an input over the limit.
+    fn too_long(self, what: &str, source: &dyn fmt::Display) -> Failure {
+        let message = format!(
+            "{what} {source} exceeds the {} limit of {} bytes",
+            self.limit_kind(),
+            self.limit()
+        );
+        if self.is_configuration() {
+            Failure::config(message)
+        } else {
+            Failure::invalid(message)
+        }
+    }
+
+    /// The failure for an input that cannot be read.
+    fn unreadable(self, what: &str, source: Source<'_>, err: &io::Error) -> Failure {
+        let message = format!("cannot read {what} {source}: {err}");
+        if self.is_configuration() {
+            Failure::config(message)
+        } else {
+            Failure::io(message)
+        }
+    }
+}
+
+/// Reads `source` whole, at most the limit of `kind` plus one byte: more is refused, naming
+/// `what` (`signing certificate`, `body`, ...) and the limit.
+pub fn read(source: Source<'_>, what: &str, kind: Kind) -> Result<Vec<u8>, Failure> {
+    let limit = kind.limit();
+    let mut bytes = Vec::new();
+    source
+        .open()
+        .and_then(|reader| {
+            reader
+                .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| kind.unreadable(what, source, &e))?;
+    if bytes.len() > limit {
+        return Err(kind.too_long(what, &source));
+    }
+    Ok(bytes)
+}
+
+/// Reads a configuration file (certificate, key, CA bundle, client certificate): exit 3 on failure.
+pub fn read_credential(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    read(Source::File(path), what, Kind::Credential)
+}
+
+/// The token given as argument, or read from standard input when absent or `-`, as text without
+/// the surrounding whitespace (the core's rule); over the token limit, not UTF-8 or empty is an
+/// invalid token (1).
 pub fn token_text(arg: Option<&str>) -> Result<String, Failure> {
     let raw = match arg {
-        Some(t) if t != "-" => t.as_bytes().to_vec(),
-        _ => read_stdin()?,
+        Some(t) if t != "-" => {
+            if t.len() > Kind::Token.limit() {
+                return Err(Kind::Token.too_long("token", &"given as argument"));
+            }
+            t.as_bytes().to_vec()
+        }
+        _ => read(Source::Stdin, "token", Kind::Token)?,
     };
-    let text = String::from_utf8(raw)
-        .map_err(|_| Failure::invalid("token is not UTF-8 text".to_owned()))?;
-    let token = trim_token_str(&text);
+    let text = token_str(&raw)?;
+    let token = trim_token_str(text);
     if token.is_empty() {
-        return Err(Failure::invalid("no token given (empty input)".to_owned()));
+        return Err(Failure::invalid("no token given (empty input)"));
     }
     Ok(token.to_owned())
 }
 
-/// Writes `bytes` to standard output; failure is an I/O error (4).
-pub fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
-    let mut out = io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                // The reader went away (`kstoken inspect ... | head`): nothing worth saying.
-                Failure::silent(crate::exit::IO)
-            } else {
-                Failure::io(format!("cannot write standard output: {e}"))
-            }
+/// Token bytes as text: tokens are ASCII, so bytes that are not UTF-8 are an invalid token (1).
+pub fn token_str(bytes: &[u8]) -> Result<&str, Failure> {
+    std::str::from_utf8(bytes).map_err(|_| Failure::invalid("token is not UTF-8 text"))
+}
+
+/// One line of a batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line's bytes, without the newline.
+    Text(Vec<u8>),
+    /// A line longer than the token limit; its bytes were read past, not kept.
+    TooLong,
+}
+
+/// The lines of a batch file or standard input, each kept only up to the token limit, so memory
+/// stays bounded whatever the size of the input or of one line.
+pub struct Lines<'a> {
+    source: Source<'a>,
+    reader: BufReader<Box<dyn Read + Send>>,
+    limit: usize,
+    number: usize,
+    consumed: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// Opens `source`; a file that cannot be opened is an I/O error (4).
+    pub fn open(source: Source<'a>) -> Result<Self, Failure> {
+        let reader = source
+            .open()
+            .map_err(|e| Kind::Token.unreadable("batch file", source, &e))?;
+        Ok(Lines {
+            source,
+            reader: BufReader::with_capacity(64 * 1024, reader),
+            limit: Kind::Token.limit(),
+            number: 0,
+            consumed: 0,
         })
-}
-
-/// Writes `text` to standard error, ignoring failures (there is nowhere left to report them).
-pub fn print_error(text: &str) {
-    let _ = io::stderr().lock().write_all(text.as_bytes());
-}
-
-/// Writes `text` and a newline to standard output.
-pub fn print_line(text: &str) -> Result<(), Failure> {
-    let mut line = String::with_capacity(text.len() + 1);
-    line.push_str(text);
-    line.push('\n');
-    write_stdout(line.as_bytes())
-}
-
-/// Writes content bytes, adding a final newline unless they end with one.
-pub fn print_content(content: &[u8]) -> Result<(), Failure> {
-    let mut bytes = content.to_vec();
-    if !bytes.ends_with(b"\n") {
-        bytes.push(b'\n');
     }
-    write_stdout(&bytes)
-}
 
-/// JSON pretty-printed (two-space indent) when `content` is JSON, `None` otherwise.
-///
-/// The text is re-indented rather than re-serialised, so key order and string escapes stay
-/// exactly as signed.
-pub fn pretty_json(content: &[u8]) -> Option<String> {
-    serde_json::from_slice::<serde_json::Value>(content).ok()?;
-    let text = std::str::from_utf8(content).ok()?;
-    Some(reindent(text))
-}
-
-/// Re-indents valid JSON text: one member or element per line, two spaces per level.
-fn reindent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut chars = text.chars().peekable();
-    let newline = |out: &mut String, depth: usize| {
-        out.push('\n');
-        out.extend(std::iter::repeat_n(' ', depth * 2));
-    };
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
-            '{' | '[' => {
-                out.push(c);
-                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
-                    chars.next();
-                }
-                if let Some(&close @ ('}' | ']')) = chars.peek() {
-                    chars.next();
-                    out.push(close);
-                } else {
-                    depth += 1;
-                    newline(&mut out, depth);
-                }
-            }
-            '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
-            }
-            ',' => {
-                out.push(c);
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            c if c.is_ascii_whitespace() => {}
-            c => out.push(c),
-        }
+    /// How many bytes have been read so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
     }
-    out
+
+    /// The next line and its number (from 1), `None` at the end; a read error is an I/O error (4).
+    ///
+    /// At most the limit plus one byte of a line is kept; the rest of a longer line is skipped.
+    pub fn next_line(&mut self) -> Result<Option<(usize, Line)>, Failure> {
+        let unreadable = |e: io::Error| Kind::Token.unreadable("batch file", self.source, &e);
+        let mut line = Vec::new();
+        let bound = u64::try_from(self.limit)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let read = (&mut self.reader)
+            .take(bound)
+            .read_until(b'\n', &mut line)
+            .map_err(unreadable)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.consumed += read as u64;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        self.number += 1;
+        if line.len() > self.limit {
+            let skipped = self.reader.skip_until(b'\n').map_err(unreadable)?;
+            self.consumed += skipped as u64;
+            return Ok(Some((self.number, Line::TooLong)));
+        }
+        Ok(Some((self.number, Line::Text(line))))
+    }
 }
 
-/// clap parser for a time: Unix seconds (`1893456000`) or RFC 3339 (`2030-01-01T00:00:00Z`), in
-/// the range every kstoken clock takes (the years 1 to 9999).
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    let seconds = match s.trim().parse::<i64>() {
-        Ok(seconds) => seconds,
-        Err(_) => OffsetDateTime::parse(s.trim(), &Rfc3339)
-            .map(OffsetDateTime::unix_timestamp)
-            .map_err(|e| {
-                format!("expected Unix seconds or an RFC 3339 time like 2030-01-01T00:00:00Z ({e})")
-            })?,
-    };
-    unix_time(seconds).map_err(|e| e.detail().to_owned())?;
-    Ok(seconds)
-}
-
-/// clap parser for a hash algorithm name (`md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`).
-pub fn parse_algorithm(s: &str) -> Result<HashAlgorithm, String> {
-    s.trim()
-        .parse::<HashAlgorithm>()
-        .map_err(|e| e.detail().to_owned())
-}
-
-/// clap parser for a comma-separated list of hash algorithm names (`md5,sha256`).
-pub fn parse_algorithms(s: &str) -> Result<HashAlgorithms, String> {
-    s.parse::<HashAlgorithms>()
-        .map_err(|e| e.detail().to_owned())
-}
-
-/// The algorithms of repeated list options, in order, each once.
-pub fn merge_algorithms(lists: &[HashAlgorithms]) -> Result<HashAlgorithms, Failure> {
-    HashAlgorithms::new(lists.iter().flat_map(|l| l.iter().copied()))
-        .map_err(|e| Failure::usage(e.detail().to_owned()))
-}
-
-/// A time as RFC 3339.
-pub fn format_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+/// The failure reported for a batch line over the token limit (an invalid token, 1).
+pub fn line_too_long() -> Failure {
+    Kind::Token.too_long("token", &"on this line")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn pretty_json_keeps_order_and_strings() {
-        let text = br#"{"b":1, "a":[ ],"s":"x{,}:\"[\\","o":{"z":[1,{}]}}"#;
-        let expected = "{\n  \"b\": 1,\n  \"a\": [],\n  \"s\": \"x{,}:\\\"[\\\\\",\n  \"o\": {\n    \"z\": [\n      1,\n      {}\n    ]\n  }\n}";
-        assert_eq!(pretty_json(text).as_deref(), Some(expected));
-        assert_eq!(pretty_json(b"not json"), None);
+    fn lines_of(bytes: &'static [u8], limit: usize) -> Vec<(usize, Line)> {
+        let mut lines = Lines {
+            source: Source::Stdin,
+            reader: BufReader::with_capacity(4, Box::new(bytes)),
+            limit,
+            number: 0,
+            consumed: 0,
+        };
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line().unwrap_or(None) {
+            out.push(line);
+        }
+        assert_eq!(lines.consumed(), bytes.len() as u64);
+        out
     }
 
     #[test]
-    fn times() {
-        assert_eq!(parse_time("1893456000"), Ok(1_893_456_000));
-        assert_eq!(parse_time("2030-01-01T00:00:00Z"), Ok(1_893_456_000));
-        assert_eq!(parse_time("2030-01-01T01:00:00+01:00"), Ok(1_893_456_000));
-        assert!(parse_time("tomorrow").is_err());
-        assert!(parse_time("253402300800").is_err());
-        assert!(parse_time("-9223372036854775808").is_err());
+    fn lines_are_bounded_and_numbered() {
+        let text = |s: &str| Line::Text(s.as_bytes().to_vec());
+        assert_eq!(
+            lines_of(b"abc\n\nabcdefgh\nabcde\r\nxy", 6),
+            vec![
+                (1, text("abc")),
+                (2, text("")),
+                (3, Line::TooLong),
+                (4, text("abcde\r")),
+                (5, text("xy")),
+            ]
+        );
+        assert_eq!(lines_of(b"", 6), vec![]);
+        assert_eq!(lines_of(b"abcdef\n", 6), vec![(1, text("abcdef"))]);
+        assert_eq!(lines_of(b"abcdefg", 6), vec![(1, Line::TooLong)]);
     }
 }

@@ -11,7 +11,8 @@ use kstoken::{oid, DetectionRule, HashAlgorithm, Limits, TokenForm};
 use time::OffsetDateTime;
 
 use crate::exit::{Failure, Outcome};
-use crate::input::{format_time, pretty_json, token_text, write_stdout};
+use crate::input::token_text;
+use crate::output::{format_time, pretty_json, write_stdout};
 
 /// Arguments of `kstoken inspect`.
 #[derive(Debug, Args)]
@@ -20,34 +21,11 @@ pub struct InspectArgs {
     pub token: Option<String>,
 }
 
-/// What kind of text the input is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Pki,
-    /// A PKI token only the lenient rule recognises (DER shorter than 256 or longer than 16 KiB).
-    PkiLenient,
-    Pkiz,
-    Pem,
-}
-
-impl Kind {
-    fn describe(self) -> &'static str {
-        match self {
-            Kind::Pki => "PKI (base64 CMS DER, \"MII\" prefix)",
-            Kind::PkiLenient => {
-                "PKI (base64 CMS DER; not recognised by keystone's \"MII\" prefix rule)"
-            }
-            Kind::Pkiz => "PKIZ (zlib-compressed CMS PEM, \"PKIZ_\" prefix)",
-            Kind::Pem => "CMS PEM (-----BEGIN CMS-----)",
-        }
-    }
-}
-
 /// Runs `kstoken inspect`.
 pub fn run(args: &InspectArgs) -> Outcome {
     let token = token_text(args.token.as_deref())?;
     let limits = Limits::default();
-    let kind = classify(&token)?;
+    let form = describe_form(&token)?;
     let der = form::decode(token.as_bytes(), &limits)
         .map_err(|e| Failure::invalid(format!("cannot decode the token: {e}")))?
         .der;
@@ -60,19 +38,22 @@ pub fn run(args: &InspectArgs) -> Outcome {
         .map(|a| Ok((a, hash_hex(token_id_text.as_bytes(), a)?)))
         .collect::<kstoken::Result<Vec<_>>>()
         .map_err(|e| Failure::from_token_error(&e))?;
-    let report = render(kind, &token, der.len(), &token_ids, &document, &limits);
+    let report = render(form, &token, der.len(), &token_ids, &document, &limits);
     write_stdout(report.as_bytes())
 }
 
-/// What the text is, by the core's rules: its encoding, and for a PKI token which detection rule
-/// recognises it.
-fn classify(token: &str) -> Result<Kind, Failure> {
+/// What the text is, in words, by the core's rules: its encoding and, for a PKI token, whether
+/// keystone's own detection rule (`MII`) recognises it or only the lenient one does.
+fn describe_form(token: &str) -> Result<&'static str, Failure> {
     match form::encoding(token) {
-        Encoding::Pem => Ok(Kind::Pem),
-        Encoding::Pkiz => Ok(Kind::Pkiz),
-        Encoding::Pki if form::detect(token) == TokenForm::Pki => Ok(Kind::Pki),
+        Encoding::Pem => Ok("CMS PEM (-----BEGIN CMS-----)"),
+        Encoding::Pkiz => Ok("PKIZ (zlib-compressed CMS PEM, \"PKIZ_\" prefix)"),
+        Encoding::Pki if form::detect(token) == TokenForm::Pki => {
+            Ok("PKI (base64 CMS DER, \"MII\" prefix)")
+        }
         Encoding::Pki if form::detect_with(token, DetectionRule::Lenient) == TokenForm::Pki => {
-            Ok(Kind::PkiLenient)
+            // DER shorter than 256 bytes or longer than 16 KiB.
+            Ok("PKI (base64 CMS DER; not recognised by keystone's \"MII\" prefix rule)")
         }
         Encoding::Pki => Err(Failure::invalid(
             "not a PKI or PKIZ token (no \"MII\" or \"PKIZ_\" prefix), nor CMS PEM",
@@ -81,7 +62,7 @@ fn classify(token: &str) -> Result<Kind, Failure> {
 }
 
 fn render(
-    kind: Kind,
+    form: &str,
     token: &str,
     der_len: usize,
     token_ids: &[(HashAlgorithm, String)],
@@ -93,7 +74,7 @@ fn render(
         out,
         "NOT VERIFIED: decoded only; the signature and the certificate chain were not checked"
     );
-    let _ = writeln!(out, "form:                  {}", kind.describe());
+    let _ = writeln!(out, "form:                  {form}");
     let _ = writeln!(out, "token length:          {} characters", token.len());
     let _ = writeln!(out, "DER size:              {der_len} bytes");
     let _ = writeln!(
@@ -217,6 +198,7 @@ fn render_body(out: &mut String, parsed: &TokenBody) {
         Scope::Unscoped => "unscoped".to_owned(),
         Scope::Project { id, name, .. } => format!("project {name} (id {id})"),
         Scope::Domain { id, name } => format!("domain {name} (id {id})"),
+        Scope::System => "system (the whole deployment)".to_owned(),
         other => format!("{other:?}"),
     };
     let _ = writeln!(out, "scope:                 {scope}");

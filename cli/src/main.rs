@@ -4,9 +4,12 @@ mod exit;
 mod hash;
 mod input;
 mod inspect;
+mod options;
+mod output;
 mod pki_setup;
 mod revocation;
 mod sign;
+mod stdio;
 mod verify;
 
 use std::process::ExitCode;
@@ -15,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 /// Sign, verify and inspect OpenStack Keystone PKI and PKIZ tokens (compatible with `openssl cms`).
 #[derive(Debug, Parser)]
-#[command(name = "kstoken", version, after_help = exit::HELP, propagate_version = true)]
+#[command(name = "kstoken", version, after_help = exit::help(), propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +54,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
             if let Some(message) = &failure.message {
-                input::print_error(&format!("kstoken: {message}\n"));
+                stdio::print_error(&format!("kstoken: {message}\n"));
             }
             failure.exit_code()
         }

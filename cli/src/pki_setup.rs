@@ -8,17 +8,18 @@ use clap::Args;
 use kstoken::pki_setup::{self, PkiOptions};
 
 use crate::exit::{Failure, Outcome};
-use crate::input::print_line;
+use crate::output::print_line;
 
 /// Arguments of `kstoken pki-setup`.
 #[derive(Debug, Args)]
 pub struct PkiSetupArgs {
     /// Directory to populate: DIR/certs/{signing_cert,ca}.pem and DIR/private/{signing_key,cakey}.pem.
     pub dir: PathBuf,
-    /// RSA key size in bits of both keys (keystone's `[signing] key_size`; at least 1024).
+    /// RSA key size in bits of both keys (keystone's `[signing] key_size`; 1024 to 8192).
     #[arg(long, value_name = "BITS", default_value_t = pki_setup::DEFAULT_KEY_BITS)]
     pub key_size: u32,
-    /// Validity of both certificates in days (keystone's `[signing] valid_days`).
+    /// Validity of both certificates in days (keystone's `[signing] valid_days`; at least 1, and
+    /// ending by 9999-12-31).
     #[arg(long, value_name = "DAYS", default_value_t = pki_setup::DEFAULT_VALID_DAYS)]
     pub valid_days: u32,
     /// Subject of both certificates, in `openssl -subj` form (keystone's `[signing] cert_subject`).
@@ -38,15 +39,21 @@ const LAYOUT: [(&str, bool); 4] = [
 ];
 
 /// Runs `kstoken pki-setup`.
+///
+/// Option values that cannot make a working PKI are refused by the core's rules before anything
+/// else ([`PkiOptions::validate`]), as configuration errors (3) like every refused option value.
 pub fn run(args: &PkiSetupArgs) -> Outcome {
-    check_overwrite(args)?;
     let options = PkiOptions {
         key_bits: args.key_size,
         valid_days: args.valid_days,
         subject: args.subject.clone(),
     };
-    let pki = pki_setup::generate(&options)
-        .map_err(|e| Failure::config(format!("cannot generate the PKI: {e}")))?;
+    // generate fails only with an invalid argument or an OpenSSL failure, both told by their detail.
+    let refused =
+        |e: kstoken::Error| Failure::config(format!("cannot generate the PKI: {}", e.detail()));
+    options.validate().map_err(refused)?;
+    check_overwrite(args)?;
+    let pki = pki_setup::generate(&options).map_err(refused)?;
     // Generation takes a while: someone may have created the files meanwhile.
     check_overwrite(args)?;
 

@@ -6,7 +6,9 @@ use clap::Args;
 use kstoken::{ContentMode, HashAlgorithm, Signer};
 
 use crate::exit::{Failure, Outcome};
-use crate::input::{parse_algorithm, print_line, read_config, read_input_or_stdin, write_stdout};
+use crate::input::{self, read_credential, Kind, Source};
+use crate::options::parse_algorithm;
+use crate::output::{print_line, write_stdout};
 
 /// Arguments of `kstoken sign`.
 #[derive(Debug, Args)]
@@ -30,15 +32,16 @@ pub struct SignArgs {
     /// line ends to CRLF as `openssl cms -sign` does.
     #[arg(long)]
     pub binary: bool,
-    /// Read the body from FILE instead of standard input.
+    /// Read the body from FILE instead of standard input (`-`); an empty body is signed as it is,
+    /// but a closed standard input is an I/O error.
     #[arg(long = "in", value_name = "FILE")]
     pub input: Option<PathBuf>,
 }
 
 /// Runs `kstoken sign`.
 pub fn run(args: &SignArgs) -> Outcome {
-    let cert = read_config(&args.cert, "signing certificate")?;
-    let key = read_config(&args.key, "signing key")?;
+    let cert = read_credential(&args.cert, "signing certificate")?;
+    let key = read_credential(&args.key, "signing key")?;
     let mode = if args.binary {
         ContentMode::Binary
     } else {
@@ -50,7 +53,11 @@ pub fn run(args: &SignArgs) -> Outcome {
         .map_err(|e| {
             Failure::from_config_error("cannot use the signing certificate and key", &e)
         })?;
-    let body = read_input_or_stdin(args.input.as_deref(), "body")?;
+    let body = input::read(
+        Source::file_or_stdin(args.input.as_deref()),
+        "body",
+        Kind::Body,
+    )?;
     if args.pem {
         let pem = signer
             .sign_pem(&body)

@@ -1,7 +1,11 @@
 //! `kstoken verify`: verifies tokens (one, or a batch) and prints the signed body.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,9 +15,11 @@ use kstoken::{form, unix_now, HashAlgorithms, RevocationList, Verifier};
 
 use crate::exit::{Failure, Outcome, INVALID};
 use crate::input::{
-    merge_algorithms, parse_algorithms, parse_time, pretty_json, print_content, print_error,
-    print_line, read_config, read_input, token_text, write_stdout,
+    self, line_too_long, read_credential, token_str, token_text, Kind, Line, Lines, Source,
 };
+use crate::options::{merge_algorithms, parse_algorithms, parse_time};
+use crate::output::{pretty_json, print_content, print_line, write_stdout};
+use crate::stdio::print_error;
 
 /// Arguments of `kstoken verify`.
 #[derive(Debug, Args)]
@@ -30,7 +36,9 @@ pub struct VerifyArgs {
     /// Print the verified body as indented JSON.
     #[arg(long)]
     pub pretty: bool,
-    /// Verify every token of FILE (one per line; blank lines skipped) and print a summary.
+    /// Verify every token of FILE (`-`: standard input), one per line, blank lines skipped: each
+    /// invalid line is reported on standard error as it is found, then a summary. Read as a stream,
+    /// so FILE may be of any size; a line longer than the token limit is an invalid token.
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     pub batch: Option<PathBuf>,
     /// The token (PKI, PKIZ or CMS PEM text); read from standard input when absent or `-`.
@@ -149,7 +157,7 @@ fn pipeline_config(
     }
     let revocations = match &args.revocation_list {
         Some(path) => {
-            let signed = read_config(path, "revocation list")?;
+            let signed = input::read(Source::File(path), "revocation list", Kind::TrustedList)?;
             let at = args.at.unwrap_or_else(unix_now);
             let list = RevocationList::from_signed(&signed, verifier, at).map_err(|e| {
                 Failure::config(format!(
@@ -162,7 +170,7 @@ fn pipeline_config(
         None => None,
     };
     let client_cert = match &args.client_cert {
-        Some(path) => Some(read_config(path, "client certificate")?),
+        Some(path) => Some(read_credential(path, "client certificate")?),
         None => None,
     };
     Ok(Some(PipelineConfig {
@@ -176,8 +184,8 @@ fn pipeline_config(
 
 /// Runs `kstoken verify`.
 pub fn run(args: &VerifyArgs) -> Outcome {
-    let signing_cert = read_config(&args.signing_cert, "signing certificate")?;
-    let ca = read_config(&args.ca, "CA certificate")?;
+    let signing_cert = read_credential(&args.signing_cert, "signing certificate")?;
+    let ca = read_credential(&args.ca, "CA certificate")?;
     let verifier = Verifier::new(&signing_cert, &ca)
         .map_err(|e| Failure::from_config_error("cannot load the certificates", &e))?;
     let pipeline = pipeline_config(args, &verifier)?;
@@ -187,7 +195,7 @@ pub fn run(args: &VerifyArgs) -> Outcome {
         pipeline,
     };
     match &args.batch {
-        Some(path) => run_batch(&checker, &read_input(path, "batch file")?),
+        Some(path) => run_batch(&checker, Source::file_or_stdin(Some(path))),
         None => {
             let token = token_text(args.token.as_deref())?;
             let content = checker.check(&token)?;
@@ -201,56 +209,80 @@ pub fn run(args: &VerifyArgs) -> Outcome {
     }
 }
 
-/// Verifies one token per line, in parallel, with a progress bar on a terminal.
-fn run_batch(checker: &Checker, file: &[u8]) -> Outcome {
-    let text = String::from_utf8_lossy(file);
-    let tokens: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, form::trim_token_str(line)))
-        .filter(|(_, line)| !line.is_empty())
-        .collect();
-    let bar = progress_bar(tokens.len());
+/// A batch line on its way to a verdict: its place in the batch, its line number, and the token,
+/// or why it was refused while reading.
+struct Job {
+    seq: usize,
+    line: usize,
+    token: Result<Vec<u8>, String>,
+}
+
+/// A batch line's verdict: `None` for a valid token, else why it is not.
+struct Verdict {
+    seq: usize,
+    line: usize,
+    reason: Option<String>,
+}
+
+/// Verifies one token per line as a stream: a reader thread reads lines (each bounded by the token
+/// limit), workers verify them in parallel, and this thread reports each invalid line on standard
+/// error in line order as soon as its verdict and those before it are in, then the summary.
+///
+/// At most `window` tokens are between reading and reporting, so memory stays bounded whatever
+/// the size of the input, and a slow producer (`tail -f tokens | kstoken verify --batch -`) sees
+/// each verdict without waiting for more input.
+fn run_batch(checker: &Checker, source: Source<'_>) -> Outcome {
+    let lines = Lines::open(source)?;
+    let bar = progress_bar(source);
     let workers = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
         .clamp(1, 16);
-    let chunk = tokens.len().div_ceil(workers).max(1);
-    let verdicts: Vec<(usize, Option<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = tokens
-            .chunks(chunk)
-            .map(|part| {
-                let bar = &bar;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(line, token)| {
-                            let verdict = checker.check(token).err().map(|f| f.to_string());
-                            bar.inc(1);
-                            (*line, verdict)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec![(0, Some("internal error".to_owned()))])
-            })
-            .collect()
+    let window = 2 * workers + 2;
+    let consumed = AtomicU64::new(0);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(window);
+    let job_rx = Mutex::new(job_rx);
+    let (verdict_tx, verdict_rx) = mpsc::channel::<Verdict>();
+    // One ticket per token between reading and reporting: the reader takes one for each token,
+    // the reporter gives it back once the token's verdict is printed.
+    let (ticket_tx, ticket_rx) = mpsc::sync_channel::<()>(window);
+    for _ in 0..window {
+        let _ = ticket_tx.send(());
+    }
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let read = std::thread::scope(|scope| {
+        let consumed = &consumed;
+        let reader = scope.spawn(move || read_jobs(lines, &job_tx, &ticket_rx, consumed));
+        for _ in 0..workers {
+            let verdict_tx = verdict_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || check_jobs(checker, job_rx, &verdict_tx));
+        }
+        drop(verdict_tx);
+        let mut waiting = BTreeMap::new();
+        let mut next = 0usize;
+        for verdict in verdict_rx {
+            waiting.insert(verdict.seq, verdict);
+            while let Some(verdict) = waiting.remove(&next) {
+                match verdict.reason {
+                    None => valid += 1,
+                    Some(reason) => {
+                        invalid += 1;
+                        print_error(&format!("line {}: {reason}\n", verdict.line));
+                    }
+                }
+                next += 1;
+                let _ = ticket_tx.send(());
+            }
+            bar.set_position(consumed.load(Ordering::Relaxed));
+            bar.set_message(format!("{next} tokens, {invalid} invalid"));
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(Failure::io("internal error while reading the batch")))
     });
     bar.finish_and_clear();
-    let mut invalid = 0usize;
-    let mut report = String::new();
-    for (line, verdict) in &verdicts {
-        if let Some(reason) = verdict {
-            invalid += 1;
-            report.push_str(&format!("line {line}: {reason}\n"));
-        }
-    }
-    print_error(&report);
-    let valid = verdicts.len() - invalid;
+    read?;
     write_stdout(format!("{valid} valid, {invalid} invalid\n").as_bytes())?;
     if invalid > 0 {
         Err(Failure::silent(INVALID))
@@ -259,17 +291,84 @@ fn run_batch(checker: &Checker, file: &[u8]) -> Outcome {
     }
 }
 
-fn progress_bar(len: usize) -> ProgressBar {
+/// The reader thread: one job per line that holds a token, each after taking a ticket.
+fn read_jobs(
+    mut lines: Lines<'_>,
+    jobs: &mpsc::SyncSender<Job>,
+    tickets: &mpsc::Receiver<()>,
+    consumed: &AtomicU64,
+) -> Outcome {
+    let mut seq = 0usize;
+    while let Some((line, text)) = lines.next_line()? {
+        consumed.store(lines.consumed(), Ordering::Relaxed);
+        let token = match text {
+            Line::TooLong => Err(line_too_long().to_string()),
+            Line::Text(text) if form::trim_token(&text).is_empty() => continue,
+            Line::Text(text) => Ok(text),
+        };
+        if tickets.recv().is_err() || jobs.send(Job { seq, line, token }).is_err() {
+            break;
+        }
+        seq += 1;
+    }
+    Ok(())
+}
+
+/// A worker thread: verdicts for jobs until the reader is done. A panic while checking a token is
+/// that token's verdict (invalid), so every job gets one and the batch fails closed.
+fn check_jobs(
+    checker: &Checker,
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    verdicts: &mpsc::Sender<Verdict>,
+) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(jobs) => jobs.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else {
+            return;
+        };
+        let reason = match &job.token {
+            Err(reason) => Some(reason.clone()),
+            Ok(bytes) => std::panic::catch_unwind(AssertUnwindSafe(|| {
+                token_str(bytes)
+                    .and_then(|token| checker.check(token))
+                    .err()
+                    .map(|f| f.to_string())
+            }))
+            .unwrap_or_else(|_| Some("internal error while checking this token".to_owned())),
+        };
+        let verdict = Verdict {
+            seq: job.seq,
+            line: job.line,
+            reason,
+        };
+        if verdicts.send(verdict).is_err() {
+            return;
+        }
+    }
+}
+
+/// A progress bar on a terminal: bytes of the batch file read, tokens checked.
+fn progress_bar(source: Source<'_>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(
-        Some(u64::try_from(len).unwrap_or(u64::MAX)),
-        ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} tokens  {per_sec}  eta {eta}")
-    {
+    let total = match source {
+        Source::File(path) => std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len()),
+        Source::Stdin => None,
+    };
+    let template = if total.is_some() {
+        "{bar:40} {bytes}/{total_bytes}  {msg}  eta {eta}"
+    } else {
+        "{spinner} {bytes}  {msg}"
+    };
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar

@@ -29,15 +29,20 @@ fn upstream(version: &str) -> PathBuf {
         .join("examples/pki")
 }
 
-/// Runs `kstoken args...` with `stdin` (or an empty stdin).
-fn kstoken<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kstoken"))
+/// Starts `kstoken args...` with all three standard streams piped.
+fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_kstoken"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn kstoken");
+        .expect("spawn kstoken")
+}
+
+/// Runs `kstoken args...` with `stdin` (or an empty stdin).
+fn kstoken<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Output {
+    let mut child = spawn(args);
     {
         let mut pipe = child.stdin.take().unwrap();
         if let Some(input) = stdin {
@@ -111,6 +116,10 @@ impl Pki {
     }
     fn key(&self) -> PathBuf {
         self.root().join("private/signing_key.pem")
+    }
+    /// The signing certificate, CA and signing key paths, as text.
+    fn paths(&self) -> [String; 3] {
+        [self.cert(), self.ca(), self.key()].map(Self::s)
     }
     fn s(p: PathBuf) -> String {
         p.to_str().unwrap().to_owned()
@@ -988,6 +997,45 @@ fn revocation_sign_verify_and_check() {
 }
 
 #[test]
+fn revocation_sign_takes_only_what_a_verified_list_may_hold() {
+    let pki = Pki::new();
+    let mut args = vec!["revocation".to_owned(), "sign".to_owned()];
+    args.extend(pki.sign_args());
+    for (entries, needle) in [
+        (
+            r#"[{"id": "x", "extra": 1}]"#,
+            r#"unexpected member "extra""#,
+        ),
+        (
+            r#"{"revoked": [], "more": []}"#,
+            r#"unexpected member "more""#,
+        ),
+        (r#"{}"#, r#"no "revoked" member"#),
+        (r#"[{"id": 5}]"#, r#""id" is not a string"#),
+    ] {
+        let out = kstoken(&args, Some(entries.as_bytes()));
+        assert_code(&out, 1);
+        assert_one_line_error(&out, needle);
+    }
+    // The list alone and keystone's document sign the same list.
+    let mut verify = vec!["revocation".to_owned(), "verify".to_owned()];
+    verify.extend(pki.trust_args());
+    verify.push("-".to_owned());
+    let lists: Vec<String> = [&br#"[{"id": "x"}]"#[..], br#" {"revoked": [{"id": "x"}]}"#]
+        .into_iter()
+        .map(|entries| {
+            let signed = kstoken(&args, Some(entries));
+            assert_code(&signed, 0);
+            let out = kstoken(&verify, Some(&signed.stdout));
+            assert_code(&out, 0);
+            stdout(&out)
+        })
+        .collect();
+    let expected = "{\"revoked\": [{\"id\": \"x\"}]}\n";
+    assert_eq!(lists, [expected, expected]);
+}
+
+#[test]
 fn revocation_verify_upstream_list() {
     let dir = upstream("6.0.0");
     let pem = std::fs::read(dir.join("cms/revocation_list.pem")).unwrap();
@@ -1145,4 +1193,542 @@ fn hash_follows_cms_hash_token() {
     );
     // Empty input: 1.
     assert_code(&kstoken(&["hash"], Some(b"")), 1);
+}
+
+// ---------------------------------------------------------------- bounded inputs (issue 14, item 3)
+
+/// A sparse file of `size` bytes of zeros (no newline, no disk blocks).
+fn sparse_file(dir: &Workdir, name: &str, size: u64) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+    path
+}
+
+/// Address space allowed for each run below (`ulimit -v`, RLIMIT_AS): the largest limit (16 MiB
+/// of credentials, read with at most one doubling of the buffer) plus the process, its libraries
+/// and the batch threads, with room to spare. Before the bounded reads these runs grew to 3.4 to
+/// 5.4 GB; under the cap an allocation that large fails, which shows as another message or an
+/// abort instead of the expected clean exit.
+const ADDRESS_SPACE_KIB: u64 = 128 * 1024;
+
+/// Runs `kstoken args...` with standard input from `stdin` and its address space capped at
+/// [`ADDRESS_SPACE_KIB`].
+fn kstoken_capped<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &Path) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_kstoken"))
+        .args(args)
+        .stdin(std::fs::File::open(stdin).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn every_input_is_read_with_a_bound() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let sparse = sparse_file(&pki.dir, "sparse-3g", 3 << 30);
+    let sparse = sparse.to_str().unwrap();
+    let [cert, ca, key] = pki.paths();
+    let [cert, ca, key] = [cert.as_str(), ca.as_str(), key.as_str()];
+    let credential = "certificate, key or bundle length limit of 16777216 bytes";
+    let token_limit = "token length limit of 1048576 bytes";
+    let json_limit = "JSON size limit of 1048576 bytes";
+    let trust = format!("--signing-cert {cert} --ca {ca}");
+    let signing = format!("--cert {cert} --key {key}");
+    // (command line, standard input from this file, exit code, stderr must contain); no path or
+    // token here has a space.
+    let cases = [
+        (
+            format!("verify --signing-cert /dev/zero --ca {ca} {token}"),
+            "/dev/null",
+            3,
+            format!("signing certificate /dev/zero exceeds the {credential}"),
+        ),
+        (
+            format!("verify --signing-cert {cert} --ca {sparse} {token}"),
+            "/dev/null",
+            3,
+            format!("CA certificate {sparse} exceeds the {credential}"),
+        ),
+        (
+            format!("sign --cert /dev/zero --key {key}"),
+            "/dev/null",
+            3,
+            format!("signing certificate /dev/zero exceeds the {credential}"),
+        ),
+        (
+            format!("sign --cert {cert} --key {sparse}"),
+            "/dev/null",
+            3,
+            format!("signing key {sparse} exceeds the {credential}"),
+        ),
+        (
+            format!("verify {trust}"),
+            "/dev/zero",
+            1,
+            format!("token from standard input exceeds the {token_limit}"),
+        ),
+        (
+            format!("verify {trust} --pipeline"),
+            sparse,
+            1,
+            format!("token from standard input exceeds the {token_limit}"),
+        ),
+        (
+            "hash".to_owned(),
+            "/dev/zero",
+            1,
+            format!("token from standard input exceeds the {token_limit}"),
+        ),
+        (
+            "inspect".to_owned(),
+            "/dev/zero",
+            1,
+            format!("token from standard input exceeds the {token_limit}"),
+        ),
+        (
+            format!("sign {signing}"),
+            "/dev/zero",
+            1,
+            "body from standard input exceeds the content length limit of 1048576 bytes".to_owned(),
+        ),
+        (
+            format!("sign {signing} --in {sparse}"),
+            "/dev/null",
+            1,
+            format!("body {sparse} exceeds the content length limit of 1048576 bytes"),
+        ),
+        (
+            format!("revocation sign {signing}"),
+            "/dev/zero",
+            1,
+            format!("revocation entries from standard input exceeds the {json_limit}"),
+        ),
+        (
+            format!("revocation verify {trust} /dev/zero"),
+            "/dev/null",
+            1,
+            format!("revocation list /dev/zero exceeds the {json_limit}"),
+        ),
+        (
+            format!("revocation check {trust} --list {sparse} {token}"),
+            "/dev/null",
+            3,
+            format!("revocation list {sparse} exceeds the {json_limit}"),
+        ),
+        (
+            format!("verify {trust} --revocation-list /dev/zero {token}"),
+            "/dev/null",
+            3,
+            format!("revocation list /dev/zero exceeds the {json_limit}"),
+        ),
+        (
+            format!("verify {trust} --client-cert /dev/zero {token}"),
+            "/dev/null",
+            3,
+            format!("client certificate /dev/zero exceeds the {credential}"),
+        ),
+    ];
+    for (command, stdin, expected, needle) in &cases {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out = kstoken_capped(&args, Path::new(stdin));
+        assert_code(&out, *expected);
+        assert_one_line_error(&out, needle);
+        assert!(out.stdout.is_empty(), "{command}: {}", stdout(&out));
+    }
+
+    // A 3 GiB batch file that is one line: one invalid token, counted, memory bounded.
+    let command = format!("verify {trust} --batch {sparse}");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let out = kstoken_capped(&args, Path::new("/dev/null"));
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "0 valid, 1 invalid\n");
+    assert_eq!(
+        stderr(&out),
+        format!("line 1: token on this line exceeds the {token_limit}\n")
+    );
+}
+
+#[test]
+fn help_states_the_core_limits() {
+    let help = stdout(&kstoken(&["--help"], None));
+    let limits = kstoken::Limits::default();
+    let mib = |what| limits.max(what) >> 20;
+    for needle in [
+        format!(
+            "certificates, keys and CA bundles {} MiB",
+            mib(kstoken::LimitKind::CredentialLength)
+        ),
+        format!("token {} MiB", mib(kstoken::LimitKind::TokenLength)),
+        format!(
+            "a body to sign {} MiB",
+            mib(kstoken::LimitKind::ContentLength)
+        ),
+        format!("or a list {} MiB", mib(kstoken::LimitKind::JsonSize)),
+        "signed as it is".to_owned(),
+    ] {
+        assert!(help.contains(&needle), "{needle:?} not in {help}");
+    }
+}
+
+#[test]
+fn batch_streams_lines_of_any_length_in_order() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let mut file = Vec::new();
+    file.extend_from_slice(format!("{token}\n").as_bytes());
+    file.extend(std::iter::repeat_n(b'A', (1 << 20) + 1));
+    file.extend_from_slice(format!("\n\n \t{token}\r\n").as_bytes());
+    file.extend_from_slice(b"MII\xff\xfe\n");
+    file.extend(std::iter::repeat_n(b' ', 1 << 20));
+    file.extend_from_slice(format!("\n{token}").as_bytes());
+    let path = pki.dir.write("mixed.txt", &file);
+    let expect = |out: &Output| {
+        assert_code(out, 1);
+        assert_eq!(stdout(out), "3 valid, 2 invalid\n");
+        let err = stderr(out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert_eq!(
+            lines[0],
+            "line 2: token on this line exceeds the token length limit of 1048576 bytes"
+        );
+        assert_eq!(lines[1], "line 5: token is not UTF-8 text");
+    };
+    expect(&pki.verify(&["--batch", path.to_str().unwrap()], None));
+    expect(&pki.verify(&["--batch", "-"], Some(&file)));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn batch_memory_does_not_grow_with_the_file() {
+    // 400 lines of 256 KiB (100 MiB, close to the address space allowed), refused cheaply (not
+    // UTF-8): the whole file was read into memory, and copied, before.
+    let pki = Pki::new();
+    let mut line = vec![0xFF; 256 << 10];
+    line.push(b'\n');
+    let path = pki.dir.path().join("many.txt");
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for _ in 0..400 {
+            file.write_all(&line).unwrap();
+        }
+    }
+    let (cert, ca) = (pki.cert(), pki.ca());
+    let out = kstoken_capped(
+        &[
+            "verify".as_ref(),
+            "--signing-cert".as_ref(),
+            cert.as_os_str(),
+            "--ca".as_ref(),
+            ca.as_os_str(),
+            "--batch".as_ref(),
+            path.as_os_str(),
+        ],
+        Path::new("/dev/null"),
+    );
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "0 valid, 400 invalid\n");
+    let expected: String = (1..=400)
+        .map(|n| format!("line {n}: token is not UTF-8 text\n"))
+        .collect();
+    assert_eq!(stderr(&out), expected);
+}
+
+#[test]
+fn batch_reports_each_line_as_it_is_read() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let mut args = vec!["verify".to_owned()];
+    args.extend(pki.trust_args());
+    args.extend(["--batch".to_owned(), "-".to_owned()]);
+    let mut child = spawn(&args);
+    let mut input = child.stdin.take().unwrap();
+    let errors = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(errors).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // The verdict of the first line arrives while the input is still open.
+    input.write_all(b"garbage\n").unwrap();
+    input.flush().unwrap();
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("no verdict for line 1 while the batch input stays open");
+    assert!(first.starts_with("line 1: "), "{first}");
+    input
+        .write_all(format!("{token}\nbad\n").as_bytes())
+        .unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 valid, 2 invalid\n");
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert!(rest[0].starts_with("line 3: "), "{rest:?}");
+}
+
+// ---------------------------------------------------------------- standard streams (issue 14, item 12)
+
+/// Runs `kstoken args...` from `sh` with `redirect` (`>&-`, `<&-`, `</dev/null`, ...) applied.
+fn kstoken_redirected(args: &[&str], redirect: &str) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec \"$0\" \"$@\" {redirect}"))
+        .arg(env!("CARGO_BIN_EXE_kstoken"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn closed_or_unwritable_standard_output_is_an_io_error() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let body = pki.dir.write("body.json", V3_BODY.as_bytes());
+    let batch = pki.dir.write("batch.txt", format!("{token}\n").as_bytes());
+    let list = revocation_sign(&pki, "[]");
+    let new_dir = pki.dir.path().join("new-pki");
+    let [cert, ca, key] = pki.paths();
+    let trust = format!("--signing-cert {cert} --ca {ca}");
+    let sign = format!("sign --cert {cert} --key {key} --in {}", body.display());
+    // No path or token here has a space.
+    let command_lines = [
+        sign.clone(),
+        format!("verify {trust} {token}"),
+        format!("verify {trust} --bind-mode disabled {token}"),
+        format!("verify {trust} --batch {}", batch.display()),
+        format!("inspect {token}"),
+        format!("hash {token}"),
+        format!("revocation verify {trust} {}", list.display()),
+        format!("pki-setup {} --key-size 1024", new_dir.display()),
+    ];
+    let commands: Vec<Vec<&str>> = command_lines
+        .iter()
+        .map(|c| c.split_whitespace().collect())
+        .collect();
+    let sign: Vec<&str> = sign.split_whitespace().collect();
+    for args in &commands {
+        // Every command succeeds with its output going somewhere...
+        let out = kstoken_redirected(args, ">/dev/null");
+        assert_code(&out, 0);
+        std::fs::remove_dir_all(&new_dir).ok();
+        // ... and fails with 4 when it cannot: closed, or full.
+        let out = kstoken_redirected(args, ">&-");
+        assert_code(&out, 4);
+        assert_one_line_error(&out, "standard output is closed");
+        std::fs::remove_dir_all(&new_dir).ok();
+        if Path::new("/dev/full").exists() {
+            let out = kstoken_redirected(args, ">/dev/full");
+            assert_code(&out, 4);
+            assert_one_line_error(&out, "cannot write standard output");
+            std::fs::remove_dir_all(&new_dir).ok();
+        }
+    }
+    // Open read-only: writes fail with EBADF, which Rust's own stdout would report as success.
+    let out = kstoken_redirected(&sign, "1</dev/null");
+    assert_code(&out, 4);
+    assert_one_line_error(&out, "cannot write standard output");
+    // stdout given to a child as /dev/null (Python's subprocess.DEVNULL opens it read-write) is
+    // not mistaken for a closed one.
+    let out = Command::new(env!("CARGO_BIN_EXE_kstoken"))
+        .args(&sign)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+}
+
+#[test]
+fn a_reader_that_goes_away_is_silent_but_not_success() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    for args in [vec!["inspect"], vec!["hash"]] {
+        let mut child = spawn(&args);
+        // The reader goes away before the command has its input, so before it writes (`| head`).
+        drop(child.stdout.take());
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(token.as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        assert_code(&out, 4);
+        assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn closed_standard_input_is_an_io_error_and_empty_input_is_not() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let [cert, ca, key] = pki.paths();
+    let [cert, ca, key] = [cert.as_str(), ca.as_str(), key.as_str()];
+    let sign = vec!["sign", "--cert", cert, "--key", key];
+    let verify = vec!["verify", "--signing-cert", cert, "--ca", ca];
+    let mut batch = verify.clone();
+    batch.extend(["--batch", "-"]);
+    let mut revocation_sign = vec!["revocation"];
+    revocation_sign.extend(&sign);
+    for args in [
+        sign.clone(),
+        verify.clone(),
+        batch,
+        vec!["inspect"],
+        vec!["hash"],
+        revocation_sign,
+    ] {
+        let out = kstoken_redirected(&args, "<&-");
+        assert_code(&out, 4);
+        assert_one_line_error(&out, "standard input is closed");
+        assert!(out.stdout.is_empty());
+    }
+    // An empty body is a body: signed, and it verifies to empty content (printed as one newline),
+    // as `openssl cms -sign < /dev/null` does.
+    let out = kstoken_redirected(&sign, "</dev/null");
+    assert_code(&out, 0);
+    let empty = stdout(&out);
+    let out = pki.verify(&[empty.trim_end()], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "\n");
+    // An empty token is not a token.
+    let out = kstoken_redirected(&["hash"], "</dev/null");
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "no token given");
+    let mut args = verify.clone();
+    args.push(&token);
+    assert_code(&kstoken_redirected(&args, "<&-"), 0);
+}
+
+// ---------------------------------------------------------------- whitespace (issue 14, item 7)
+
+#[test]
+fn surrounding_whitespace_is_ignored_wherever_a_token_is_taken() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let pkiz = pki.sign(V3_BODY.as_bytes(), &["--pkiz"]);
+    let md5 = |t: &str| kstoken::hash::hash_hex(t.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let list = revocation_sign(
+        &pki,
+        &format!(
+            r#"[{{"id": "{}", "expires": "2099-01-01T00:00:00Z"}}, {{"id": "{}", "expires": "2099-01-01T00:00:00Z"}}]"#,
+            md5(&token),
+            md5(&pkiz)
+        ),
+    );
+    let mut verify = vec!["verify".to_owned()];
+    verify.extend(pki.trust_args());
+    let mut pipeline = verify.clone();
+    pipeline.extend([
+        "--pipeline".to_owned(),
+        "--bind-mode".to_owned(),
+        "disabled".to_owned(),
+    ]);
+    let mut check = vec!["revocation".to_owned(), "check".to_owned()];
+    check.extend(pki.trust_args());
+    check.extend(["--list".to_owned(), list.to_str().unwrap().to_owned()]);
+    let hash = vec!["hash".to_owned(), "-a".to_owned(), "md5,sha256".to_owned()];
+    let inspect = vec!["inspect".to_owned()];
+    for (command, expected_code) in [
+        (&verify, 0),
+        (&pipeline, 0),
+        (&hash, 0),
+        (&inspect, 0),
+        (&check, 1),
+    ] {
+        for bare in [&token, &pkiz] {
+            let mut args = command.clone();
+            args.push(bare.clone());
+            let reference = kstoken(&args, None);
+            assert_code(&reference, expected_code);
+            for padded in [format!(" {bare}\n"), format!("\t{bare} \r\n\n")] {
+                let mut args = command.clone();
+                args.push(padded.clone());
+                let as_argument = kstoken(&args, None);
+                let on_stdin = kstoken(command, Some(padded.as_bytes()));
+                for out in [&as_argument, &on_stdin] {
+                    assert_code(out, expected_code);
+                    assert_eq!(out.stdout, reference.stdout, "{command:?} {padded:?}");
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- pki-setup rules (issue 14, item 12)
+
+#[test]
+fn pki_setup_refuses_options_that_cannot_make_a_working_pki() {
+    let dir = Workdir::new();
+    let root = dir.path().join("ssl");
+    let root_arg = root.to_str().unwrap();
+    let refused = |extra: &[&str], needles: &[&str]| -> String {
+        let mut args = vec!["pki-setup", root_arg];
+        if !extra.contains(&"--key-size") {
+            args.extend(["--key-size", "1024"]);
+        }
+        args.extend(extra);
+        let out = kstoken(&args, None);
+        assert_code(&out, 3);
+        for needle in needles {
+            assert_one_line_error(&out, needle);
+        }
+        assert!(!root.exists(), "{extra:?} wrote files");
+        stderr(&out)
+    };
+    refused(
+        &["--valid-days", "0"],
+        &["validity of 0 days", "at least 1 day"],
+    );
+    refused(&["--subject", "/"], &["names no attribute", "/CN="]);
+    refused(&["--subject", "/CN="], &["attribute CN has no value"]);
+    refused(&["--subject", "/NOPE=x"], &["unknown attribute \"NOPE\""]);
+    refused(&["--subject", "/C=USA"], &["string too long"]);
+    refused(&["--key-size", "20000"], &["20000 bits", "8192"]);
+    refused(&["--key-size", "1023"], &["1023 bits", "1024"]);
+    let message = refused(
+        &["--valid-days", "99999999"],
+        &["validity of 99999999 days", "after 9999-12-31", "at most"],
+    );
+    // The largest value the message names works, and tokens verify with it.
+    let largest: u32 = message
+        .split("at most ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no largest value in {message}"));
+    let out = kstoken(
+        &[
+            "pki-setup",
+            root_arg,
+            "--key-size",
+            "1024",
+            "--valid-days",
+            &largest.to_string(),
+        ],
+        None,
+    );
+    assert_code(&out, 0);
+    let text = KitOpenssl::x509_text(&root.join("certs/signing_cert.pem"));
+    assert!(text.contains("Not After : Dec 31"), "{text}");
+    assert!(text.contains("9999 GMT"), "{text}");
+    // dir/ssl is the layout Pki uses.
+    let pki = Pki { dir };
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    assert_code(&pki.verify(&[&token], None), 0);
 }

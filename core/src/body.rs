@@ -24,6 +24,16 @@ pub enum TokenVersion {
     V3,
 }
 
+impl TokenVersion {
+    /// The stable name: `v2` or `v3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenVersion::V2 => "v2",
+            TokenVersion::V3 => "v3",
+        }
+    }
+}
+
 /// The user a token was issued to; fields keystone left out are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -196,6 +196,38 @@ pub enum CmsProfile {
     Lenient,
 }
 
+impl CmsProfile {
+    /// The stable name: `keystone` or `lenient`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmsProfile::Keystone => "keystone",
+            CmsProfile::Lenient => "lenient",
+        }
+    }
+}
+
+impl std::fmt::Display for CmsProfile {
+    /// The stable name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CmsProfile {
+    type Err = Error;
+
+    /// Parses `keystone` or `lenient` (exactly, as configuration values).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "keystone" => Ok(CmsProfile::Keystone),
+            "lenient" => Ok(CmsProfile::Lenient),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown CMS profile {other:?} (expected keystone or lenient)"
+            ))),
+        }
+    }
+}
+
 /// How a CMS document or token text departs from keystone's token profile ([`CmsProfile::Keystone`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -555,6 +587,16 @@ pub(crate) fn build(
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profile_names_round_trip() {
+        for profile in [CmsProfile::Keystone, CmsProfile::Lenient] {
+            assert_eq!(profile.as_str().parse::<CmsProfile>().unwrap(), profile);
+        }
+        assert_eq!(CmsProfile::default().as_str(), "keystone");
+        let err = "Keystone".parse::<CmsProfile>().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+    }
 
     #[test]
     fn garbage_is_malformed() {

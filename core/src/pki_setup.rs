@@ -4,9 +4,15 @@
 //! keystone shelled out to `openssl req` and `openssl ca`; its `-days 3650d` argument made the last
 //! step fail on OpenSSL ≥ 1.1. This builds the same certificates with the OpenSSL library instead,
 //! so it works everywhere. Nothing is written to disk: callers get PEM bytes.
+//!
+//! Options that cannot make a working PKI are refused before anything is generated
+//! ([`PkiOptions::validate`]): a validity of zero days (certificates that expire as they are made),
+//! a validity ending after 9999-12-31, a subject without attributes, and key sizes outside
+//! [`MIN_KEY_BITS`]`..=`[`MAX_KEY_BITS`]. The messages name the value to change and the accepted range.
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::asn1::{Asn1Integer, Asn1Object, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
+use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
@@ -14,6 +20,8 @@ use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, Subject
 use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509};
 
 use crate::error::{Error, Result};
+use crate::timestamp::MAX_UNIX_TIME;
+use crate::verifier::unix_now;
 
 /// keystone's `[signing] cert_subject` default.
 pub const DEFAULT_SUBJECT: &str = "/C=US/ST=Unset/L=Unset/O=Unset/CN=www.example.com";
@@ -21,6 +29,18 @@ pub const DEFAULT_SUBJECT: &str = "/C=US/ST=Unset/L=Unset/O=Unset/CN=www.example
 pub const DEFAULT_KEY_BITS: u32 = 2048;
 /// keystone's `[signing] valid_days` default.
 pub const DEFAULT_VALID_DAYS: u32 = 3650;
+/// The smallest accepted RSA key size: keystone's `[signing] key_size` minimum.
+pub const MIN_KEY_BITS: u32 = 1024;
+/// The largest accepted RSA key size.
+///
+/// RSA key generation time grows steeply (and varies) with the size: measured with OpenSSL 3.0 on
+/// a shared 2-core machine, 4096 bits took 3–4 s, 8192 bits 17–31 s, 16384 bits 167 s, and OpenSSL
+/// verifies with no modulus above 16384 bits at all. 8192 bits is past every strength
+/// recommendation for a token signing key and still generates within a minute; each token
+/// signature with it costs about 60 times a 2048-bit one.
+pub const MAX_KEY_BITS: u32 = 8192;
+/// Seconds in a day of certificate validity.
+const DAY: i64 = 86_400;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +51,57 @@ pub struct PkiOptions {
     pub valid_days: u32,
     /// Subject of both certificates, in `openssl -subj` form (keystone gives both the same DN).
     pub subject: String,
+}
+
+impl PkiOptions {
+    /// `Ok` if these options make a working PKI when generated now, else
+    /// [`Error::InvalidArgument`] saying which value to change and what is accepted.
+    ///
+    /// [`generate`] checks the same; this lets a caller refuse bad options before doing anything else.
+    pub fn validate(&self) -> Result<()> {
+        self.validity_at(unix_now()).map(|_| ())
+    }
+
+    /// The largest accepted [`PkiOptions::valid_days`] for a PKI generated at `now` (Unix
+    /// seconds): the certificates must expire by 9999-12-31T23:59:59Z, the last instant an X.509
+    /// time (and kstoken's clock) can name.
+    pub fn max_valid_days_at(now: i64) -> u32 {
+        u32::try_from(MAX_UNIX_TIME.saturating_sub(now).max(0) / DAY).unwrap_or(u32::MAX)
+    }
+
+    /// Checks every option for a PKI generated at `now`; the certificates' validity as
+    /// (not before, not after) in Unix seconds, and the parsed subject.
+    fn validity_at(&self, now: i64) -> Result<(i64, i64, X509Name)> {
+        let bits = self.key_bits;
+        if bits < MIN_KEY_BITS {
+            return Err(Error::InvalidArgument(format!(
+                "key size {bits} bits is below keystone's minimum of {MIN_KEY_BITS}"
+            )));
+        }
+        if bits > MAX_KEY_BITS {
+            return Err(Error::InvalidArgument(format!(
+                "key size {bits} bits is above the largest accepted, {MAX_KEY_BITS} (larger RSA keys \
+                 take minutes to generate, and OpenSSL cannot verify with keys above 16384 bits)"
+            )));
+        }
+        let days = self.valid_days;
+        if days == 0 {
+            return Err(Error::InvalidArgument(
+                "validity of 0 days makes certificates that expire as they are made, so every token \
+                 would fail to verify: give at least 1 day"
+                    .to_owned(),
+            ));
+        }
+        let max_days = Self::max_valid_days_at(now);
+        if days > max_days {
+            return Err(Error::InvalidArgument(format!(
+                "validity of {days} days puts the expiry after 9999-12-31, the last date a \
+                 certificate can hold: at most {max_days} days from today"
+            )));
+        }
+        let subject = parse_subject(&self.subject)?;
+        Ok((now, now + i64::from(days) * DAY, subject))
+    }
 }
 
 impl Default for PkiOptions {
@@ -63,19 +134,21 @@ impl std::fmt::Debug for GeneratedPki {
 }
 
 /// Generates a CA and a signing certificate with keystone's extensions (`v3_ca`, `usr_cert`).
+///
+/// The options are checked first ([`PkiOptions::validate`]: [`Error::InvalidArgument`]); both
+/// certificates are valid from the start of the call for `valid_days` days. A failure inside
+/// OpenSSL is [`Error::PkiSetup`].
 pub fn generate(options: &PkiOptions) -> Result<GeneratedPki> {
-    if options.key_bits < 1024 {
-        return Err(Error::InvalidArgument(format!(
-            "key size {} is below keystone's minimum of 1024",
-            options.key_bits
-        )));
-    }
-    let failed = |e: openssl::error::ErrorStack| Error::PkiSetup(e.to_string());
-    let subject = parse_subject(&options.subject)?;
+    let (not_before, not_after, subject) = options.validity_at(unix_now())?;
+    let failed = |e: ErrorStack| Error::PkiSetup(e.to_string());
+    let validity = Validity {
+        not_before: Asn1Time::from_unix(unix_seconds(not_before)?).map_err(failed)?,
+        not_after: Asn1Time::from_unix(unix_seconds(not_after)?).map_err(failed)?,
+    };
     let ca_key = rsa_key(options.key_bits).map_err(failed)?;
     let ca_serial = random_serial().map_err(failed)?;
     let ca = build_cert(
-        &subject, &subject, &ca_key, &ca_key, None, &ca_serial, options, true,
+        &subject, &subject, &ca_key, &ca_key, None, &ca_serial, &validity, true,
     )
     .map_err(failed)?;
     let signing_key = rsa_key(options.key_bits).map_err(failed)?;
@@ -89,7 +162,7 @@ pub fn generate(options: &PkiOptions) -> Result<GeneratedPki> {
         &ca_key,
         Some(&ca),
         &one,
-        options,
+        &validity,
         false,
     )
     .map_err(failed)?;
@@ -101,23 +174,42 @@ pub fn generate(options: &PkiOptions) -> Result<GeneratedPki> {
     })
 }
 
-fn rsa_key(bits: u32) -> std::result::Result<PKey<Private>, openssl::error::ErrorStack> {
+/// The validity period of both certificates.
+struct Validity {
+    not_before: Asn1Time,
+    not_after: Asn1Time,
+}
+
+/// Unix seconds as the platform's `time_t` (narrower than `i64` on some 32-bit systems).
+fn unix_seconds<T: TryFrom<i64>>(seconds: i64) -> Result<T> {
+    T::try_from(seconds).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "time {seconds} does not fit this platform's time_t: choose fewer days of validity"
+        ))
+    })
+}
+
+fn rsa_key(bits: u32) -> std::result::Result<PKey<Private>, ErrorStack> {
     PKey::from_rsa(Rsa::generate(bits)?)
 }
 
-fn random_serial() -> std::result::Result<Asn1Integer, openssl::error::ErrorStack> {
+fn random_serial() -> std::result::Result<Asn1Integer, ErrorStack> {
     let mut serial = BigNum::new()?;
     serial.rand(159, MsbOption::MAYBE_ZERO, false)?;
     serial.to_asn1_integer()
 }
 
-/// Parses `/K=V/K=V` (as `openssl -subj` does, with `\/` escaping a slash) into a name.
+/// Parses `/K=V/K=V` (as `openssl -subj` does, with `\/` escaping a slash) into a name of at
+/// least one attribute, each with a known type and a non-empty value.
 fn parse_subject(subject: &str) -> Result<X509Name> {
     let bad = |msg: String| Error::InvalidArgument(format!("subject {subject:?}: {msg}"));
-    let rest = subject
-        .strip_prefix('/')
-        .ok_or_else(|| bad("must start with '/'".to_owned()))?;
-    let mut builder = X509NameBuilder::new().map_err(|e| bad(e.to_string()))?;
+    let rest = subject.strip_prefix('/').ok_or_else(|| {
+        bad(
+            "must be in openssl -subj form, starting with '/', such as /O=Example/CN=keystone"
+                .to_owned(),
+        )
+    })?;
+    let mut builder = X509NameBuilder::new().map_err(|e| Error::PkiSetup(e.to_string()))?;
     let mut field = String::new();
     let mut fields = Vec::new();
     let mut chars = rest.chars();
@@ -129,15 +221,44 @@ fn parse_subject(subject: &str) -> Result<X509Name> {
         }
     }
     fields.push(field);
+    let mut attributes = 0usize;
     for f in fields.iter().filter(|f| !f.is_empty()) {
         let (key, value) = f
             .split_once('=')
             .ok_or_else(|| bad(format!("{f:?} is not KEY=VALUE")))?;
+        if Asn1Object::from_str(key).is_err() {
+            return Err(bad(format!(
+                "unknown attribute {key:?} (such as C, ST, L, O, OU, CN, emailAddress)"
+            )));
+        }
+        if value.is_empty() {
+            return Err(bad(format!("attribute {key} has no value")));
+        }
         builder
             .append_entry_by_text(key, value)
-            .map_err(|e| bad(format!("{key}: {e}")))?;
+            .map_err(|e| bad(format!("{key}={value:?}: {}", openssl_reason(&e))))?;
+        attributes += 1;
+    }
+    if attributes == 0 {
+        // An empty distinguished name: the signer could not be told apart from any other.
+        return Err(bad(
+            "names no attribute: give at least one, such as /CN=keystone".to_owned(),
+        ));
     }
     Ok(builder.build())
+}
+
+/// OpenSSL's reason for the first error of `stack` and its detail (`string too long
+/// (maxsize=2)`), without the library and file names of the full text.
+fn openssl_reason(stack: &ErrorStack) -> String {
+    let Some(first) = stack.errors().first() else {
+        return stack.to_string();
+    };
+    let reason = first.reason().unwrap_or("OpenSSL error");
+    match first.data() {
+        Some(data) if !data.is_empty() => format!("{reason} ({data})"),
+        _ => reason.to_owned(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -148,19 +269,17 @@ fn build_cert(
     issuer_key: &PKey<Private>,
     issuer_cert: Option<&X509>,
     serial: &Asn1Integer,
-    options: &PkiOptions,
+    validity: &Validity,
     is_ca: bool,
-) -> std::result::Result<X509, openssl::error::ErrorStack> {
+) -> std::result::Result<X509, ErrorStack> {
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
     b.set_serial_number(serial)?;
     b.set_subject_name(subject)?;
     b.set_issuer_name(issuer)?;
     b.set_pubkey(key)?;
-    let not_before = Asn1Time::days_from_now(0)?;
-    let not_after = Asn1Time::days_from_now(options.valid_days)?;
-    b.set_not_before(&not_before)?;
-    b.set_not_after(&not_after)?;
+    b.set_not_before(&validity.not_before)?;
+    b.set_not_after(&validity.not_after)?;
     let issuer_cert = issuer_cert.map(|c| &**c);
     let mut constraints = BasicConstraints::new();
     if is_ca {
@@ -212,16 +331,109 @@ mod tests {
         );
     }
 
+    /// The message of a refused option, which must be an invalid argument.
+    fn refusal(options: &PkiOptions, now: i64) -> String {
+        match options.validity_at(now) {
+            Err(Error::InvalidArgument(message)) => message,
+            other => panic!(
+                "{options:?} not refused as an invalid argument: {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+
+    fn with(key_bits: u32, valid_days: u32, subject: &str) -> PkiOptions {
+        PkiOptions {
+            key_bits,
+            valid_days,
+            subject: subject.to_owned(),
+        }
+    }
+
     #[test]
-    fn bad_options() {
-        assert!(generate(&PkiOptions {
-            key_bits: 512,
-            ..PkiOptions::default()
-        })
-        .is_err());
-        assert!(parse_subject("CN=x").is_err());
-        assert!(parse_subject("/CN").is_err());
-        assert!(parse_subject("/NOPE=x").is_err());
+    fn key_sizes_are_bounded() {
+        let now = 1_893_456_000;
+        let at = |bits| with(bits, 30, DEFAULT_SUBJECT).validity_at(now).map(|_| ());
+        assert_eq!(at(MIN_KEY_BITS), Ok(()));
+        assert_eq!(at(MAX_KEY_BITS), Ok(()));
+        let small = refusal(&with(512, 30, DEFAULT_SUBJECT), now);
+        assert!(small.contains("512") && small.contains("1024"), "{small}");
+        let large = refusal(&with(20_000, 30, DEFAULT_SUBJECT), now);
+        assert!(large.contains("20000") && large.contains("8192"), "{large}");
+        assert!(with(MAX_KEY_BITS + 1, 30, DEFAULT_SUBJECT)
+            .validity_at(now)
+            .is_err());
+        // generate refuses before generating anything (20000 bits would take hours).
+        assert!(matches!(
+            generate(&with(20_000, 30, DEFAULT_SUBJECT)),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn validity_must_be_one_day_to_9999_12_31() {
+        let now = 1_893_456_000; // 2030-01-01T00:00:00Z
+        let zero = refusal(&with(1024, 0, DEFAULT_SUBJECT), now);
+        assert!(zero.contains("at least 1 day"), "{zero}");
+        let max = PkiOptions::max_valid_days_at(now);
+        assert_eq!(max, 2_910_981); // 2030-01-01 + 2910981 days = 9999-12-31
+        let (not_before, not_after, _) = with(1024, max, DEFAULT_SUBJECT).validity_at(now).unwrap();
+        assert_eq!(not_before, now);
+        assert!(not_after <= MAX_UNIX_TIME && not_after + DAY > MAX_UNIX_TIME);
+        let over = refusal(&with(1024, max + 1, DEFAULT_SUBJECT), now);
+        assert!(
+            over.contains(&format!("{}", max + 1))
+                && over.contains("9999-12-31")
+                && over.contains(&format!("at most {max} days")),
+            "{over}"
+        );
+        let huge = refusal(&with(1024, 99_999_999, DEFAULT_SUBJECT), now);
+        assert!(huge.contains("99999999"), "{huge}");
+        assert_eq!(PkiOptions::max_valid_days_at(MAX_UNIX_TIME), 0);
+        assert_eq!(PkiOptions::max_valid_days_at(i64::MAX), 0);
+        assert_eq!(PkiOptions::max_valid_days_at(i64::MIN), u32::MAX);
+    }
+
+    #[test]
+    fn subjects_must_name_known_attributes_with_values() {
+        let now = 1_893_456_000;
+        for (subject, needle) in [
+            ("CN=x", "starting with '/'"),
+            ("/", "names no attribute"),
+            ("//", "names no attribute"),
+            ("/CN", "is not KEY=VALUE"),
+            ("/CN=", "CN has no value"),
+            ("/NOPE=x", "unknown attribute \"NOPE\""),
+            ("/C=USA/CN=x", "string too long"),
+        ] {
+            let message = refusal(&with(1024, 30, subject), now);
+            assert!(message.contains(needle), "{subject}: {message}");
+        }
         assert!(parse_subject("/O=a\\/b/CN=x").is_ok());
+        assert!(parse_subject("/CN=x/").is_ok());
+        assert_eq!(with(1024, 30, "/CN=x").validate(), Ok(()));
+    }
+
+    #[test]
+    fn longest_validity_makes_a_working_pki() {
+        let days = PkiOptions::max_valid_days_at(unix_now()) - 1;
+        let pki = generate(&with(1024, days, "/CN=far future")).unwrap();
+        let cert = X509::from_pem(&pki.signing_cert_pem).unwrap();
+        let span = cert.not_before().diff(cert.not_after()).unwrap();
+        assert_eq!(span.days, i32::try_from(days).unwrap());
+        assert_eq!(span.secs, 0);
+        assert!(
+            cert.not_after().to_string().contains("9999"),
+            "{}",
+            cert.not_after()
+        );
+        let signer = Signer::new(&pki.signing_cert_pem, &pki.signing_key_pem).unwrap();
+        let verifier = Verifier::new(&pki.signing_cert_pem, &pki.ca_cert_pem).unwrap();
+        let token = signer.sign_pki(b"{}").unwrap();
+        assert_eq!(verifier.verify(token.as_bytes()).unwrap(), b"{}");
+        // ... and the day after 9999-12-31 is refused, as the last day the certificates cover.
+        assert!(verifier
+            .verify_at(token.as_bytes(), MAX_UNIX_TIME + 1)
+            .is_err());
     }
 }

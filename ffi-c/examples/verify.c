@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
   if (!certs || !ca || !token) return 1;
   while (token_len > 0 && isspace(token[token_len - 1])) token_len--; /* the final newline */
 
-  kst_verifier *verifier = NULL;
+  const kst_verifier *verifier = NULL;
   kst_error *err = NULL;
   uint8_t *body = NULL;
   size_t body_len = 0;

@@ -1,68 +1,119 @@
-//! Byte buffers across the boundary: borrowed inputs and library-allocated outputs.
+//! Arguments across the boundary: borrowed inputs, checked before they are read; outputs, cleared
+//! before any work; handles.
 //!
-//! Inputs are `(const uint8_t *data, size_t len)` pairs, borrowed for the duration of the call;
-//! short text arguments (algorithm names, bind modes, user names) are NUL-terminated UTF-8.
+//! Inputs are `(const uint8_t *data, size_t len)` pairs, borrowed for the duration of the call.
+//! [`input`] is the only way to turn one into a slice, and it takes the limit the length is checked
+//! against ([`Cap`]) before a byte is read: no entry point can forget the check, and a length such
+//! as `SIZE_MAX` next to a small buffer is refused without touching the buffer. Short text arguments
+//! (algorithm names, bind modes, user names) are NUL-terminated UTF-8, read at most
+//! [`KST_MAX_TEXT_LEN`] bytes far.
 //!
-//! Outputs are written to `uint8_t **out, size_t *out_len`: the library allocates the buffer,
-//! the caller owns it and releases it with [`kst_bytes_free`]. Each output buffer is followed by
-//! a NUL byte that `*out_len` does not count, so textual outputs (tokens, PEM, JSON, hex) can be
-//! used directly as C strings. On failure `*out` is NULL and `*out_len` is 0.
+//! Outputs are written to `uint8_t **out, size_t *out_len` (the library allocates the buffer, the
+//! caller owns it and releases it with [`kst_bytes_free`]), to `T **out` for handles and to `T *out`
+//! for values. Every entry point clears each writable output (NULL, 0, the zero value) before it
+//! checks anything else, so on any error `*out` is NULL and `*out_len` is 0 wherever the pointer
+//! was writable, even when the other one was NULL. Each output buffer is followed by a NUL byte that
+//! `*out_len` does not count, so textual outputs (tokens, PEM, JSON, hex) can be used directly as C
+//! strings.
+//!
+//! Handles are `Box`-owned ([`OutBox`], one owner, freed once) or `Arc`-backed ([`OutArc`]: shared,
+//! `*_clone` takes a reference and each `*_free` drops one).
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::mem::size_of;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+use kstoken::{LimitKind, Limits};
 
 use crate::panic::boundary_void;
-use crate::result::Failure;
+use crate::result::{kst_result, Failure};
 
-/// Bytes stored in front of each output buffer: its length.
-const HEADER: usize = size_of::<usize>();
+/// The longest NUL-terminated text argument read, terminator excluded: far above any algorithm
+/// list, bind mode, user name, hash or audit id, and small enough that a missing terminator costs
+/// little.
+pub const KST_MAX_TEXT_LEN: usize = 64 << 10;
 
-/// A borrowed input buffer; NULL is `KST_NULL_PARAMETER` whatever `len` is.
+/// The limit an input's length is checked against before the input is read: one of [`Limits`].
+#[derive(Clone, Copy)]
+pub(crate) struct Cap<'l> {
+    limits: &'l Limits,
+    kind: LimitKind,
+}
+
+impl<'l> Cap<'l> {
+    /// The limit `kind` of `limits`.
+    pub(crate) fn new(limits: &'l Limits, kind: LimitKind) -> Self {
+        Cap { limits, kind }
+    }
+
+    /// The larger of two limits, for an input whose contents decide which one the core applies
+    /// (a signed revocation list is JSON or a token); the core then checks the exact one.
+    pub(crate) fn larger(limits: &'l Limits, a: LimitKind, b: LimitKind) -> Self {
+        let kind = if limits.max(a) >= limits.max(b) { a } else { b };
+        Cap { limits, kind }
+    }
+
+    /// `Ok` if `len` bytes are within the limit and can be one slice.
+    fn check(self, len: usize) -> Result<(), Failure> {
+        self.limits.check(self.kind, len)?;
+        // Configured limits may be anything; a Rust slice may not span more than `isize::MAX`.
+        if len > isize::MAX as usize {
+            return Err(Failure::new(
+                kst_result::KST_LIMIT_EXCEEDED,
+                format!("{} of {len} bytes is longer than any buffer", self.kind),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A borrowed input buffer of at most `cap` bytes; NULL is `KST_NULL_PARAMETER` whatever `len` is,
+/// a longer `len` `KST_LIMIT_EXCEEDED`; neither reads the buffer.
 ///
 /// # Safety
-/// A non-NULL `data` points to `len` readable bytes that stay valid and unmodified for `'a`.
+/// A non-NULL `data` whose `len` is within `cap` points to `len` readable bytes that stay valid and
+/// unmodified for `'a`.
 pub(crate) unsafe fn input<'a>(
     data: *const u8,
     len: usize,
     name: &str,
+    cap: Cap<'_>,
 ) -> Result<&'a [u8], Failure> {
-    if data.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: non-NULL, and the caller guarantees `len` readable bytes for `'a`.
-    Ok(unsafe { std::slice::from_raw_parts(data, len) })
+    // SAFETY: forwarded from the caller.
+    unsafe { optional_input(data, len, cap) }?.ok_or_else(|| Failure::null(name))
 }
 
-/// An optional borrowed input buffer: NULL is `None`.
+/// An optional borrowed input buffer: NULL is `None`; otherwise as [`input`].
 ///
 /// # Safety
 /// As [`input`].
-pub(crate) unsafe fn optional_input<'a>(data: *const u8, len: usize) -> Option<&'a [u8]> {
+pub(crate) unsafe fn optional_input<'a>(
+    data: *const u8,
+    len: usize,
+    cap: Cap<'_>,
+) -> Result<Option<&'a [u8]>, Failure> {
     if data.is_null() {
-        None
-    } else {
-        // SAFETY: non-NULL, and the caller guarantees `len` readable bytes for `'a`.
-        Some(unsafe { std::slice::from_raw_parts(data, len) })
+        return Ok(None);
     }
+    cap.check(len)?;
+    // SAFETY: non-NULL, at most isize::MAX bytes, and the caller guarantees `len` readable bytes
+    // for `'a`.
+    Ok(Some(unsafe { std::slice::from_raw_parts(data, len) }))
 }
 
-/// A borrowed NUL-terminated UTF-8 string; NULL is `KST_NULL_PARAMETER`, bad UTF-8
+/// A borrowed NUL-terminated UTF-8 string of at most [`KST_MAX_TEXT_LEN`] bytes; NULL is
+/// `KST_NULL_PARAMETER`, no NUL within the bound `KST_LIMIT_EXCEEDED`, bad UTF-8
 /// `KST_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// A non-NULL `s` points to a NUL-terminated string valid for `'a`.
 pub(crate) unsafe fn input_str<'a>(s: *const c_char, name: &str) -> Result<&'a str, Failure> {
-    if s.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: non-NULL and NUL-terminated, per the caller.
-    let s = unsafe { CStr::from_ptr(s) };
-    s.to_str()
-        .map_err(|_| Failure::invalid(format!("argument `{name}` is not UTF-8")))
+    // SAFETY: forwarded from the caller.
+    unsafe { optional_str(s, name) }?.ok_or_else(|| Failure::null(name))
 }
 
-/// An optional borrowed NUL-terminated UTF-8 string: NULL is `None`.
+/// An optional borrowed NUL-terminated UTF-8 string: NULL is `None`; otherwise as [`input_str`].
 ///
 /// # Safety
 /// As [`input_str`].
@@ -71,11 +122,26 @@ pub(crate) unsafe fn optional_str<'a>(
     name: &str,
 ) -> Result<Option<&'a str>, Failure> {
     if s.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded from the caller.
-        unsafe { input_str(s, name) }.map(Some)
+        return Ok(None);
     }
+    let s = s.cast::<u8>();
+    let mut len = 0;
+    // SAFETY: the string is NUL-terminated, so every byte up to and including the NUL is
+    // readable; the loop stops at the NUL or after KST_MAX_TEXT_LEN + 1 bytes.
+    while len <= KST_MAX_TEXT_LEN && unsafe { s.add(len).read() } != 0 {
+        len += 1;
+    }
+    if len > KST_MAX_TEXT_LEN {
+        return Err(Failure::new(
+            kst_result::KST_LIMIT_EXCEEDED,
+            format!("argument `{name}` is longer than {KST_MAX_TEXT_LEN} bytes"),
+        ));
+    }
+    // SAFETY: the `len` bytes before the NUL were just read.
+    let bytes = unsafe { std::slice::from_raw_parts(s, len) };
+    std::str::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| Failure::invalid(format!("argument `{name}` is not UTF-8")))
 }
 
 /// A borrowed handle; NULL is `KST_NULL_PARAMETER`.
@@ -96,36 +162,61 @@ pub(crate) unsafe fn optional_ref<'a, T>(handle: *const T) -> Option<&'a T> {
     unsafe { handle.as_ref() }
 }
 
-/// A checked handle out-parameter (`T **out`), cleared to NULL on creation.
-pub(crate) struct OutHandle<T>(OutPtr<*mut T>);
+/// A checked out-parameter, cleared on creation and written only through [`Out::set`].
+pub(crate) struct Out<T>(NonNull<T>);
 
-impl<T> OutHandle<T> {
-    /// Checks `out` for NULL and clears it.
+impl<T> Out<T> {
+    /// Writes `cleared` to a non-NULL `p`, then fails if `p` is NULL.
+    ///
+    /// # Safety
+    /// A non-NULL `p` is valid for writing a `T`.
+    pub(crate) unsafe fn new(p: *mut T, name: &str, cleared: T) -> Result<Self, Failure> {
+        let out = NonNull::new(p)
+            .map(Out)
+            .ok_or_else(|| Failure::null(name))?;
+        // SAFETY: non-NULL and writable per the caller.
+        unsafe { out.set(cleared) };
+        Ok(out)
+    }
+
+    /// Writes `value`, without reading or dropping the old contents.
+    ///
+    /// # Safety
+    /// The pointer given to [`Out::new`] is valid for writing a `T`.
+    pub(crate) unsafe fn set(&self, value: T) {
+        // SAFETY: non-NULL by construction, writable per the caller.
+        unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// A checked `T **out` for a `Box`-owned handle, cleared to NULL on creation.
+pub(crate) struct OutBox<T>(Out<*mut T>);
+
+impl<T> OutBox<T> {
+    /// Clears a non-NULL `out`, then fails if it is NULL.
     ///
     /// # Safety
     /// A non-NULL `out` is valid for writing a pointer.
     pub(crate) unsafe fn new(out: *mut *mut T) -> Result<Self, Failure> {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: non-NULL and writable per the caller.
-        unsafe { out.set(ptr::null_mut()) };
-        Ok(OutHandle(out))
+        // SAFETY: forwarded from the caller.
+        unsafe { Out::new(out, "out", ptr::null_mut()) }.map(OutBox)
     }
 
-    /// Hands `value` to the caller as a new handle.
+    /// Hands `value` to the caller as a new handle, released with [`free_box`].
     ///
     /// # Safety
-    /// As [`OutHandle::new`].
+    /// As [`OutBox::new`].
     pub(crate) unsafe fn set(&self, value: T) {
         // SAFETY: writable per the caller of `new`; the caller now owns the box.
         unsafe { self.0.set(Box::into_raw(Box::new(value))) }
     }
 }
 
-/// Drops a handle created by [`OutHandle::set`]; NULL is ignored.
+/// Drops a handle created by [`OutBox::set`]; NULL is ignored.
 ///
 /// # Safety
-/// `handle` is NULL or came from [`OutHandle::set`] and is not used afterwards.
-pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
+/// `handle` is NULL or came from [`OutBox::set`] and is not used afterwards.
+pub(crate) unsafe fn free_box<T>(handle: *mut T) {
     boundary_void(|| {
         if !handle.is_null() {
             // SAFETY: per the caller, `handle` is an unfreed `Box::into_raw` result.
@@ -134,49 +225,84 @@ pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
     })
 }
 
-/// A checked out-parameter: non-NULL, written only through [`OutPtr::set`].
-pub(crate) struct OutPtr<T>(NonNull<T>);
+/// A checked `const T **out` for a reference-counted handle, cleared to NULL on creation.
+pub(crate) struct OutArc<T>(Out<*const T>);
 
-impl<T> OutPtr<T> {
-    /// Checks `p` for NULL.
-    pub(crate) fn new(p: *mut T, name: &str) -> Result<Self, Failure> {
-        NonNull::new(p)
-            .map(OutPtr)
-            .ok_or_else(|| Failure::null(name))
-    }
-
-    /// Writes `value`, without reading or dropping the old contents.
+impl<T> OutArc<T> {
+    /// Clears a non-NULL `out`, then fails if it is NULL.
     ///
     /// # Safety
-    /// The pointer given to [`OutPtr::new`] is valid for writing a `T`.
-    pub(crate) unsafe fn set(&self, value: T) {
-        // SAFETY: non-NULL by construction, writable per the caller.
-        unsafe { self.0.as_ptr().write(value) }
+    /// A non-NULL `out` is valid for writing a pointer.
+    pub(crate) unsafe fn new(out: *mut *const T) -> Result<Self, Failure> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Out::new(out, "out", ptr::null()) }.map(OutArc)
     }
+
+    /// Hands the caller one reference to `value`, released with [`free_arc`].
+    ///
+    /// # Safety
+    /// As [`OutArc::new`].
+    pub(crate) unsafe fn set(&self, value: Arc<T>) {
+        // SAFETY: writable per the caller of `new`; the caller now owns one reference.
+        unsafe { self.0.set(Arc::into_raw(value)) }
+    }
+}
+
+/// One more reference to a handle from [`OutArc::set`]: the same pointer, NULL for NULL.
+///
+/// # Safety
+/// `handle` is NULL or a live handle from [`OutArc::set`] (the caller holds a reference).
+pub(crate) unsafe fn clone_arc<T>(handle: *const T) -> *const T {
+    crate::panic::boundary_value(ptr::null(), || {
+        if !handle.is_null() {
+            // SAFETY: per the caller, `handle` came from `Arc::into_raw` and is still referenced.
+            unsafe { Arc::increment_strong_count(handle) };
+        }
+        handle
+    })
+}
+
+/// Drops one reference to a handle from [`OutArc::set`] or [`clone_arc`]; NULL is ignored. The
+/// object goes with its last reference.
+///
+/// # Safety
+/// `handle` is NULL or a handle from [`OutArc::set`] or [`clone_arc`] whose reference the caller
+/// holds and does not use afterwards.
+pub(crate) unsafe fn free_arc<T>(handle: *const T) {
+    boundary_void(|| {
+        if !handle.is_null() {
+            // SAFETY: per the caller, one reference of `Arc::into_raw` origin is released once.
+            unsafe { Arc::decrement_strong_count(handle) };
+        }
+    })
 }
 
 /// A checked `(uint8_t **out, size_t *out_len)` pair, cleared to `(NULL, 0)` on creation.
 pub(crate) struct OutBytes {
-    data: OutPtr<*mut u8>,
-    len: OutPtr<usize>,
+    data: NonNull<*mut u8>,
+    len: NonNull<usize>,
 }
 
 impl OutBytes {
-    /// Checks both pointers for NULL and clears them.
+    /// Clears whichever of the two pointers is non-NULL, then fails if either is NULL.
     ///
     /// # Safety
     /// Non-NULL `data` and `len` are valid for writing a pointer and a `size_t`.
     pub(crate) unsafe fn new(data: *mut *mut u8, len: *mut usize) -> Result<Self, Failure> {
-        let out = OutBytes {
-            data: OutPtr::new(data, "out")?,
-            len: OutPtr::new(len, "out_len")?,
-        };
-        // SAFETY: both are non-NULL and writable per the caller.
+        // SAFETY: each is NULL or writable, per the caller; both are cleared before either is
+        // reported NULL.
         unsafe {
-            out.data.set(ptr::null_mut());
-            out.len.set(0);
+            if !data.is_null() {
+                data.write(ptr::null_mut());
+            }
+            if !len.is_null() {
+                len.write(0);
+            }
         }
-        Ok(out)
+        Ok(OutBytes {
+            data: NonNull::new(data).ok_or_else(|| Failure::null("out"))?,
+            len: NonNull::new(len).ok_or_else(|| Failure::null("out_len"))?,
+        })
     }
 
     /// Hands a copy of `bytes` to the caller.
@@ -187,11 +313,14 @@ impl OutBytes {
         let buffer = alloc(bytes);
         // SAFETY: writable per the caller of `new`; the caller now owns `buffer`.
         unsafe {
-            self.data.set(buffer);
-            self.len.set(bytes.len());
+            self.data.as_ptr().write(buffer);
+            self.len.as_ptr().write(bytes.len());
         }
     }
 }
+
+/// Bytes stored in front of each output buffer: its length.
+const HEADER: usize = size_of::<usize>();
 
 /// A library-allocated copy of `bytes`: `[len: usize][bytes][NUL]`, returned as a pointer to
 /// `bytes`.
@@ -254,16 +383,74 @@ mod tests {
 
     #[test]
     fn null_pointers_are_reported() {
-        let mut data: *mut u8 = ptr::null_mut();
-        // SAFETY: NULL is the case under test; the other pointer is a valid local.
+        let limits = Limits::default();
+        let cap = Cap::new(&limits, LimitKind::TokenLength);
+        let mut data: *mut u8 = ptr::dangling_mut();
+        let mut len = 7usize;
+        // SAFETY: NULL is the case under test; the other pointers are valid locals.
         unsafe {
-            assert!(input(ptr::null(), 3, "x").is_err());
+            assert!(input(ptr::null(), 3, "x", cap).is_err());
             assert!(input_str(ptr::null(), "x").is_err());
             assert_eq!(optional_str(ptr::null(), "x").unwrap(), None);
-            assert!(optional_input(ptr::null(), 1).is_none());
+            assert!(optional_input(ptr::null(), 1, cap).unwrap().is_none());
+            // The writable half of an output pair is cleared although the other half is NULL.
             assert!(OutBytes::new(&mut data, ptr::null_mut()).is_err());
+            assert!(data.is_null());
+            assert!(OutBytes::new(ptr::null_mut(), &mut len).is_err());
+            assert_eq!(len, 0);
             assert!(OutBytes::new(ptr::null_mut(), ptr::null_mut()).is_err());
             assert!(input_str(c"\xff".as_ptr(), "x").is_err());
+        }
+    }
+
+    #[test]
+    fn lengths_are_checked_before_the_buffer_is_read() {
+        let limits = Limits::default();
+        let one = [b'M'];
+        // SAFETY: every length but 1 is refused before `one` is read.
+        unsafe {
+            for (kind, len) in [
+                (LimitKind::TokenLength, usize::MAX),
+                (LimitKind::TokenLength, Limits::DEFAULT_SIZE + 1),
+                (LimitKind::CredentialLength, i32::MAX as usize + 1),
+                (LimitKind::ContentLength, isize::MAX as usize),
+            ] {
+                let err = input(one.as_ptr(), len, "x", Cap::new(&limits, kind)).unwrap_err();
+                assert_eq!(err.code, kst_result::KST_LIMIT_EXCEEDED, "{kind} {len}");
+            }
+            let unbounded = Limits {
+                max_token_len: usize::MAX,
+                ..Limits::default()
+            };
+            let cap = Cap::new(&unbounded, LimitKind::TokenLength);
+            let err = input(one.as_ptr(), usize::MAX, "x", cap).unwrap_err();
+            assert_eq!(err.code, kst_result::KST_LIMIT_EXCEEDED);
+            assert_eq!(input(one.as_ptr(), 1, "x", cap).unwrap(), b"M");
+        }
+        let json_larger = Limits {
+            max_json_len: 10 << 20,
+            ..Limits::default()
+        };
+        let cap = Cap::larger(&json_larger, LimitKind::TokenLength, LimitKind::JsonSize);
+        assert!(cap.check(10 << 20).is_ok());
+        assert!(cap.check((10 << 20) + 1).is_err());
+    }
+
+    #[test]
+    fn text_arguments_are_bounded() {
+        let mut long = vec![b'a'; KST_MAX_TEXT_LEN + 10];
+        long.push(0);
+        let mut exact = vec![b'a'; KST_MAX_TEXT_LEN];
+        exact.push(0);
+        // SAFETY: both are NUL-terminated.
+        unsafe {
+            let err = input_str(long.as_ptr().cast(), "x").unwrap_err();
+            assert_eq!(err.code, kst_result::KST_LIMIT_EXCEEDED);
+            assert_eq!(
+                input_str(exact.as_ptr().cast(), "x").unwrap().len(),
+                KST_MAX_TEXT_LEN
+            );
+            assert_eq!(input_str(c"".as_ptr(), "x").unwrap(), "");
         }
     }
 }

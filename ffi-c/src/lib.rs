@@ -4,16 +4,22 @@
 //! (`cbindgen.toml`) and in [`result`], [`bytes`] and [`panic`]:
 //!
 //! - every fallible function returns a [`result::kst_result`] and takes `kst_error **err` last;
-//! - every function runs behind a panic boundary and checks every pointer argument for NULL;
-//! - input bytes are `(const uint8_t *, size_t)`, short names are NUL-terminated C strings;
-//! - output bytes are library-allocated and released with [`bytes::kst_bytes_free`].
+//! - every function runs behind a panic boundary, silent on the host's standard error, and checks
+//!   every pointer argument for NULL;
+//! - input bytes are `(const uint8_t *, size_t)`, their length checked against a limit before
+//!   they are read; short names are NUL-terminated C strings;
+//! - outputs are cleared before any work; output bytes are library-allocated and released with
+//!   [`bytes::kst_bytes_free`];
+//! - shared objects (verifier, revocation list, policy) are reference-counted handles.
 #![allow(non_camel_case_types)]
 
 pub mod bind;
 pub mod bytes;
 pub mod form;
 pub mod hash;
+pub mod limits;
 pub mod panic;
+pub mod policy;
 pub mod result;
 pub mod revocation;
 pub mod signer;

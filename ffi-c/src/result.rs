@@ -1,9 +1,10 @@
 //! Result codes (`kst_result`) and detailed errors (`kst_error`).
 
 use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 
 use kstoken::bind::BindRejection;
-use kstoken::{Error, Rejection, ValidateError};
+use kstoken::{Error, Rejection, ValidateError, VerifyFailure};
 
 use crate::panic::{boundary_value, boundary_void};
 
@@ -29,7 +30,7 @@ pub enum kst_result {
     KST_CERTIFICATE_CONFIG = 100,
     /// The token, CMS document or JSON cannot be decoded (`CMSError`).
     KST_MALFORMED = 101,
-    /// An input exceeded a resource limit (token length, inflated size, JSON size or depth).
+    /// An input exceeded a resource limit (see `kst_limits`; text arguments: `KST_MAX_TEXT_LEN`).
     KST_LIMIT_EXCEEDED = 102,
     /// Signing failed, for instance because the key does not match the certificate.
     KST_SIGNING = 103,
@@ -64,9 +65,22 @@ pub enum kst_result {
     KST_BODY_INVALID = 304,
 }
 
-impl kst_result {
-    /// Every code, in numeric order.
-    pub(crate) const ALL: [kst_result; 23] = [
+/// A C enum whose values are the core's stable numbers (`code()`): converted by number, here only.
+pub(crate) trait Coded: Copy + 'static {
+    /// Every value, in numeric order.
+    const ALL: &'static [Self];
+
+    /// The number.
+    fn value(self) -> u32;
+
+    /// The value with this number, if there is one.
+    fn from_value(value: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.value() == value)
+    }
+}
+
+impl Coded for kst_result {
+    const ALL: &'static [kst_result] = &[
         kst_result::KST_OK,
         kst_result::KST_NULL_PARAMETER,
         kst_result::KST_INVALID_ARGUMENT,
@@ -92,39 +106,52 @@ impl kst_result {
         kst_result::KST_BODY_INVALID,
     ];
 
-    /// The static description, NUL-terminated.
+    fn value(self) -> u32 {
+        self as u32
+    }
+}
+
+impl kst_result {
+    /// The static description, NUL-terminated: a verification reason in OpenSSL's words, as the
+    /// core has them; the other codes' descriptions are the C ABI's own.
     fn message(self) -> &'static CStr {
+        if let Some(reason) = verification_reason(self.value()) {
+            return reason;
+        }
         match self {
             kst_result::KST_OK => c"success",
             kst_result::KST_NULL_PARAMETER => c"a required pointer argument was NULL",
             kst_result::KST_INVALID_ARGUMENT => c"invalid argument",
             kst_result::KST_PANIC => c"kstoken panicked (a bug)",
-            kst_result::KST_UNKNOWN_ERROR => c"unknown error",
             kst_result::KST_CERTIFICATE_CONFIG => c"certificate configuration error",
             kst_result::KST_MALFORMED => c"malformed token",
             kst_result::KST_LIMIT_EXCEEDED => c"resource limit exceeded",
             kst_result::KST_SIGNING => c"signing failed",
             kst_result::KST_PKI_SETUP => c"PKI setup failed",
-            kst_result::KST_SIGNER_NOT_FOUND => c"signer certificate not found",
-            kst_result::KST_BAD_SIGNATURE => c"content verify error",
-            kst_result::KST_CERT_EXPIRED => c"certificate has expired",
-            kst_result::KST_CERT_NOT_YET_VALID => c"certificate is not yet valid",
-            kst_result::KST_UNTRUSTED_CHAIN => c"unable to get local issuer certificate",
-            kst_result::KST_UNSUITABLE_PURPOSE => c"unsuitable certificate purpose",
-            kst_result::KST_UNSUPPORTED_ALGORITHM => c"unsupported algorithm",
             kst_result::KST_VERIFICATION_FAILED => c"verification failed",
             kst_result::KST_NOT_PKI => c"not a PKI or PKIZ token",
             kst_result::KST_REVOKED => c"token has been revoked",
             kst_result::KST_EXPIRED => c"token has expired",
             kst_result::KST_BIND_REJECTED => c"token bind check failed",
             kst_result::KST_BODY_INVALID => c"invalid token body",
+            _ => c"unknown error",
         }
     }
+}
 
-    /// The code with this numeric value, if there is one.
-    fn from_u32(value: u32) -> Option<kst_result> {
-        Self::ALL.into_iter().find(|r| *r as u32 == value)
-    }
+/// The core's wording of the verification reason numbered `code` (200-206), NUL-terminated.
+fn verification_reason(code: u32) -> Option<&'static CStr> {
+    static REASONS: OnceLock<Vec<(u32, CString)>> = OnceLock::new();
+    REASONS
+        .get_or_init(|| {
+            VerifyFailure::ALL
+                .iter()
+                .filter_map(|r| Some((r.code(), CString::new(r.openssl_reason()).ok()?)))
+                .collect()
+        })
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, reason)| reason.as_c_str())
 }
 
 /// An error on its way out to C: a code and a detailed message.
@@ -160,7 +187,7 @@ impl Failure {
 /// The C code for a core code ([`Error::code`] and the like give `kst_result` values): an unknown
 /// number from a newer core is `KST_UNKNOWN_ERROR`, or `KST_VERIFICATION_FAILED` in 200-299.
 fn code(value: u32) -> kst_result {
-    kst_result::from_u32(value).unwrap_or(if (200..300).contains(&value) {
+    kst_result::from_value(value).unwrap_or(if (200..300).contains(&value) {
         kst_result::KST_VERIFICATION_FAILED
     } else {
         kst_result::KST_UNKNOWN_ERROR
@@ -219,7 +246,7 @@ impl kst_error {
 #[no_mangle]
 pub extern "C" fn kst_result_message(result: u32) -> *const c_char {
     boundary_value(kst_result::KST_PANIC.message().as_ptr(), || {
-        kst_result::from_u32(result)
+        kst_result::from_value(result)
             .unwrap_or(kst_result::KST_UNKNOWN_ERROR)
             .message()
             .as_ptr()
@@ -285,11 +312,16 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_have_messages() {
-        for code in kst_result::ALL {
-            assert_eq!(kst_result::from_u32(code as u32), Some(code));
+        for &code in kst_result::ALL {
+            assert_eq!(kst_result::from_value(code as u32), Some(code));
             assert!(!code.message().to_bytes().is_empty());
         }
-        assert_eq!(kst_result::from_u32(12345), None);
+        assert_eq!(kst_result::from_value(12345), None);
+        assert_eq!(
+            kst_result::KST_BAD_SIGNATURE.message(),
+            c"content verify error"
+        );
+        assert_eq!(kst_result::KST_UNKNOWN_ERROR.message(), c"unknown error");
     }
 
     #[test]

@@ -1,45 +1,65 @@
 //! `kst_revocation_list`: keystone's signed list of revoked tokens, checked by hash or audit id.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use kstoken::revocation::RevocationList;
-use kstoken::Limits;
+use kstoken::LimitKind;
 
-use crate::bytes::{free_handle, input, input_ref, input_str, OutHandle, OutPtr};
+use crate::bytes::{clone_arc, free_arc, input, input_ref, input_str, Cap, Out, OutArc};
+use crate::limits::{kst_limits, limits_or_default};
 use crate::panic::boundary;
 use crate::result::{kst_error, kst_result};
 use crate::verifier::kst_verifier;
 
 /// A verified revocation list, indexed by token hash and by audit id.
 ///
-/// Thread-safe: immutable once created; any number of threads may query it (and pass it to
-/// `kst_validate`) at once. Only `kst_revocation_list_free` needs exclusive access. To refresh
-/// the list, load a new one and swap the pointer.
+/// Immutable and reference-counted: any number of threads may query it (and pass it to
+/// `kst_validate`) at once; `kst_revocation_list_clone` takes another reference and each
+/// `kst_revocation_list_free` drops one, the last one releasing the list. To refresh the list
+/// while other threads validate, keep the current one in a slot guarded by a mutex: a reader
+/// clones it under the lock and frees its reference when done; the refresher loads the new list,
+/// swaps it in under the lock and frees the slot's old reference (the list itself lives on until
+/// the last reader lets it go).
 pub struct kst_revocation_list {
     pub(crate) inner: RevocationList,
 }
 
-/// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}` (default
-/// limits). Anything but keystone's shape, an object whose only member is the `revoked` array of
-/// entries with a string `id` and/or `audit_id` and an optional `expires`, is `KST_MALFORMED`
-/// (a document without `revoked` too: it is some other signed document, not an empty list).
+/// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}`. Anything
+/// but keystone's shape, an object whose only member is the `revoked` array of entries with a
+/// string `id` and/or `audit_id` and an optional `expires`, is `KST_MALFORMED` (a document without
+/// `revoked` too: it is some other signed document, not an empty list); a document over
+/// `max_json_len` or `max_json_depth` is `KST_LIMIT_EXCEEDED` (the length is checked before the
+/// text is read). `limits` may be NULL (the defaults).
 ///
 /// # Safety
-/// `json` points to `json_len` readable bytes; `out` is valid for writing a pointer; `err` is
-/// NULL or valid for writing a pointer.
+/// `json` points to `json_len` readable bytes; `limits` is NULL or points to a readable
+/// `kst_limits`; `out` is valid for writing a pointer; `err` is NULL or valid for writing a
+/// pointer.
 #[no_mangle]
 pub unsafe extern "C" fn kst_revocation_list_from_json(
     json: *const u8,
     json_len: usize,
-    out: *mut *mut kst_revocation_list,
+    limits: *const kst_limits,
+    out: *mut *const kst_revocation_list,
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, json) = unsafe { (OutHandle::new(out)?, input(json, json_len, "json")?) };
-        let inner = RevocationList::from_json(json, &Limits::default())?;
+        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety); the length is
+        // checked before the text is read.
+        let (out, limits) = unsafe { (OutArc::new(out)?, limits_or_default(limits)) };
+        // SAFETY: as above.
+        let json = unsafe {
+            input(
+                json,
+                json_len,
+                "json",
+                Cap::new(&limits, LimitKind::JsonSize),
+            )
+        }?;
+        let inner = RevocationList::from_json(json, &limits)?;
         // SAFETY: `out` was checked and is writable per the caller.
-        unsafe { out.set(kst_revocation_list { inner }) };
+        unsafe { out.set(Arc::new(kst_revocation_list { inner })) };
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -48,8 +68,8 @@ pub unsafe extern "C" fn kst_revocation_list_from_json(
 
 /// Loads a revocation list from keystone's signed response (`{"signed": "<CMS PEM>"}`, the body
 /// of `GET /v3/auth/tokens/OS-PKI/revoked`) or from the CMS PEM itself, verified with `verifier`
-/// now exactly as a token is. Errors are those of `kst_verifier_verify`, plus `KST_MALFORMED`
-/// for a response or list of the wrong shape.
+/// now exactly as a token is, under the verifier's limits. Errors are those of
+/// `kst_verifier_verify`, plus `KST_MALFORMED` for a response or list of the wrong shape.
 ///
 /// # Safety
 /// `signed_body` points to `signed_body_len` readable bytes; `verifier` is a live verifier;
@@ -59,7 +79,7 @@ pub unsafe extern "C" fn kst_revocation_list_from_signed(
     signed_body: *const u8,
     signed_body_len: usize,
     verifier: *const kst_verifier,
-    out: *mut *mut kst_revocation_list,
+    out: *mut *const kst_revocation_list,
     err: *mut *mut kst_error,
 ) -> kst_result {
     // SAFETY: forwarded from the caller.
@@ -86,21 +106,24 @@ pub unsafe extern "C" fn kst_revocation_list_from_signed_at(
     signed_body_len: usize,
     verifier: *const kst_verifier,
     at: i64,
-    out: *mut *mut kst_revocation_list,
+    out: *mut *const kst_revocation_list,
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
         // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, signed_body, verifier) = unsafe {
-            (
-                OutHandle::new(out)?,
-                input(signed_body, signed_body_len, "signed_body")?,
-                input_ref(verifier, "verifier")?,
-            )
-        };
+        let (out, verifier) = unsafe { (OutArc::new(out)?, input_ref(verifier, "verifier")?) };
+        // The body is keystone's JSON response or the CMS PEM itself: the core applies the JSON or
+        // the token limit once it has looked; before the body is read, the larger of the two.
+        let cap = Cap::larger(
+            verifier.inner.limits(),
+            LimitKind::TokenLength,
+            LimitKind::JsonSize,
+        );
+        // SAFETY: as above; the length is checked before the body is read.
+        let signed_body = unsafe { input(signed_body, signed_body_len, "signed_body", cap) }?;
         let inner = RevocationList::from_signed(signed_body, &verifier.inner, at)?;
         // SAFETY: `out` was checked and is writable per the caller.
-        unsafe { out.set(kst_revocation_list { inner }) };
+        unsafe { out.set(Arc::new(kst_revocation_list { inner })) };
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -119,9 +142,8 @@ pub unsafe extern "C" fn kst_revocation_list_len(
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: `list` is NULL or live, per the caller.
-        let list = unsafe { input_ref(list, "list") }?;
+        // SAFETY: `out` is NULL or writable and `list` NULL or live, per the caller.
+        let (out, list) = unsafe { (Out::new(out, "out", 0)?, input_ref(list, "list")?) };
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(list.inner.len()) };
         Ok(())
@@ -149,7 +171,8 @@ unsafe fn contains(
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        let out = OutPtr::new(out, "out")?;
+        // SAFETY: `out` is NULL or writable, per the caller.
+        let out = unsafe { Out::new(out, "out", false) }?;
         let name = match kind {
             Key::Hash => "hash",
             Key::AuditId => "audit_id",
@@ -200,12 +223,26 @@ pub unsafe extern "C" fn kst_revocation_list_contains_audit_id(
     unsafe { contains(list, audit_id, Key::AuditId, out, err) }
 }
 
-/// Releases a revocation list. NULL is ignored.
+/// Another reference to `list` (the same pointer), released with its own
+/// `kst_revocation_list_free`. NULL gives NULL.
 ///
 /// # Safety
-/// `list` is NULL or a list from this library, not used by any thread afterwards.
+/// `list` is NULL or a live list the caller holds a reference to.
 #[no_mangle]
-pub unsafe extern "C" fn kst_revocation_list_free(list: *mut kst_revocation_list) {
+pub unsafe extern "C" fn kst_revocation_list_clone(
+    list: *const kst_revocation_list,
+) -> *const kst_revocation_list {
     // SAFETY: per the caller.
-    unsafe { free_handle(list) }
+    unsafe { clone_arc(list) }
+}
+
+/// Drops one reference to a revocation list; the last one releases it. NULL is ignored.
+///
+/// # Safety
+/// `list` is NULL or a list from this library whose reference the caller holds; the caller does
+/// not use that reference afterwards (other references stay valid).
+#[no_mangle]
+pub unsafe extern "C" fn kst_revocation_list_free(list: *const kst_revocation_list) {
+    // SAFETY: per the caller.
+    unsafe { free_arc(list) }
 }

@@ -2,11 +2,12 @@
 
 use std::ffi::c_char;
 
-use kstoken::{ContentMode, HashAlgorithm, Signer};
+use kstoken::{ContentMode, HashAlgorithm, LimitKind, Signer};
 
-use crate::bytes::{free_handle, input, input_ref, optional_str, OutBytes, OutHandle};
+use crate::bytes::{free_box, input, input_ref, optional_str, Cap, OutBox, OutBytes};
+use crate::limits::{kst_limits, limits_or_default};
 use crate::panic::boundary;
-use crate::result::{kst_error, kst_result, Failure};
+use crate::result::{kst_error, kst_result};
 
 /// A signer: a signing certificate and its private key, a digest and a content mode.
 ///
@@ -16,21 +17,16 @@ pub struct kst_signer {
     inner: Signer,
 }
 
-/// Parses a hash algorithm name (`md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`,
-/// case-insensitive, dash optional); unknown names are `KST_INVALID_ARGUMENT`.
-pub(crate) fn algorithm(name: &str) -> Result<HashAlgorithm, Failure> {
-    Ok(name.parse::<HashAlgorithm>()?)
-}
-
 /// Creates a signer from a PEM certificate and its PEM private key (RSA or EC, PKCS#1 or
-/// PKCS#8). `digest` names the CMS digest (`sha1`, `sha224`, `sha256`, `sha384`, `sha512`;
-/// NULL means `sha256`, keystoneclient's default). With `binary` false the content is signed in
-/// text mode, as `openssl cms -sign` without `-binary` (keystone's behaviour); with `binary` true
-/// the bytes are signed as given. Free it with `kst_signer_free`.
+/// PKCS#8), with the default limits. `digest` names the CMS digest (`sha1`, `sha224`, `sha256`,
+/// `sha384`, `sha512`; NULL means `sha256`, keystoneclient's default). With `binary` false the
+/// content is signed in text mode, as `openssl cms -sign` without `-binary` (keystone's behaviour);
+/// with `binary` true the bytes are signed as given. Free it with `kst_signer_free`.
 ///
 /// Errors: `KST_CERTIFICATE_CONFIG` (unreadable certificate or key), `KST_SIGNING` (the key does
 /// not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`),
-/// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, refused before it is read).
+/// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, `max_credential_len`, refused before it
+/// is read).
 ///
 /// # Safety
 /// `cert`/`key` point to `*_len` readable bytes; `digest` is NULL or a NUL-terminated string;
@@ -47,19 +43,57 @@ pub unsafe extern "C" fn kst_signer_new(
     out: *mut *mut kst_signer,
     err: *mut *mut kst_error,
 ) -> kst_result {
+    // SAFETY: forwarded; a NULL `limits` means the defaults.
+    unsafe {
+        kst_signer_new_with_limits(
+            cert,
+            cert_len,
+            key,
+            key_len,
+            digest,
+            binary,
+            std::ptr::null(),
+            out,
+            err,
+        )
+    }
+}
+
+/// As `kst_signer_new`, with the given resource limits (NULL `limits` means the defaults):
+/// `max_credential_len` bounds the certificate and the key, `max_content_len` what each
+/// `kst_signer_sign_*` call signs.
+///
+/// # Safety
+/// As `kst_signer_new`; `limits` is NULL or points to a readable `kst_limits`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn kst_signer_new_with_limits(
+    cert: *const u8,
+    cert_len: usize,
+    key: *const u8,
+    key_len: usize,
+    digest: *const c_char,
+    binary: bool,
+    limits: *const kst_limits,
+    out: *mut *mut kst_signer,
+    err: *mut *mut kst_error,
+) -> kst_result {
     let body = || {
-        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, cert, key, digest) = unsafe {
+        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety); each length
+        // is checked before its buffer is read.
+        let (out, limits) = unsafe { (OutBox::new(out)?, limits_or_default(limits)) };
+        let cap = Cap::new(&limits, LimitKind::CredentialLength);
+        // SAFETY: as above.
+        let (cert, key, digest) = unsafe {
             (
-                OutHandle::new(out)?,
-                input(cert, cert_len, "cert")?,
-                input(key, key_len, "key")?,
+                input(cert, cert_len, "cert", cap)?,
+                input(key, key_len, "key", cap)?,
                 optional_str(digest, "digest")?,
             )
         };
-        let mut inner = Signer::new(cert, key)?;
+        let mut inner = Signer::new_with_limits(cert, key, limits)?;
         if let Some(digest) = digest {
-            inner = inner.with_digest(algorithm(digest)?)?;
+            inner = inner.with_digest(digest.parse::<HashAlgorithm>()?)?;
         }
         if binary {
             inner = inner.with_content_mode(ContentMode::Binary);
@@ -96,14 +130,15 @@ unsafe fn sign(
 ) -> kst_result {
     let body = || {
         // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, signer, data) = unsafe {
+        let (out, signer) = unsafe {
             (
                 OutBytes::new(out, out_len)?,
-                input_ref(signer, "signer")?,
-                input(data, data_len, "data")?,
+                &input_ref(signer, "signer")?.inner,
             )
         };
-        let signer = &signer.inner;
+        let cap = Cap::new(signer.limits(), LimitKind::ContentLength);
+        // SAFETY: as above; the length is checked before anything is read or allocated.
+        let data = unsafe { input(data, data_len, "data", cap) }?;
         let signed = match form {
             Form::Pki => signer.sign_pki(data)?.into_bytes(),
             Form::Pkiz => signer.sign_pkiz(data)?.into_bytes(),
@@ -119,8 +154,8 @@ unsafe fn sign(
 }
 
 /// Signs `data` (a token body) into a PKI token (`MII...`), written to `*out`/`*out_len` and
-/// freed with `kst_bytes_free`. `data` over 1 MiB is `KST_LIMIT_EXCEEDED`, refused before
-/// anything is allocated.
+/// freed with `kst_bytes_free`. `data` longer than the signer's `max_content_len` (1 MiB by
+/// default) is `KST_LIMIT_EXCEEDED`, refused before it is read or anything is allocated.
 ///
 /// # Safety
 /// `signer` is a live signer; `data` points to `data_len` readable bytes; `out`/`out_len` are
@@ -199,5 +234,5 @@ pub unsafe extern "C" fn kst_signer_sign_der(
 #[no_mangle]
 pub unsafe extern "C" fn kst_signer_free(signer: *mut kst_signer) {
     // SAFETY: per the caller.
-    unsafe { free_handle(signer) }
+    unsafe { free_box(signer) }
 }

@@ -1,32 +1,18 @@
-//! `kst_validate`: keystonemiddleware's offline validation pipeline, with its policy
-//! (`kst_policy`) and result (`kst_validated`).
+//! `kst_validate`: keystonemiddleware's offline validation pipeline, and its result
+//! (`kst_validated`).
 
-use std::ffi::c_char;
-
-use kstoken::bind::BindMode;
-use kstoken::pipeline::{validate, Policy, Validated};
-use kstoken::{DetectionRule, HashAlgorithms};
+use kstoken::pipeline::{validate, validate_instant, Policy, Validated};
+use kstoken::LimitKind;
 use time::OffsetDateTime;
 
 use crate::bind::{auth_context, kst_auth_context};
-use crate::bytes::{
-    free_handle, input, input_ref, input_str, optional_ref, OutBytes, OutHandle, OutPtr,
-};
+use crate::bytes::{free_box, input, input_ref, optional_ref, Cap, Out, OutBox, OutBytes};
 use crate::form::kst_token_form;
 use crate::panic::boundary;
+use crate::policy::kst_policy;
 use crate::result::{kst_error, kst_result, Failure};
 use crate::revocation::kst_revocation_list;
 use crate::verifier::kst_verifier;
-
-/// What validation enforces (keystonemiddleware's configuration). A new policy has the
-/// middleware's defaults: hash algorithm `md5`, bind mode `permissive`, the upstream detection
-/// rule.
-///
-/// Not thread-safe to modify: configure it first, then any number of threads may pass it to
-/// `kst_validate` at once as long as no setter runs concurrently.
-pub struct kst_policy {
-    inner: Policy,
-}
 
 /// The result of a successful validation: the verified body and the token's hashes.
 ///
@@ -36,120 +22,19 @@ pub struct kst_validated {
     inner: Validated,
 }
 
-/// Creates a policy with the defaults; free it with `kst_policy_free`.
-///
-/// # Safety
-/// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn kst_policy_new(
-    out: *mut *mut kst_policy,
-    err: *mut *mut kst_error,
-) -> kst_result {
-    let body = || {
-        // SAFETY: `out` is NULL or writable, per the caller.
-        let out = unsafe { OutHandle::new(out) }?;
-        // SAFETY: `out` was checked and is writable per the caller.
-        unsafe {
-            out.set(kst_policy {
-                inner: Policy::default(),
-            })
-        };
-        Ok(())
-    };
-    // SAFETY: `err` is NULL or writable, per the caller.
-    unsafe { boundary(err, body) }
-}
-
-/// Sets the hash algorithms (`hash_algorithms`): a comma-separated list such as `"sha256,md5"`,
-/// names as `kst_hash_token` takes them, spaces ignored. The token's hashes are computed in this
-/// order, returned by `kst_validated_hash`, and all checked against the revocation list.
-///
-/// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list (the policy is
-/// unchanged). A repeated algorithm counts once.
-///
-/// # Safety
-/// `policy` is a live policy not used concurrently; `algorithms` is a NUL-terminated string;
-/// `err` is NULL or valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn kst_policy_set_hash_algorithms(
-    policy: *mut kst_policy,
-    algorithms: *const c_char,
-    err: *mut *mut kst_error,
-) -> kst_result {
-    let body = || {
-        // SAFETY: pointers are NULL or valid, per the caller; `policy` is not aliased.
-        let (policy, algorithms) = unsafe {
-            (
-                policy.as_mut().ok_or_else(|| Failure::null("policy"))?,
-                input_str(algorithms, "algorithms")?,
-            )
-        };
-        policy.inner.hash_algorithms = algorithms.parse::<HashAlgorithms>()?;
-        Ok(())
-    };
-    // SAFETY: `err` is NULL or writable, per the caller.
-    unsafe { boundary(err, body) }
-}
-
-/// Sets the bind mode (`enforce_token_bind`): `disabled`, `permissive`, `strict`, `required` or a
-/// bind type name, as `kst_check_bind` takes it.
-///
-/// # Safety
-/// `policy` is a live policy not used concurrently; `mode` is a NUL-terminated string; `err` is
-/// NULL or valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn kst_policy_set_bind_mode(
-    policy: *mut kst_policy,
-    mode: *const c_char,
-    err: *mut *mut kst_error,
-) -> kst_result {
-    let body = || {
-        // SAFETY: pointers are NULL or valid, per the caller; `policy` is not aliased.
-        let (policy, mode) = unsafe {
-            (
-                policy.as_mut().ok_or_else(|| Failure::null("policy"))?,
-                input_str(mode, "mode")?,
-            )
-        };
-        policy.inner.bind_mode = BindMode::parse(mode);
-        Ok(())
-    };
-    // SAFETY: `err` is NULL or writable, per the caller.
-    unsafe { boundary(err, body) }
-}
-
-/// Chooses the detection rule: `lenient` false is keystoneclient's `MII`/`PKIZ_` rule (the
-/// default), true also recognises PKI tokens of unusual sizes (see `kst_detect`).
-///
-/// # Safety
-/// `policy` is a live policy not used concurrently; `err` is NULL or valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn kst_policy_set_lenient_detection(
-    policy: *mut kst_policy,
-    lenient: bool,
-    err: *mut *mut kst_error,
-) -> kst_result {
-    let body = || {
-        // SAFETY: `policy` is NULL or live and not aliased, per the caller.
-        let policy = unsafe { policy.as_mut() }.ok_or_else(|| Failure::null("policy"))?;
-        policy.inner.detection = DetectionRule::from_lenient(lenient);
-        Ok(())
-    };
-    // SAFETY: `err` is NULL or writable, per the caller.
-    unsafe { boundary(err, body) }
-}
-
-/// Releases a policy. NULL is ignored.
-///
-/// # Safety
-/// `policy` is NULL or a policy from this library, not used by any thread afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn kst_policy_free(policy: *mut kst_policy) {
-    // SAFETY: per the caller.
-    unsafe { free_handle(policy) }
+/// The clock of a validation.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// The current instant, to the microsecond (the middleware compares expiry that finely).
+    Now,
+    /// Unix seconds given by the caller.
+    At(i64),
 }
 
 /// Validates a token as keystonemiddleware does offline, now. See `kst_validate_at`.
+///
+/// "Now" is the current instant to the microsecond, as the middleware compares a token's expiry
+/// (a token expiring at `T.5` is expired at `T.7`); certificates are checked at its whole second.
 ///
 /// # Safety
 /// As `kst_validate_at`.
@@ -167,14 +52,14 @@ pub unsafe extern "C" fn kst_validate(
 ) -> kst_result {
     // SAFETY: forwarded from the caller.
     unsafe {
-        kst_validate_at(
+        validate_c(
             token,
             token_len,
             verifier,
             revocations,
             policy,
             auth,
-            kstoken::unix_now(),
+            Clock::Now,
             out,
             err,
         )
@@ -193,7 +78,9 @@ pub unsafe extern "C" fn kst_validate(
 /// The code says which step rejected the token: `KST_NOT_PKI` (not PKI/PKIZ: validate online),
 /// `KST_REVOKED`, `KST_MALFORMED`/`KST_LIMIT_EXCEEDED`/verification failures (200-299) from the
 /// signature step, `KST_BODY_INVALID`, `KST_EXPIRED`, `KST_BIND_REJECTED`;
-/// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999.
+/// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999. A token longer than the
+/// verifier's `max_token_len` (or a client certificate longer than its `max_credential_len`) is
+/// `KST_LIMIT_EXCEEDED` before it is read.
 ///
 /// # Safety
 /// `token` points to `token_len` readable bytes; `verifier` is live; `revocations`, `policy` are
@@ -212,16 +99,59 @@ pub unsafe extern "C" fn kst_validate_at(
     out: *mut *mut kst_validated,
     err: *mut *mut kst_error,
 ) -> kst_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        validate_c(
+            token,
+            token_len,
+            verifier,
+            revocations,
+            policy,
+            auth,
+            Clock::At(at),
+            out,
+            err,
+        )
+    }
+}
+
+/// `kst_validate` and `kst_validate_at`.
+///
+/// # Safety
+/// As `kst_validate_at`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn validate_c(
+    token: *const u8,
+    token_len: usize,
+    verifier: *const kst_verifier,
+    revocations: *const kst_revocation_list,
+    policy: *const kst_policy,
+    auth: *const kst_auth_context,
+    clock: Clock,
+    out: *mut *mut kst_validated,
+    err: *mut *mut kst_error,
+) -> kst_result {
     let body = || {
         // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, token, verifier, revocations, policy, auth) = unsafe {
+        let (out, verifier, revocations, policy) = unsafe {
             (
-                OutHandle::new(out)?,
-                input(token, token_len, "token")?,
-                input_ref(verifier, "verifier")?,
-                optional_ref(revocations),
+                OutBox::new(out)?,
+                &input_ref(verifier, "verifier")?.inner,
+                optional_ref(revocations).map(|r| &r.inner),
                 optional_ref(policy),
-                auth_context(auth)?,
+            )
+        };
+        let limits = verifier.limits();
+        // SAFETY: as above; lengths are checked before their buffers are read.
+        let (token, auth) = unsafe {
+            (
+                input(
+                    token,
+                    token_len,
+                    "token",
+                    Cap::new(limits, LimitKind::TokenLength),
+                )?,
+                auth_context(auth, limits)?,
             )
         };
         let default_policy;
@@ -232,14 +162,18 @@ pub unsafe extern "C" fn kst_validate_at(
                 &default_policy
             }
         };
-        let inner = validate(
-            token,
-            &verifier.inner,
-            revocations.map(|r| &r.inner),
-            policy,
-            &auth,
-            at,
-        )?;
+        let inner = match clock {
+            Clock::Now => validate_instant(
+                token,
+                verifier,
+                revocations,
+                policy,
+                &auth,
+                OffsetDateTime::now_utc(),
+            ),
+            Clock::At(at) => validate(token, verifier, revocations, policy, &auth, at),
+        }
+        .map_err(Failure::from)?;
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(kst_validated { inner }) };
         Ok(())
@@ -289,9 +223,9 @@ pub unsafe extern "C" fn kst_validated_hash_count(
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: `validated` is NULL or live, per the caller.
-        let validated = unsafe { input_ref(validated, "validated") }?;
+        // SAFETY: `out` is NULL or writable and `validated` NULL or live, per the caller.
+        let (out, validated) =
+            unsafe { (Out::new(out, "out", 0)?, input_ref(validated, "validated")?) };
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(validated.inner.hashes.len()) };
         Ok(())
@@ -350,11 +284,15 @@ pub unsafe extern "C" fn kst_validated_form(
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: `validated` is NULL or live, per the caller.
-        let validated = unsafe { input_ref(validated, "validated") }?;
+        // SAFETY: `out` is NULL or writable and `validated` NULL or live, per the caller.
+        let (out, validated) = unsafe {
+            (
+                Out::new(out, "out", kst_token_form::KST_FORM_OTHER)?,
+                input_ref(validated, "validated")?,
+            )
+        };
         // SAFETY: `out` was checked and is writable per the caller.
-        unsafe { out.set(validated.inner.form.into()) };
+        unsafe { out.set(kst_token_form::of(validated.inner.form)) };
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -374,9 +312,9 @@ pub unsafe extern "C" fn kst_validated_expires(
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: `validated` is NULL or live, per the caller.
-        let validated = unsafe { input_ref(validated, "validated") }?;
+        // SAFETY: `out` is NULL or writable and `validated` NULL or live, per the caller.
+        let (out, validated) =
+            unsafe { (Out::new(out, "out", 0)?, input_ref(validated, "validated")?) };
         let expires = validated
             .inner
             .body
@@ -397,5 +335,5 @@ pub unsafe extern "C" fn kst_validated_expires(
 #[no_mangle]
 pub unsafe extern "C" fn kst_validated_free(validated: *mut kst_validated) {
     // SAFETY: per the caller.
-    unsafe { free_handle(validated) }
+    unsafe { free_box(validated) }
 }

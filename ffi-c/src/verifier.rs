@@ -1,73 +1,21 @@
 //! `kst_verifier`: verifies PKI tokens, PKIZ tokens and CMS PEM against signing certs and a CA.
 
-use kstoken::{Limits, Verifier};
+use std::sync::Arc;
 
-use crate::bytes::{input, input_ref, optional_ref, OutBytes, OutHandle, OutPtr};
+use kstoken::{LimitKind, Verifier};
+
+use crate::bytes::{clone_arc, free_arc, input, input_ref, Cap, OutArc, OutBytes};
+use crate::limits::{kst_limits, limits_or_default};
 use crate::panic::boundary;
 use crate::result::{kst_error, kst_result};
 
 /// A verifier: the signing-certificate bundle and the CA bundle, with resource limits.
 ///
-/// Thread-safe: one verifier may be used from any number of threads at once (it caches each
-/// signer's chain verdict internally). Only `kst_verifier_free` needs exclusive access.
+/// Immutable and reference-counted: any number of threads may use one at once (it caches each
+/// signer's chain verdict internally); `kst_verifier_clone` takes another reference and each
+/// `kst_verifier_free` drops one, the last one releasing the verifier.
 pub struct kst_verifier {
     pub(crate) inner: Verifier,
-}
-
-/// Resource limits applied to untrusted input (see `kst_limits_default` for the defaults).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct kst_limits {
-    /// Longest accepted token, CMS PEM text or DER document, in bytes (default 1 MiB).
-    pub max_token_len: usize,
-    /// Largest accepted inflated PKIZ payload, in bytes (default 1 MiB).
-    pub max_inflated_len: usize,
-    /// Largest accepted JSON document (token body, revocation list), in bytes (default 1 MiB).
-    pub max_json_len: usize,
-    /// Deepest accepted JSON nesting (default 64).
-    pub max_json_depth: usize,
-}
-
-impl From<Limits> for kst_limits {
-    fn from(l: Limits) -> Self {
-        kst_limits {
-            max_token_len: l.max_token_len,
-            max_inflated_len: l.max_inflated_len,
-            max_json_len: l.max_json_len,
-            max_json_depth: l.max_json_depth,
-        }
-    }
-}
-
-impl From<kst_limits> for Limits {
-    fn from(l: kst_limits) -> Self {
-        Limits {
-            max_token_len: l.max_token_len,
-            max_inflated_len: l.max_inflated_len,
-            max_json_len: l.max_json_len,
-            max_json_depth: l.max_json_depth,
-            ..Limits::default()
-        }
-    }
-}
-
-/// Writes the default limits to `*out`.
-///
-/// # Safety
-/// `out` is valid for writing a `kst_limits`; `err` is NULL or valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn kst_limits_default(
-    out: *mut kst_limits,
-    err: *mut *mut kst_error,
-) -> kst_result {
-    let body = || {
-        let out = OutPtr::new(out, "out")?;
-        // SAFETY: checked non-NULL, writable per the caller.
-        unsafe { out.set(Limits::default().into()) };
-        Ok(())
-    };
-    // SAFETY: `err` is NULL or writable, per the caller.
-    unsafe { boundary(err, body) }
 }
 
 /// Creates a verifier from the PEM signing-certificate bundle (every certificate may be a
@@ -75,7 +23,7 @@ pub unsafe extern "C" fn kst_limits_default(
 /// (intermediates and roots), with the default limits. Free it with `kst_verifier_free`.
 ///
 /// Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable, `KST_LIMIT_EXCEEDED` if
-/// one is over 16 MiB (checked before it is read).
+/// one is over 16 MiB (`max_credential_len`, checked before it is read).
 ///
 /// # Safety
 /// `signing_certs`/`ca` point to `*_len` readable bytes; `out` is valid for writing a pointer;
@@ -86,7 +34,7 @@ pub unsafe extern "C" fn kst_verifier_new(
     signing_certs_len: usize,
     ca: *const u8,
     ca_len: usize,
-    out: *mut *mut kst_verifier,
+    out: *mut *const kst_verifier,
     err: *mut *mut kst_error,
 ) -> kst_result {
     // SAFETY: forwarded; a NULL `limits` means the defaults.
@@ -114,23 +62,24 @@ pub unsafe extern "C" fn kst_verifier_new_with_limits(
     ca: *const u8,
     ca_len: usize,
     limits: *const kst_limits,
-    out: *mut *mut kst_verifier,
+    out: *mut *const kst_verifier,
     err: *mut *mut kst_error,
 ) -> kst_result {
     let body = || {
-        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, signing_certs, ca, limits) = unsafe {
+        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety); each length
+        // is checked before its buffer is read.
+        let (out, limits) = unsafe { (OutArc::new(out)?, limits_or_default(limits)) };
+        let cap = Cap::new(&limits, LimitKind::CredentialLength);
+        // SAFETY: as above.
+        let (signing_certs, ca) = unsafe {
             (
-                OutHandle::new(out)?,
-                input(signing_certs, signing_certs_len, "signing_certs")?,
-                input(ca, ca_len, "ca")?,
-                optional_ref(limits),
+                input(signing_certs, signing_certs_len, "signing_certs", cap)?,
+                input(ca, ca_len, "ca", cap)?,
             )
         };
-        let limits = limits.map_or_else(Limits::default, |l| (*l).into());
         let inner = Verifier::new_with_limits(signing_certs, ca, limits)?;
         // SAFETY: `out` was checked and is writable per the caller.
-        unsafe { out.set(kst_verifier { inner }) };
+        unsafe { out.set(Arc::new(kst_verifier { inner })) };
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -142,7 +91,8 @@ pub unsafe extern "C" fn kst_verifier_new_with_limits(
 ///
 /// Surrounding ASCII whitespace (space, tab, CR, LF) of the token is ignored.
 ///
-/// Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED`, or a verification failure (200-299).
+/// Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED` (a token longer than the verifier's
+/// `max_token_len`, refused before it is read), or a verification failure (200-299).
 ///
 /// # Safety
 /// `verifier` is a live verifier; `token` points to `token_len` readable bytes; `out`/`out_len`
@@ -187,13 +137,15 @@ pub unsafe extern "C" fn kst_verifier_verify_at(
 ) -> kst_result {
     let body = || {
         // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
-        let (out, verifier, token) = unsafe {
+        let (out, verifier) = unsafe {
             (
                 OutBytes::new(out, out_len)?,
                 input_ref(verifier, "verifier")?,
-                input(token, token_len, "token")?,
             )
         };
+        let cap = Cap::new(verifier.inner.limits(), LimitKind::TokenLength);
+        // SAFETY: as above; the length is checked before the token is read.
+        let token = unsafe { input(token, token_len, "token", cap) }?;
         let content = verifier.inner.verify_at(token, at)?;
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(&content) };
@@ -203,14 +155,26 @@ pub unsafe extern "C" fn kst_verifier_verify_at(
     unsafe { boundary(err, body) }
 }
 
-/// Releases a verifier. NULL is ignored.
+/// Another reference to `verifier` (the same pointer), released with its own `kst_verifier_free`.
+/// NULL gives NULL.
 ///
 /// # Safety
-/// `verifier` is NULL or a verifier from this library, not used by any thread afterwards.
+/// `verifier` is NULL or a live verifier the caller holds a reference to.
 #[no_mangle]
-pub unsafe extern "C" fn kst_verifier_free(verifier: *mut kst_verifier) {
+pub unsafe extern "C" fn kst_verifier_clone(verifier: *const kst_verifier) -> *const kst_verifier {
     // SAFETY: per the caller.
-    unsafe { crate::bytes::free_handle(verifier) }
+    unsafe { clone_arc(verifier) }
+}
+
+/// Drops one reference to a verifier; the last one releases it. NULL is ignored.
+///
+/// # Safety
+/// `verifier` is NULL or a verifier from this library whose reference the caller holds; the caller
+/// does not use that reference afterwards (other references stay valid).
+#[no_mangle]
+pub unsafe extern "C" fn kst_verifier_free(verifier: *const kst_verifier) {
+    // SAFETY: per the caller.
+    unsafe { free_arc(verifier) }
 }
 
 /// Seconds since the Unix epoch now, the clock the functions without `_at` use.

@@ -50,13 +50,13 @@ static int finish(void) {
 }
 
 /* The vectors directory: $KSTOKEN_VECTORS or ../shared/vectors (from the repository root). */
-static const char *vectors_dir(void) {
+static inline const char *vectors_dir(void) {
   const char *dir = getenv("KSTOKEN_VECTORS");
   return dir && *dir ? dir : "../shared/vectors";
 }
 
 /* Reads a file under the vectors directory; NUL-terminated, free with free(). Exits on error. */
-static char *read_vector(const char *relative, size_t *len) {
+static inline char *read_vector(const char *relative, size_t *len) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", vectors_dir(), relative);
   FILE *f = fopen(path, "rb");
@@ -79,7 +79,7 @@ static char *read_vector(const char *relative, size_t *len) {
 }
 
 /* keystoneclient's cms_to_token: CMS PEM text to a PKI token (malloc'd, NUL-terminated). */
-static char *pem_to_token(const char *pem) {
+static inline char *pem_to_token(const char *pem) {
   char *token = malloc(strlen(pem) + 1);
   size_t n = 0;
   const char *line = pem;

@@ -10,26 +10,30 @@ The fast API (build objects once, share them between threads; the GIL is release
 ``kstoken.cms`` is a drop-in for ``keystoneclient.common.cms``; ``kstoken.compat`` patches it into
 keystoneclient and keystonemiddleware; ``kstoken.exceptions`` holds the exception classes.
 
-Certificates, keys and CA bundles (paths or inline PEM) are accepted up to 1 MiB each; tokens are
-checked against the verifier's limits before Python copies them. ``Iterable[str]`` parameters refuse
-a bare ``str``. ``os.fork()`` waits for kstoken calls running in other threads, so a child never
-inherits a lock one of them held (see ``kstoken._fork`` for what that cannot cover).
+Certificates, keys and CA bundles (paths or inline PEM) are accepted up to 16 MiB each (the core's
+default, ``max_credential_len=`` to change it); tokens are checked against the verifier's limits
+before they are copied. Space, tab, CR and LF around a token are ignored everywhere a token is
+taken. ``Iterable[str]`` parameters refuse a bare ``str``. ``os.fork()`` waits for kstoken calls
+running in other threads, so a child never inherits a lock one of them held (the README's fork
+safety section says what that cannot cover).
 """
 
 import collections.abc
-import datetime
 import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from kstoken import _args, _fork, _kstoken
+from kstoken import _args, _kstoken
 from kstoken._credentials import check_credential_len, read_credential
+from kstoken._kstoken import ValidatedToken
 from kstoken.exceptions import (
     BindError,
     CertificateConfigError,
     CMSError,
+    InvalidArgumentError,
     KstokenError,
     LimitExceededError,
+    PkiSetupError,
     SigningError,
     TokenRejected,
     VerificationError,
@@ -53,6 +57,8 @@ __all__ = [
     "CMSError",
     "VerificationError",
     "SigningError",
+    "PkiSetupError",
+    "InvalidArgumentError",
     "BindError",
     "TokenRejected",
 ]
@@ -63,28 +69,25 @@ Text = Union[str, bytes]
 _PEM_MARK = "-----BEGIN "
 
 
-def _utf8(text: Any) -> Any:
-    """A ``str`` to sign as UTF-8 bytes (a lone surrogate raises ``UnicodeEncodeError``)."""
-    return text.encode("utf-8") if isinstance(text, str) and not text.isascii() else text
-
-
-def _load(value: PemOrPath, what: str) -> bytes:
+def _load(value: PemOrPath, what: str, max_credential_len: Optional[int]) -> bytes:
     """PEM given inline (``str``/``bytes`` containing ``-----BEGIN``) or read from a path.
 
-    Either way at most ``MAX_CREDENTIAL_LEN`` bytes (see ``kstoken._credentials``) are accepted.
+    Either way at most the credential limit (``kstoken._credentials``, or ``max_credential_len``) is
+    accepted.
     """
+    limit = _kstoken.credential_limit(max_credential_len)
     if isinstance(value, str) and _PEM_MARK in value:
-        check_credential_len(value, what)
+        check_credential_len(value, what, limit)
         try:
             return value.encode("utf-8")
         except UnicodeEncodeError as e:
             raise CertificateConfigError("%s is not UTF-8 text: %s" % (what, e.reason)) from None
     if isinstance(value, (bytes, bytearray)) and _PEM_MARK.encode() in value:
-        check_credential_len(value, what)
+        check_credential_len(value, what, limit)
         return bytes(value)
     if not isinstance(value, (str, bytes, os.PathLike)):
         raise TypeError("%s must be PEM text or a path, not %s" % (what, type(value).__name__))
-    return read_credential(value, what)[1]
+    return read_credential(value, what, limit)[1]
 
 
 class Verifier:
@@ -92,11 +95,19 @@ class Verifier:
 
     ``signing_cert`` and ``ca`` are PEM (``bytes``/``str``) or paths. Build once and share: the
     certificates are parsed once and each signer's chain verdict is cached. Keyword arguments:
-    ``hash_algorithms`` for :meth:`hash`, and resource limits ``max_token_len``,
-    ``max_inflated_len``, ``max_json_len``, ``max_json_depth`` (1 MiB, 1 MiB, 1 MiB, 64).
+
+    * ``hash_algorithms`` for :meth:`hash` and :meth:`validate` (one name or several; default md5);
+    * ``profile``: ``"keystone"`` (the default) accepts only the CMS encoding keystone's signer
+      writes, so a signed document has one token text and one token hash, and a re-encoded revoked
+      token cannot pass a revocation check by hash; ``"lenient"`` accepts every structure
+      ``openssl cms -verify`` accepts (BER, attributes, certificates, extra digest algorithms, ``/``
+      in PKI text), for tokens keystone's signer did not write;
+    * resource limits ``max_token_len``, ``max_inflated_len``, ``max_json_len``, ``max_json_depth``
+      (1 MiB, 1 MiB, 1 MiB, 64) and ``max_credential_len`` (16 MiB per certificate file or bundle).
     """
 
-    __slots__ = ("_native", "_max_token_len", "hash_algorithms", "__weakref__")
+    __slots__ = ("_native", "__weakref__")
+    _native: _kstoken.Verifier
 
     def __init__(
         self,
@@ -104,42 +115,50 @@ class Verifier:
         ca: PemOrPath,
         *,
         hash_algorithms: Union[str, Iterable[str]] = ("md5",),
+        profile: str = "keystone",
         max_token_len: Optional[int] = None,
         max_inflated_len: Optional[int] = None,
         max_json_len: Optional[int] = None,
         max_json_depth: Optional[int] = None,
+        max_credential_len: Optional[int] = None,
     ) -> None:
         names = _args.str_or_items(hash_algorithms, "hash_algorithms")
-        for name in names:  # validate names early
-            with _fork.guard:
-                _kstoken.hash_hex(b"", name)
-        self.hash_algorithms: Tuple[str, ...] = tuple(names)
-        cert_pem = _load(signing_cert, "signing certificate")
-        ca_pem = _load(ca, "CA bundle")
-        with _fork.guard:
-            self._native = _kstoken.Verifier(
-                cert_pem,
-                ca_pem,
-                max_token_len=max_token_len,
-                max_inflated_len=max_inflated_len,
-                max_json_len=max_json_len,
-                max_json_depth=max_json_depth,
-            )
-        self._max_token_len: int = self._native.max_token_len
+        cert_pem = _load(signing_cert, "signing certificate", max_credential_len)
+        ca_pem = _load(ca, "CA bundle", max_credential_len)
+        self._native = _kstoken.Verifier(
+            cert_pem,
+            ca_pem,
+            hash_algorithms=names,
+            profile=profile,
+            max_token_len=max_token_len,
+            max_inflated_len=max_inflated_len,
+            max_json_len=max_json_len,
+            max_json_depth=max_json_depth,
+            max_credential_len=max_credential_len,
+        )
+
+    @property
+    def hash_algorithms(self) -> Tuple[str, ...]:
+        """The token hash algorithms, in order, each once (``md5``, ``sha256``, ...)."""
+        return tuple(self._native.hash_algorithms)
+
+    @property
+    def profile(self) -> str:
+        """The CMS profile: ``"keystone"`` or ``"lenient"``."""
+        return self._native.profile
 
     def verify(self, token: Text, at: Optional[int] = None) -> bytes:
         """Verify a PKI token, a PKIZ token or CMS PEM; return the signed content.
 
         ``at`` is the verification time in Unix seconds (like ``openssl cms -verify -attime``);
-        default now.
+        default now. Space, tab, CR and LF around the token are ignored.
 
         :raises VerificationError: signature, signer or chain rejected (returncode 4, ``.reason``).
         :raises CMSError: the token cannot be decoded (``LimitExceededError`` when over a limit,
             ``MalformedTokenError`` for a ``str`` that is not UTF-8 text).
+        :raises InvalidArgumentError: ``at`` is outside the years 1 to 9999.
         """
-        _args.token(token, self._max_token_len)
-        with _fork.guard:
-            return self._native.verify(token, at)  # type: ignore[no-any-return]
+        return self._native.verify(token, at)
 
     def verify_json(self, token: Text, at: Optional[int] = None) -> Any:
         """:meth:`verify`, then decode the content as JSON.
@@ -149,9 +168,7 @@ class Verifier:
         :raises LimitExceededError: the content is larger or nested deeper than the limits.
         :raises ValueError: the content is not JSON (``json.JSONDecodeError``, ``UnicodeDecodeError``).
         """
-        _args.token(token, self._max_token_len)
-        with _fork.guard:
-            content = self._native.verify_json(token, at)
+        content = self._native.verify_json(token, at)
         try:
             return json.loads(content)
         except RecursionError:
@@ -162,11 +179,11 @@ class Verifier:
             ) from None
 
     def hash(self, token: str) -> List[str]:
-        """The token's cache keys: its hashes for PKI/PKIZ tokens, else ``[token]`` (as the middleware)."""
-        _args.token(token, None)
-        with _fork.guard:
-            hashes = _kstoken.hash_token(token, list(self.hash_algorithms))
-        return [token] if hashes is None else hashes  # type: ignore[no-any-return]
+        """The token's cache keys: its hashes for PKI/PKIZ tokens, else ``[token]`` (as the middleware).
+
+        Space, tab, CR and LF around the token are not part of it.
+        """
+        return self._native.hash(token)
 
     def validate(
         self,
@@ -179,7 +196,7 @@ class Verifier:
         client_cert: Optional[Text] = None,
         now: Optional[int] = None,
         lenient: bool = False,
-    ) -> "ValidatedToken":
+    ) -> ValidatedToken:
         """keystonemiddleware's offline validation of a PKI/PKIZ token as one call.
 
         Steps, in the middleware's order: detect the form (``MII``/``PKIZ_``; ``lenient=True`` also
@@ -187,89 +204,40 @@ class Verifier:
         ``revocation_list``, verify the signature, decode the body, check its audit ids against the
         list, reject it when expired at ``now`` (Unix seconds; default now), and enforce the bind
         (``bind_mode`` as ``enforce_token_bind``, with ``auth_type``/``remote_user``/``client_cert``).
+        Space, tab, CR and LF around the token are ignored.
 
         :raises TokenRejected: with ``.step`` one of ``detect`` (not PKI: validate online),
             ``revoked_by_hash``, ``signature``, ``body``, ``revoked_by_audit_id``, ``expiry``,
             ``bind``; ``.cause`` holds the underlying exception (VerificationError, CMSError,
             BindError) where there is one. A ``str`` token with a lone surrogate (not UTF-8 text)
             is rejected like any malformed token, never raised as ``UnicodeEncodeError``.
+        :raises InvalidArgumentError: ``now`` is outside the years 1 to 9999.
         :raises TypeError: ``revocation_list`` is not a :class:`RevocationList`.
         """
         revocations = (
             None
             if revocation_list is None
-            else _args.kstoken_object(revocation_list, RevocationList, "revocation_list")
+            else _args.instance(revocation_list, RevocationList, "revocation_list")._native
         )
-        token = _args.pipeline_token(token)
-        with _fork.guard:
-            result = _kstoken.validate(
-                token,
-                self._native,
-                revocations,
-                hash_algorithms=list(self.hash_algorithms),
-                bind_mode=bind_mode,
-                lenient=lenient,
-                auth_type=auth_type,
-                remote_user=remote_user,
-                client_cert=client_cert,
-                now=now,
-            )
-        return ValidatedToken(*result)
+        return _kstoken.validate(
+            token,
+            self._native,
+            revocations,
+            bind_mode=bind_mode,
+            lenient=lenient,
+            auth_type=auth_type,
+            remote_user=remote_user,
+            client_cert=client_cert,
+            now=now,
+        )
 
     def __repr__(self) -> str:
-        return "<kstoken.Verifier hash_algorithms=%r>" % (self.hash_algorithms,)
-
-
-class ValidatedToken:
-    """A token that passed :meth:`Verifier.validate`."""
-
-    __slots__ = ("form", "hashes", "content", "version", "audit_ids", "expires", "bind", "_data")
-
-    def __init__(
-        self,
-        form: str,
-        hashes: List[str],
-        content: bytes,
-        version: str,
-        audit_ids: List[str],
-        expires: Optional[int],
-        bind_json: Optional[str],
-    ) -> None:
-        #: ``'pki'`` or ``'pkiz'``
-        self.form = form
-        #: the token's hashes, one per algorithm (the middleware's cache keys, first one for new entries)
-        self.hashes = hashes
-        #: the verified content bytes
-        self.content = content
-        #: ``'v2'`` or ``'v3'``
-        self.version = version
-        #: the audit ids of the token body
-        self.audit_ids = audit_ids
-        #: expiry as an aware UTC datetime, or None when the body has none
-        self.expires: Optional[datetime.datetime] = (
-            None
-            if expires is None
-            else datetime.datetime.fromtimestamp(expires, tz=datetime.timezone.utc)
-        )
-        #: the bind section (dict) or None
-        self.bind: Optional[Dict[str, Any]] = None if bind_json is None else json.loads(bind_json)
-        self._data: Any = None
-
-    @property
-    def data(self) -> Any:
-        """The decoded token body (what keystonemiddleware passes to ``AccessInfo.factory``)."""
-        if self._data is None:
-            self._data = json.loads(self.content)
-        return self._data
-
-    def __repr__(self) -> str:
-        return "<kstoken.ValidatedToken %s %s hashes=%r>" % (self.form, self.version, self.hashes)
+        return "<kstoken.Verifier hash_algorithms=%r profile=%s>" % (self.hash_algorithms, self.profile)
 
 
 def validate(token: str, verifier: Verifier, **kwargs: Any) -> ValidatedToken:
     """:meth:`Verifier.validate` as a function."""
-    _args.kstoken_object(verifier, Verifier, "verifier")
-    return verifier.validate(token, **kwargs)
+    return _args.instance(verifier, Verifier, "verifier").validate(token, **kwargs)
 
 
 class RevocationList:
@@ -280,6 +248,7 @@ class RevocationList:
     """
 
     __slots__ = ("_native", "__weakref__")
+    _native: _kstoken.RevocationList
 
     def __init__(self, entries: Iterable[Mapping[str, Optional[str]]] = ()) -> None:
         """:raises TypeError: ``entries`` is not an iterable of mappings (a bare dict or str is not)."""
@@ -296,7 +265,7 @@ class RevocationList:
         self._native = _kstoken.RevocationList(rows)
 
     @classmethod
-    def _wrap(cls, native: Any) -> "RevocationList":
+    def _wrap(cls, native: _kstoken.RevocationList) -> "RevocationList":
         self = cls.__new__(cls)
         self._native = native
         return self
@@ -312,12 +281,11 @@ class RevocationList:
 
         :raises VerificationError: the signature does not verify.
         :raises CMSError: the body or the list cannot be decoded.
+        :raises InvalidArgumentError: ``at`` is outside the years 1 to 9999.
         :raises TypeError: ``verifier`` is not a :class:`Verifier`.
         """
-        native_verifier = _args.kstoken_object(verifier, Verifier, "verifier")
-        _args.token(body, None)
-        with _fork.guard:
-            return cls._wrap(_kstoken.RevocationList.from_signed(body, native_verifier, at))
+        native_verifier = _args.instance(verifier, Verifier, "verifier")._native
+        return cls._wrap(_kstoken.RevocationList.from_signed(body, native_verifier, at))
 
     def is_revoked(self, hashes: Iterable[str] = (), audit_ids: Iterable[str] = ()) -> bool:
         """Whether any of the token hashes or audit ids is listed.
@@ -325,15 +293,17 @@ class RevocationList:
         Both are iterables of ``str``: a bare ``str`` is refused with ``TypeError`` (it would be
         looked up one character at a time); pass ``[token_hash]``, or use :meth:`contains_hash`.
         """
-        return self._native.is_revoked(  # type: ignore[no-any-return]
+        return self._native.is_revoked(
             _args.str_items(hashes, "hashes"), _args.str_items(audit_ids, "audit_ids")
         )
 
     def contains_hash(self, token_hash: str) -> bool:
-        return self._native.contains_hash(token_hash)  # type: ignore[no-any-return]
+        """Whether this token hash (or UUID token) is listed."""
+        return self._native.contains_hash(token_hash)
 
     def contains_audit_id(self, audit_id: str) -> bool:
-        return self._native.contains_audit_id(audit_id)  # type: ignore[no-any-return]
+        """Whether this audit id is listed."""
+        return self._native.contains_audit_id(audit_id)
 
     @property
     def entries(self) -> List[Dict[str, str]]:
@@ -352,16 +322,14 @@ class RevocationList:
 
     def to_json(self) -> str:
         """The list's JSON text exactly as keystone serialises it."""
-        return self._native.to_json()  # type: ignore[no-any-return]
+        return self._native.to_json()
 
     def sign(self, signer: "Signer") -> str:
         """keystone's signed response body ``{"signed": "<CMS PEM>"}``.
 
         :raises TypeError: ``signer`` is not a :class:`Signer`.
         """
-        native_signer = _args.kstoken_object(signer, Signer, "signer")
-        with _fork.guard:
-            return self._native.sign(native_signer)  # type: ignore[no-any-return]
+        return self._native.sign(_args.instance(signer, Signer, "signer")._native)
 
     def __len__(self) -> int:
         return len(self._native)
@@ -375,49 +343,55 @@ class Signer:
 
     ``cert`` and ``key`` are PEM (``bytes``/``str``) or paths; ``digest`` one of sha1, sha224,
     sha256 (default), sha384, sha512; ``binary=True`` signs the bytes as given (``-binary``).
+    Limits: ``max_credential_len`` (16 MiB per file) and ``max_content_len`` (1 MiB to sign).
+    A ``str`` to sign is encoded as UTF-8; one that cannot be (a lone surrogate) raises
+    ``UnicodeEncodeError``, a ``ValueError``, as ``str.encode`` does.
     """
 
     __slots__ = ("_native", "__weakref__")
+    _native: _kstoken.Signer
 
     def __init__(
-        self, cert: PemOrPath, key: PemOrPath, *, digest: str = "sha256", binary: bool = False
+        self,
+        cert: PemOrPath,
+        key: PemOrPath,
+        *,
+        digest: str = "sha256",
+        binary: bool = False,
+        max_credential_len: Optional[int] = None,
+        max_content_len: Optional[int] = None,
     ) -> None:
-        cert_pem = _load(cert, "signing certificate")
-        key_pem = _load(key, "signing key")
-        with _fork.guard:
-            self._native = _kstoken.Signer(cert_pem, key_pem, digest=digest, binary=binary)
+        cert_pem = _load(cert, "signing certificate", max_credential_len)
+        key_pem = _load(key, "signing key", max_credential_len)
+        self._native = _kstoken.Signer(
+            cert_pem,
+            key_pem,
+            digest=digest,
+            binary=binary,
+            max_credential_len=max_credential_len,
+            max_content_len=max_content_len,
+        )
 
     @property
     def digest(self) -> str:
         """The digest algorithm name."""
-        return self._native.digest  # type: ignore[no-any-return]
-
-    # A str to sign is encoded as UTF-8; one that cannot be (a lone surrogate) raises
-    # UnicodeEncodeError, a ValueError, as str.encode does.
+        return self._native.digest
 
     def sign_pki(self, text: Text) -> str:
         """Sign; return a PKI token (``cms_sign_token``)."""
-        data = _utf8(text)
-        with _fork.guard:
-            return self._native.sign_pki(data)  # type: ignore[no-any-return]
+        return self._native.sign_pki(text)
 
     def sign_pkiz(self, text: Text, compression_level: int = 6) -> str:
         """Sign; return a PKIZ token (``pkiz_sign``)."""
-        data = _utf8(text)
-        with _fork.guard:
-            return self._native.sign_pkiz(data, compression_level)  # type: ignore[no-any-return]
+        return self._native.sign_pkiz(text, compression_level)
 
     def sign_cms(self, text: Text) -> str:
         """Sign; return CMS PEM text (``cms_sign_text``)."""
-        data = _utf8(text)
-        with _fork.guard:
-            return self._native.sign_cms(data)  # type: ignore[no-any-return]
+        return self._native.sign_cms(text)
 
     def sign_der(self, text: Text) -> bytes:
         """Sign; return CMS DER."""
-        data = _utf8(text)
-        with _fork.guard:
-            return self._native.sign_der(data)  # type: ignore[no-any-return]
+        return self._native.sign_der(text)
 
     def __repr__(self) -> str:
         return "<kstoken.Signer digest=%s>" % self.digest
@@ -427,22 +401,20 @@ def hash_token(token: str, algorithms: Union[str, Iterable[str]] = ("md5",)) -> 
     """Keystone's token-id hashes (``cms_hash_token``), one per algorithm, lowercase hex.
 
     ``None`` unless ``token`` is a PKI (``MII``) or PKIZ (``PKIZ_``) token. ``algorithms`` is one
-    name or an iterable of names.
+    name or an iterable of names (each hashed once). Space, tab, CR and LF around the token are
+    not part of it: the hash is the one keystone listed for the token as sent.
     """
-    names = _args.str_or_items(algorithms, "algorithms")
-    _args.token(token, None)
-    with _fork.guard:
-        return _kstoken.hash_token(token, names)  # type: ignore[no-any-return]
+    return _kstoken.hash_token(token, _args.str_or_items(algorithms, "algorithms"))
 
 
 def detect(token: str, lenient: bool = False) -> str:
     """``'pki'``, ``'pkiz'`` or ``'other'``.
 
     The default is keystone's rule (``MII`` / ``PKIZ_`` prefixes); ``lenient=True`` also recognises
-    PKI tokens whose DER is shorter than 256 or longer than 16 KiB.
+    PKI tokens whose DER is shorter than 256 or longer than 16 KiB. Space, tab, CR and LF around
+    the token are ignored.
     """
-    _args.token(token, None)
-    return _kstoken.detect(token, lenient)  # type: ignore[no-any-return]
+    return _kstoken.detect(token, lenient)
 
 
 def check_bind(
@@ -467,24 +439,27 @@ def check_bind(
     :raises BindError: when rejected (``.kind`` says why).
     """
     bind_json = None if bind is None else json.dumps(bind)
-    rejected = _kstoken.check_bind(mode, bind_json, auth_type, remote_user, client_cert)
-    if rejected is not None:
-        raise BindError(rejected[0], rejected[1])
+    _kstoken.check_bind(mode, bind_json, auth_type, remote_user, client_cert)
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    body: Dict[str, Any] = json.loads(text)
+    return body
 
 
 def add_kerberos_bind(body: Dict[str, Any], principal: str) -> Dict[str, Any]:
     """A copy of a v2 or v3 token body with a ``kerberos`` bind for ``principal``."""
-    return json.loads(_kstoken.add_kerberos_bind(json.dumps(body), principal))  # type: ignore[no-any-return]
+    return _json_object(_kstoken.add_kerberos_bind(json.dumps(body), principal))
 
 
 def add_x509_bind(body: Dict[str, Any], client_cert: Text) -> Dict[str, Any]:
     """A copy of a v2 or v3 token body with an ``x509`` bind (``{"sha256": fingerprint}``)."""
-    return json.loads(_kstoken.add_x509_bind(json.dumps(body), client_cert))  # type: ignore[no-any-return]
+    return _json_object(_kstoken.add_x509_bind(json.dumps(body), client_cert))
 
 
 def x509_fingerprint(cert: Text) -> str:
     """Lowercase hex SHA-256 of a certificate's DER (PEM or DER input): the ``x509`` bind value."""
-    return _kstoken.x509_fingerprint(cert)  # type: ignore[no-any-return]
+    return _kstoken.x509_fingerprint(cert)
 
 
 def generate_pki(
@@ -494,17 +469,12 @@ def generate_pki(
 
     Returns ``{"ca_cert", "ca_key", "signing_cert", "signing_key"}`` as PEM bytes.
 
-    :raises InvalidArgumentError: ``valid_days`` is below 1 or would end the certificates after
-        9999-12-31 (the last date a certificate can carry).
+    :raises InvalidArgumentError: an option cannot make a working PKI (the core's rules): ``valid_days``
+        below 1 or ending the certificates after 9999-12-31 (the last date a certificate can
+        carry), ``key_bits`` outside 1024 to 8192, a subject without attributes or not in
+        ``openssl -subj`` form.
+    :raises PkiSetupError: OpenSSL failed to generate the keys or certificates.
     """
-    days = _args.valid_days(valid_days)
-    with _fork.guard:
-        ca_cert, ca_key, cert, key = _kstoken.generate_pki(
-            key_bits=key_bits, valid_days=days, subject=subject
-        )
-    return {
-        "ca_cert": bytes(ca_cert),
-        "ca_key": bytes(ca_key),
-        "signing_cert": bytes(cert),
-        "signing_key": bytes(key),
-    }
+    return _kstoken.generate_pki(
+        key_bits=key_bits, valid_days=_args.valid_days(valid_days), subject=subject
+    )

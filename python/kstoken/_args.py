@@ -4,16 +4,18 @@
   character at a time, so ``is_revoked("<hash>")`` would look up single characters) and a mapping
   (which would be iterated by key); parameters documented as ``str | Iterable[str]`` take a bare
   ``str`` as one item.
-* A token given as ``str`` longer than the verifier's ``max_token_len`` is refused before it is
-  encoded or copied, and one that cannot be encoded as UTF-8 (a lone surrogate) is a malformed token.
 * A parameter that must be a kstoken object raises ``TypeError`` naming what was expected.
+* ``kstoken.cms`` transforms token text in Python before the native module sees it: :func:`token`
+  checks its length and UTF-8 first there (the native module checks every token it is given).
 """
 
 import collections.abc
-import datetime
-from typing import Any, Iterable, List, Optional, Union, cast
+from typing import Iterable, List, Optional, Type, TypeVar, Union
 
+from kstoken import _kstoken
 from kstoken.exceptions import InvalidArgumentError, LimitExceededError, MalformedTokenError
+
+T = TypeVar("T")
 
 
 def str_items(value: Iterable[str], name: str) -> List[str]:
@@ -36,23 +38,20 @@ def str_items(value: Iterable[str], name: str) -> List[str]:
 
 
 def str_or_items(value: Union[str, Iterable[str]], name: str) -> List[str]:
-    """A ``str | Iterable[str]`` parameter as a non-empty list (a bare ``str`` is one item)."""
-    items = [value] if isinstance(value, str) else str_items(value, name)
-    if not items:
-        raise InvalidArgumentError("%s: at least one is needed" % name)
-    return items
+    """A ``str | Iterable[str]`` parameter as a list (a bare ``str`` is one item)."""
+    return [value] if isinstance(value, str) else str_items(value, name)
 
 
-def kstoken_object(value: Any, cls: type, name: str) -> Any:
-    """``value._native`` when ``value`` is a ``cls``, else a ``TypeError``."""
+def instance(value: object, cls: Type[T], name: str) -> T:
+    """``value`` when it is a ``cls``, else a ``TypeError``."""
     if not isinstance(value, cls):
         raise TypeError(
             "%s must be a kstoken.%s, not %s" % (name, cls.__name__, type(value).__name__)
         )
-    return cast(Any, value)._native
+    return value
 
 
-def token(value: Any, max_len: Optional[int]) -> Any:
+def token(value: T, max_len: Optional[int]) -> T:
     """Checks a token before any copy: its length against ``max_len``, and that a ``str`` is UTF-8.
 
     Counting characters is enough to refuse: UTF-8 never has fewer bytes than characters.
@@ -71,29 +70,18 @@ def token(value: Any, max_len: Optional[int]) -> Any:
     return value
 
 
-def pipeline_token(value: Any) -> Any:
-    """A ``str`` token for the validation pipeline, with every lone surrogate replaced by ``?``.
-
-    The pipeline reports a bad token as the step that rejects it; ``?`` is in no token alphabet, so
-    the token is still rejected, at the step the core's rules give (``detect`` for a text that does
-    not look like a PKI/PKIZ token, ``signature`` with a malformed-token cause for one that does).
-    """
-    if isinstance(value, str) and not value.isascii():
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-# RFC 5280 dates end with the year 9999.
-_LAST_DATE = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
-
-
 def valid_days(value: Optional[int]) -> Optional[int]:
-    """``generate_pki``'s ``valid_days``: at least 1, and the certificates must end by 9999-12-31."""
+    """``generate_pki``'s ``valid_days``: an ``int`` (not a ``bool``) from 1 to the core's maximum.
+
+    The core refuses the same values (``PkiOptions::validate``, ``InvalidArgumentError``); this
+    pre-check stays for its wording, which names the accepted range, and for refusing ``True``
+    (an ``int`` to the native module). Delete it when that wording is the core's.
+    """
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("valid_days must be an int, not %s" % type(value).__name__)
-    longest = (_LAST_DATE - datetime.datetime.now(datetime.timezone.utc)).days
+    longest = _kstoken.max_valid_days()
     if not 1 <= value <= longest:
         raise InvalidArgumentError(
             "valid_days must be between 1 and %d (certificates cannot end after 9999-12-31), not %d"

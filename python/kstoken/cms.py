@@ -23,8 +23,8 @@ ones they were built from:
   host's to within that window.
 * keystonemiddleware replaces its certificate files atomically (new inode), which is seen at once.
 
-Files are read with a bound (``kstoken._credentials.MAX_CREDENTIAL_LEN``, 1 MiB): a larger one is
-refused with :class:`CertificateConfigError`. A token text longer than the verifier's token limit is
+Files are read with a bound (``kstoken._credentials.MAX_CREDENTIAL_LEN``, the core's 16 MiB): a
+larger one is refused with :class:`CertificateConfigError`. A token text longer than the verifier's token limit is
 refused before it is encoded or copied.
 
 Errors: a missing, unreadable or oversized certificate/CA file, or a path with a NUL byte, raises
@@ -34,7 +34,7 @@ included) raises :class:`CMSError` (stock keystoneclient on OpenSSL 3 misreports
 ``subprocess.CalledProcessError`` with returncode 4; signing failures raise :class:`SigningError`, a
 ``subprocess.CalledProcessError`` as upstream (returncode 2 for an unusable certificate or key file).
 
-The module is fork-safe: see ``kstoken._fork`` (and the README's fork safety section).
+The module is fork-safe (the README's fork safety section).
 """
 
 import hashlib
@@ -44,13 +44,14 @@ import subprocess
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, TypeVar, Union, cast
 
-from kstoken import _args, _fork, _kstoken
+from kstoken import _args, _kstoken
 from kstoken._credentials import read_credential
 from kstoken.exceptions import (
     CertificateConfigError,
     CMSError,
+    InvalidArgumentError,
     KstokenError,
     PKIZDecodeError,
     SigningError,
@@ -117,7 +118,11 @@ class _Entry(NamedTuple):
     keys: Tuple[_FileKey, _FileKey]
     # SHA-256 of both files while their ctimes are young, None once settled
     digest: Optional[bytes]
+    # a _kstoken.Verifier in _verifiers, a _kstoken.Signer in _signers
     value: Any
+
+
+V = TypeVar("V")
 
 
 _lock = threading.Lock()
@@ -162,8 +167,8 @@ def _cached(
     keys: Tuple[_FileKey, _FileKey],
     paths: Tuple[Any, Any],
     what: Tuple[str, str],
-    build: Callable[[bytes, bytes], Any],
-) -> Any:
+    build: Callable[[bytes, bytes], V],
+) -> V:
     """The object ``build`` made from the two files, reused while both are unchanged.
 
     ``keys`` are the files' stats just taken. A hit costs nothing more once the files are settled;
@@ -171,7 +176,7 @@ def _cached(
     """
     hit = cache.get(cache_key)
     if hit is not None and hit.keys == keys and hit.digest is None:
-        return hit.value
+        return cast(V, hit.value)
     entry, first, second = _read_pair(paths[0], paths[1], what)
     if (
         hit is not None
@@ -180,7 +185,7 @@ def _cached(
     ):
         if entry.digest is None:  # settled now: stop re-reading
             _remember(cache, cache_key, hit._replace(digest=None))
-        return hit.value
+        return cast(V, hit.value)
     value = build(first, second)
     _remember(cache, cache_key, entry._replace(value=value))
     return value
@@ -200,7 +205,7 @@ def clear_cache() -> None:
         _signers.clear()
 
 
-def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> Any:
+def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> _kstoken.Verifier:
     try:
         cert_key = _file_key(os.stat(os.fspath(signing_cert_file_name)))
     except (OSError, ValueError) as e:
@@ -222,16 +227,17 @@ def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> Any:
     )
 
 
-def _new_verifier(cert_pem: bytes, ca_pem: bytes) -> Any:
-    with _fork.guard:
-        return _kstoken.Verifier(cert_pem, ca_pem)
+def _new_verifier(cert_pem: bytes, ca_pem: bytes) -> _kstoken.Verifier:
+    return _kstoken.Verifier(cert_pem, ca_pem)
 
 
 def _why(e: Exception) -> str:
     return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
-def _signer(signing_cert_file_name: Any, signing_key_file_name: Any, message_digest: str) -> Any:
+def _signer(
+    signing_cert_file_name: Any, signing_key_file_name: Any, message_digest: str
+) -> _kstoken.Signer:
     try:
         cert_key = _file_key(os.stat(os.fspath(signing_cert_file_name)))
         key_key = _file_key(os.stat(os.fspath(signing_key_file_name)))
@@ -241,10 +247,9 @@ def _signer(signing_cert_file_name: Any, signing_key_file_name: Any, message_dig
             "cannot open %s: %s" % (getattr(e, "filename", None) or signing_cert_file_name, _why(e)),
         ) from None
 
-    def build(cert_pem: bytes, key_pem: bytes) -> Any:
+    def build(cert_pem: bytes, key_pem: bytes) -> _kstoken.Signer:
         try:
-            with _fork.guard:
-                return _kstoken.Signer(cert_pem, key_pem, digest=message_digest)
+            return _kstoken.Signer(cert_pem, key_pem, digest=message_digest)
         except SigningError:
             raise
         except CertificateConfigError as e:
@@ -295,9 +300,7 @@ def cms_verify(
         data: Any = bytes(formatted, _encoding_for_form(inform))
     else:
         data = formatted
-    verifier = _verifier(signing_cert_file_name, ca_file_name)
-    with _fork.guard:
-        return verifier.verify_pem(data)  # type: ignore[no-any-return]
+    return _verifier(signing_cert_file_name, ca_file_name).verify_pem(data)
 
 
 def is_pkiz(token_text: str) -> bool:
@@ -336,7 +339,7 @@ def pkiz_uncompress(signed_text: str) -> bytes:
         # checked before the slice and the encoding copy it
         _args.token(signed_text, _kstoken.DEFAULT_MAX_TOKEN_LEN)
         payload = signed_text[len(PKIZ_PREFIX):].encode("utf-8")
-        return _kstoken.pkiz_uncompress(PKIZ_PREFIX.encode("ascii") + payload)  # type: ignore[no-any-return]
+        return _kstoken.pkiz_uncompress(PKIZ_PREFIX.encode("ascii") + payload)
     except CMSError as e:
         raise PKIZDecodeError(e.output) from None
 
@@ -352,7 +355,7 @@ def token_to_cms(signed_text: str) -> str:
     if not isinstance(signed_text, str):
         raise TypeError("a str is required, not %s" % type(signed_text).__name__)
     _args.token(signed_text, None)
-    return _kstoken.token_to_cms(signed_text)  # type: ignore[no-any-return]
+    return _kstoken.token_to_cms(signed_text)
 
 
 def verify_token(token: str, signing_cert_file_name: str, ca_file_name: str) -> bytes:
@@ -363,7 +366,7 @@ def verify_token(token: str, signing_cert_file_name: str, ca_file_name: str) -> 
 
 def is_asn1_token(token: str) -> bool:
     """Whether the token starts with ``MII`` (upstream's rule: misses tokens < 256 or >= 16 KiB DER)."""
-    return token[:3] == PKI_ASN1_PREFIX  # type: ignore[comparison-overlap]
+    return token[:3] == PKI_ASN1_PREFIX
 
 
 def is_ans1_token(token: str) -> bool:
@@ -387,9 +390,7 @@ def cms_sign_text(
     message_digest: str = DEFAULT_TOKEN_DIGEST_ALGORITHM,
 ) -> str:
     """Sign ``data_to_sign``; return CMS PEM text."""
-    return cms_sign_data(  # type: ignore[return-value]
-        data_to_sign, signing_cert_file_name, signing_key_file_name, message_digest=message_digest
-    )
+    return _sign_pem(data_to_sign, signing_cert_file_name, signing_key_file_name, message_digest)
 
 
 def cms_sign_data(
@@ -405,14 +406,25 @@ def cms_sign_data(
 
     :raises kstoken.exceptions.SigningError: (a ``subprocess.CalledProcessError``)
     """
+    output = _sign_pem(data_to_sign, signing_cert_file_name, signing_key_file_name, message_digest)
+    if outform == PKI_ASN1_FORM:
+        return output
+    return output.encode("utf-8")
+
+
+def _sign_pem(
+    data_to_sign: Union[str, bytes],
+    signing_cert_file_name: str,
+    signing_key_file_name: str,
+    message_digest: str,
+) -> str:
+    """The CMS PEM text of ``cms_sign_data``, with its errors and log lines."""
     if isinstance(data_to_sign, str):
-        data: Any = bytes(data_to_sign, encoding="utf-8")
+        data = bytes(data_to_sign, encoding="utf-8")
     else:
         data = data_to_sign
     try:
-        signer = _signer(signing_cert_file_name, signing_key_file_name, message_digest)
-        with _fork.guard:
-            output = signer.sign_cms(data)
+        return _signer(signing_cert_file_name, signing_key_file_name, message_digest).sign_cms(data)
     except SigningError as e:
         if e.returncode == OpensslCmsExitStatus.CREATE_CMS_READ_MIME_ERROR:
             LOG.error(
@@ -425,9 +437,6 @@ def cms_sign_data(
     except KstokenError as e:
         LOG.error("Signing error: %s", e)
         raise SigningError(OpensslCmsExitStatus.CREATE_CMS_READ_MIME_ERROR, str(e)) from None
-    if outform == PKI_ASN1_FORM:
-        return output  # type: ignore[no-any-return]
-    return output.encode("utf-8")  # type: ignore[no-any-return]
 
 
 def cms_sign_token(
@@ -437,10 +446,9 @@ def cms_sign_token(
     message_digest: str = DEFAULT_TOKEN_DIGEST_ALGORITHM,
 ) -> str:
     """Sign ``text``; return a PKI token."""
-    output = cms_sign_data(
-        text, signing_cert_file_name, signing_key_file_name, message_digest=message_digest
+    return cms_to_token(
+        _sign_pem(text, signing_cert_file_name, signing_key_file_name, message_digest)
     )
-    return cms_to_token(output)  # type: ignore[arg-type]
 
 
 def cms_to_token(cms_text: str) -> str:
@@ -448,10 +456,7 @@ def cms_to_token(cms_text: str) -> str:
     if not isinstance(cms_text, str):
         raise TypeError("a str is required, not %s" % type(cms_text).__name__)
     _args.token(cms_text, None)
-    return _kstoken.cms_to_token(cms_text)  # type: ignore[no-any-return]
-
-
-_NATIVE_HASHES = frozenset(("md5", "sha1", "sha224", "sha256", "sha384", "sha512"))
+    return _kstoken.cms_to_token(cms_text)
 
 
 def cms_hash_token(token_id: Optional[str], mode: str = "md5") -> Optional[str]:
@@ -460,10 +465,11 @@ def cms_hash_token(token_id: Optional[str], mode: str = "md5") -> Optional[str]:
         return None
     if is_asn1_token(token_id) or is_pkiz(token_id):
         _args.token(token_id, None)
-        if isinstance(mode, str) and mode.lower() in _NATIVE_HASHES:
-            with _fork.guard:
-                hashes = _kstoken.hash_token(token_id, [mode])
-            if hashes is not None:
-                return hashes[0]  # type: ignore[no-any-return]
+        try:
+            hashes = _kstoken.hash_token(token_id, [mode])
+        except (InvalidArgumentError, TypeError):  # a name only hashlib knows (sha3_256, blake2b)
+            hashes = None
+        if hashes is not None:
+            return hashes[0]
         return hashlib.new(mode, token_id.encode("utf-8")).hexdigest()
     return token_id

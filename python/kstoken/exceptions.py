@@ -12,6 +12,14 @@ keep working:
   ``openssl cms -verify`` failures are upstream.
 * :class:`SigningError` - signing failed; also a ``subprocess.CalledProcessError`` (``returncode`` 1
   for an unknown digest, 2 for an unreadable certificate or key, 3 for a key that does not match).
+* :class:`PkiSetupError` - :func:`kstoken.generate_pki` failed inside OpenSSL with options it
+  accepted (options it refuses raise :class:`InvalidArgumentError`). Neither a ``SigningError``
+  (that class stands for ``openssl cms -sign`` exit statuses, which keystoneclient's callers branch
+  on and key generation never had) nor an ``InvalidArgumentError`` (the arguments were fine).
+
+Every class is a subclass of a class of the same name created by the native module
+(``kstoken._kstoken``), which raises the classes of this module; :class:`KstokenError`, the root,
+is the native class itself.
 
 Deliberate difference: stock keystoneclient on OpenSSL 3 reports a malformed token as
 ``CertificateConfigError`` (it matches OpenSSL 1.x's error text only); kstoken raises
@@ -20,7 +28,9 @@ Deliberate difference: stock keystoneclient on OpenSSL 3 reports a malformed tok
 
 import binascii
 import subprocess
-from typing import Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
+from kstoken import _kstoken
 
 __all__ = [
     "KstokenError",
@@ -31,28 +41,28 @@ __all__ = [
     "LimitExceededError",
     "VerificationError",
     "SigningError",
+    "PkiSetupError",
     "InvalidArgumentError",
     "BindError",
     "TokenRejected",
 ]
 
-
-def _keystoneclient_bases() -> Tuple[Tuple[Type[BaseException], ...], Tuple[Type[BaseException], ...]]:
+if TYPE_CHECKING:
+    # keystoneclient ships no type information: its classes are plain Exception subclasses.
+    _KscCertificateConfigError = Exception
+    _KscCMSError = Exception
+else:
     try:
-        from keystoneclient import exceptions as ksc_exceptions
-    except Exception:  # keystoneclient absent or broken: plain classes
-        return (), ()
-    return (ksc_exceptions.CertificateConfigError,), (ksc_exceptions.CMSError,)
+        from keystoneclient.exceptions import CertificateConfigError as _KscCertificateConfigError
+        from keystoneclient.exceptions import CMSError as _KscCMSError
+    except Exception:  # keystoneclient absent or broken: no extra base (Exception is one already)
+        _KscCertificateConfigError = _KscCMSError = Exception
+
+#: Base class of every kstoken exception (the native class, re-exported as is).
+KstokenError = _kstoken.KstokenError
 
 
-_KSC_CERTIFICATE_CONFIG, _KSC_CMS = _keystoneclient_bases()
-
-
-class KstokenError(Exception):
-    """Base class of every kstoken exception."""
-
-
-class CertificateConfigError(KstokenError, *_KSC_CERTIFICATE_CONFIG):  # type: ignore[misc]
+class CertificateConfigError(_kstoken.CertificateConfigError, _KscCertificateConfigError):
     """The signing certificate or CA bundle cannot be used; ``.output`` says why."""
 
     def __init__(self, output: str) -> None:
@@ -60,7 +70,7 @@ class CertificateConfigError(KstokenError, *_KSC_CERTIFICATE_CONFIG):  # type: i
         Exception.__init__(self, "Unable to load certificate.")
 
 
-class CMSError(KstokenError, *_KSC_CMS):  # type: ignore[misc]
+class CMSError(_kstoken.CMSError, _KscCMSError):
     """The token or CMS document cannot be decoded; ``.output`` says why."""
 
     def __init__(self, output: str) -> None:
@@ -68,7 +78,7 @@ class CMSError(KstokenError, *_KSC_CMS):  # type: ignore[misc]
         Exception.__init__(self, "Unable to sign or verify data.")
 
 
-class MalformedTokenError(CMSError):
+class MalformedTokenError(CMSError, _kstoken.MalformedTokenError):
     """A token or CMS document that is not well-formed."""
 
 
@@ -79,7 +89,7 @@ class PKIZDecodeError(MalformedTokenError, binascii.Error):
     """
 
 
-class LimitExceededError(MalformedTokenError):
+class LimitExceededError(MalformedTokenError, _kstoken.LimitExceededError):
     """An input exceeded a resource limit; ``.what`` names the limit."""
 
     def __init__(self, output: str, what: Optional[str] = None) -> None:
@@ -87,7 +97,7 @@ class LimitExceededError(MalformedTokenError):
         self.what = what
 
 
-class VerificationError(KstokenError, subprocess.CalledProcessError):
+class VerificationError(_kstoken.VerificationError, subprocess.CalledProcessError):
     """A document that did not verify: ``openssl cms -verify`` exit status 4.
 
     ``.reason`` is OpenSSL's wording (``content verify error``, ``signer certificate not found``,
@@ -106,11 +116,11 @@ class VerificationError(KstokenError, subprocess.CalledProcessError):
     def __str__(self) -> str:
         return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.reason, self.detail))
 
 
-class SigningError(KstokenError, subprocess.CalledProcessError):
+class SigningError(_kstoken.SigningError, subprocess.CalledProcessError):
     """Signing failed: upstream's ``CalledProcessError(returncode, 'openssl')`` (no output).
 
     ``returncode`` follows ``openssl cms -sign``: 1 unknown digest, 2 certificate or key unreadable,
@@ -124,23 +134,30 @@ class SigningError(KstokenError, subprocess.CalledProcessError):
     def __str__(self) -> str:
         return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.returncode, self.reason))
 
 
-class InvalidArgumentError(KstokenError, ValueError):
+class PkiSetupError(_kstoken.PkiSetupError):
+    """Generating a PKI failed inside OpenSSL (see the module docstring for why it stands alone)."""
+
+
+class InvalidArgumentError(_kstoken.InvalidArgumentError, ValueError):
     """An argument kstoken does not accept, such as an unknown algorithm name."""
 
 
-class BindError(KstokenError):
+class BindError(_kstoken.BindError):
     """A token bind that the bind mode rejects; ``.kind`` is a short code of why."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.kind, str(self)))
 
-class TokenRejected(KstokenError):
+
+class TokenRejected(_kstoken.TokenRejected):
     """The validation pipeline rejected a token; ``.step`` names the step that did."""
 
     def __init__(self, step: str, message: str, cause: Optional[BaseException] = None) -> None:
@@ -148,25 +165,5 @@ class TokenRejected(KstokenError):
         self.step = step
         self.cause = cause
 
-
-def _from_native(
-    kind: str,
-    message: str,
-    reason: Optional[str],
-    detail: str,
-    what: Optional[str],
-) -> BaseException:
-    """Builds the exception for a core error (called by the native module)."""
-    if kind == "certificate_config":
-        return CertificateConfigError(detail)
-    if kind == "malformed":
-        return MalformedTokenError(detail)
-    if kind == "verification":
-        return VerificationError(reason or "verification failure", detail)
-    if kind == "limit":
-        return LimitExceededError(message, what)
-    if kind == "signing":
-        return SigningError(3, detail)
-    if kind == "invalid_argument":
-        return InvalidArgumentError(detail)
-    return KstokenError(message)
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.step, str(self), self.cause))

@@ -24,7 +24,8 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString, PyTuple};
 
-use crate::to_py;
+use crate::exceptions::to_py;
+use crate::gate::detach;
 
 /// Interned environ keys, in [`ALL_HEADERS`] order.
 static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
@@ -243,9 +244,9 @@ impl SharedCache for PyShared<'_> {
 impl PyAuthenticator {
     #[new]
     #[pyo3(signature = (*, hash_algorithms, bind_mode="permissive", lenient=false,
-        delay_auth_decision=false, include_service_catalog=true, service_token_roles=vec![],
+        delay_auth_decision=false, include_service_catalog=true, service_token_roles=None,
         service_token_roles_required=false, revocation="off", delegate_non_pki=false,
-        cache=true, cache_ttl=Some(300.0), cache_max_entries=10_000, cache_max_bytes=64 << 20,
+        cache=true, cache_ttl=Some(300.0), cache_max_entries=10000, cache_max_bytes=67108864,
         memcache_security_strategy=None, memcache_secret_key=None, max_token_len=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -254,7 +255,7 @@ impl PyAuthenticator {
         lenient: bool,
         delay_auth_decision: bool,
         include_service_catalog: bool,
-        service_token_roles: Vec<String>,
+        service_token_roles: Option<Vec<String>>,
         service_token_roles_required: bool,
         revocation: &str,
         delegate_non_pki: bool,
@@ -310,7 +311,7 @@ impl PyAuthenticator {
             },
             delay_auth_decision,
             include_service_catalog,
-            service_token_roles,
+            service_token_roles: service_token_roles.unwrap_or_default(),
             service_token_roles_required,
             revocation,
             non_pki: if delegate_non_pki {
@@ -339,8 +340,7 @@ impl PyAuthenticator {
         ca: PyBackedBytes,
     ) -> PyResult<()> {
         let limits = self.inner.config().limits;
-        let verifier = py
-            .detach(|| Verifier::new(&signing_certs, &ca))
+        let verifier = detach(py, || Verifier::new(&signing_certs, &ca))
             .map_err(|e| to_py(py, e))?
             .with_limits(limits);
         self.inner.set_verifier(Some(Arc::new(verifier)));
@@ -376,8 +376,7 @@ impl PyAuthenticator {
             ));
         };
         let at = now_us(at).div_euclid(1_000_000);
-        let list = py
-            .detach(|| RevocationList::from_signed(&signed, &verifier, at))
+        let list = detach(py, || RevocationList::from_signed(&signed, &verifier, at))
             .map_err(|e| to_py(py, e))?;
         let len = list.len();
         self.inner
@@ -413,7 +412,7 @@ impl PyAuthenticator {
         shared: Option<Py<PyAny>>,
     ) -> PyResult<PyOutcome> {
         let now = now_us(now);
-        let result = py.detach(|| {
+        let result = detach(py, || {
             let credentials = Credentials {
                 user_token: user_token.as_deref().map(str::as_bytes),
                 service_token: service_token.as_deref().map(str::as_bytes),
@@ -452,10 +451,11 @@ impl PyAuthenticator {
     }
 }
 
-/// `[(header name, environ key)]` for every identity header the middleware sets or strips.
-pub(crate) fn identity_headers() -> Vec<(&'static str, &'static str)> {
-    ALL_HEADERS
-        .iter()
-        .map(|h| (h.name, h.environ_key))
-        .collect()
+/// Adds the authenticator, its outcome, and `IDENTITY_HEADERS` (`[(header name, environ key)]` for
+/// every identity header the middleware sets or strips) to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAuthenticator>()?;
+    m.add_class::<PyOutcome>()?;
+    let headers: Vec<(&str, &str)> = ALL_HEADERS.iter().map(|h| (h.name, h.environ_key)).collect();
+    m.add("IDENTITY_HEADERS", headers)
 }

@@ -16,7 +16,7 @@ import time
 import weakref
 from typing import Any, Optional, Set, Tuple
 
-from kstoken import _fork, _kstoken
+from kstoken import _kstoken
 from kstoken.exceptions import KstokenError, VerificationError
 from kstoken.middleware import _config
 from kstoken.middleware._config import ConfigurationError, Settings
@@ -216,22 +216,17 @@ class Engine:
             return False, "keystonemiddleware is not installed"
         return True, ""
 
-    # -- native calls, each inside the fork gate (a fork waits for them: kstoken._fork) ----------
+    # -- native calls (each one a call os.fork() waits for: the native module's fork gate) -------
 
     def _authenticate(self, args: "Credentials") -> Any:
         user, service, auth_type, remote_user, client_cert = args
-        with _fork.guard:
-            return self.native.authenticate(
-                user, service, auth_type, remote_user, client_cert, shared=self.memcache
-            )
+        return self.native.authenticate(user, service, auth_type, remote_user, client_cert, shared=self.memcache)
 
     def _set_certificates(self, signing: bytes, ca: bytes) -> None:
-        with _fork.guard:
-            self.native.set_certificates(signing, ca)
+        self.native.set_certificates(signing, ca)
 
     def _set_revocation_list(self, body: bytes, deadline: float, at: Optional[float] = None) -> int:
-        with _fork.guard:
-            return int(self.native.set_revocation_list(body, deadline, at))
+        return int(self.native.set_revocation_list(body, deadline, at))
 
     # -- certificates -------------------------------------------------------------------------
 
