@@ -134,6 +134,41 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
             })
         });
+        // The hash `validate` must compute (the policy's md5), for the pipeline's target ratio.
+        group.bench_function("token_hash_md5", |b| {
+            b.iter(|| hash_hex(pki_token.as_bytes(), HashAlgorithm::Md5).unwrap())
+        });
+        // kstoken.middleware's native call: uncached (verify, body, identity headers, catalog) and
+        // a cache hit (expiry, bind, headers), offline mode.
+        let middleware = |cache: bool| {
+            let config = kstoken::authenticate::Config {
+                detection: kstoken::DetectionRule::Lenient,
+                cache: if cache {
+                    kstoken::authenticate::Config::default().cache
+                } else {
+                    None
+                },
+                ..kstoken::authenticate::Config::default()
+            };
+            let a = kstoken::authenticate::Authenticator::new(config);
+            a.set_verifier(Some(std::sync::Arc::new(
+                Verifier::new(&pki.signing_cert_pem, &pki.ca_cert_pem).unwrap(),
+            )));
+            a
+        };
+        let credentials = kstoken::authenticate::Credentials {
+            user_token: Some(pki_token.as_bytes()),
+            ..Default::default()
+        };
+        let now_us = now * 1_000_000;
+        let uncached = middleware(false);
+        group.bench_function("kstoken_authenticate", |b| {
+            b.iter(|| uncached.authenticate(&credentials, now_us, None))
+        });
+        let cached = middleware(true);
+        group.bench_function("kstoken_authenticate_cached", |b| {
+            b.iter(|| cached.authenticate(&credentials, now_us, None))
+        });
         group.bench_function("floor_with_cms_parse", |b| {
             b.iter(|| {
                 let der = openssl::base64::decode_block(&standard_b64).unwrap();

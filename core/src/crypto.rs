@@ -129,3 +129,49 @@ pub(crate) fn sign_digest(
     };
     attempt().map_err(|e| Error::Signing(format!("signature failed: {e}")))
 }
+
+/// HMAC-SHA-384 of `data` under `key` (keystonemiddleware's memcache key derivation and MAC).
+pub(crate) fn hmac_sha384(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
+        let key = openssl::pkey::PKey::hmac(key)?;
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha384(), &key)?;
+        signer.update(data)?;
+        signer.sign_to_vec()
+    };
+    attempt().map_err(|e| Error::Signing(format!("HMAC failed: {e}")))
+}
+
+/// Whether two byte strings are equal, in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
+/// AES-128-CBC with PKCS#7 padding under `key` (16 bytes): a fresh random IV followed by the
+/// ciphertext.
+pub(crate) fn aes128_cbc_encrypt(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
+        let mut iv = [0u8; 16];
+        openssl::rand::rand_bytes(&mut iv)?;
+        let mut out = iv.to_vec();
+        out.extend(openssl::symm::encrypt(
+            openssl::symm::Cipher::aes_128_cbc(),
+            key,
+            Some(&iv),
+            data,
+        )?);
+        Ok(out)
+    };
+    attempt().map_err(|e| Error::Signing(format!("encryption failed: {e}")))
+}
+
+/// The inverse of [`aes128_cbc_encrypt`]; `None` for anything that does not decrypt and unpad.
+pub(crate) fn aes128_cbc_decrypt(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let (iv, ciphertext) = data.split_at_checked(16)?;
+    openssl::symm::decrypt(
+        openssl::symm::Cipher::aes_128_cbc(),
+        key,
+        Some(iv),
+        ciphertext,
+    )
+    .ok()
+}

@@ -25,29 +25,37 @@ pub fn parse_json(content: &[u8], limits: &Limits) -> Result<Value> {
 /// so scanning bytes is safe before UTF-8 validation.
 pub fn check_json_limits(content: &[u8], limits: &Limits) -> Result<()> {
     limits.check(LimitKind::JsonSize, content.len())?;
+    let too_deep = || Error::LimitExceeded {
+        what: LimitKind::JsonDepth,
+        limit: limits.max_json_depth,
+    };
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in content {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = content.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // Most of a token body is string contents: jump from quote or backslash to the next.
+                loop {
+                    let rest = content.get(i..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        // An unterminated string hides the rest; the JSON parser rejects it.
+                        None => return Ok(()),
+                        Some(k) => {
+                            let quote = rest.get(k) == Some(&b'"');
+                            // A backslash escapes the byte after it.
+                            i += k + if quote { 1 } else { 2 };
+                            if quote {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
             b'{' | b'[' => {
                 depth += 1;
                 if depth > limits.max_json_depth {
-                    return Err(Error::LimitExceeded {
-                        what: LimitKind::JsonDepth,
-                        limit: limits.max_json_depth,
-                    });
+                    return Err(too_deep());
                 }
             }
             // Unbalanced closers are left for the JSON parser to reject.

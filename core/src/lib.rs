@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
+pub mod authenticate;
 pub mod bind;
 pub mod body;
 pub mod canonical;
@@ -49,6 +50,7 @@ mod crypto;
 pub mod error;
 pub mod form;
 pub mod hash;
+pub mod identity;
 pub mod json;
 pub mod limits;
 mod name;
@@ -57,9 +59,13 @@ pub mod pem;
 pub mod pipeline;
 pub mod pki_setup;
 pub mod pkiz;
+pub mod python_json;
 pub mod revocation;
+pub mod shared_cache;
 pub mod signer;
 pub mod timestamp;
+pub mod token_cache;
+pub mod token_view;
 mod trust;
 pub mod verifier;
 

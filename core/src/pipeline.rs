@@ -257,6 +257,34 @@ impl fmt::Display for ValidateError {
 
 impl std::error::Error for ValidateError {}
 
+/// The part of the validation that does not depend on the request (what a token cache keeps):
+/// revocation by hash, signature, body, revocation by audit id, in that order.
+///
+/// `token` is trimmed and known to be PKI/PKIZ; `hashes` are its configured hashes; `decode` turns
+/// the verified content into the caller's body type, and `audit_ids` reads that body's audit ids.
+/// Expiry and bind, which depend on the request, are the caller's.
+pub fn verify_and_decode<B>(
+    token: &[u8],
+    verifier: &Verifier,
+    revocations: Option<&RevocationList>,
+    hashes: &[String],
+    at: i64,
+    decode: impl FnOnce(Vec<u8>) -> Result<B, Error>,
+    audit_ids: impl FnOnce(&B) -> &[String],
+) -> Result<B, Rejection> {
+    if revocations.is_some_and(|r| r.is_revoked(hashes, &[])) {
+        return Err(Rejection::Revoked { by_audit_id: false });
+    }
+    let content = verifier
+        .verify_at(token, at)
+        .map_err(Rejection::Verification)?;
+    let body = decode(content).map_err(Rejection::Body)?;
+    if revocations.is_some_and(|r| r.is_revoked(&[], audit_ids(&body))) {
+        return Err(Rejection::Revoked { by_audit_id: true });
+    }
+    Ok(body)
+}
+
 /// Validates `token` at `now` (Unix seconds, like [`Verifier::verify_at`]): the instant
 /// `now.000000`. [`validate_instant`] takes a precise instant.
 ///
@@ -305,16 +333,16 @@ pub fn validate_instant(
         .map(|a| hash_hex(token, *a))
         .collect::<Result<Vec<String>, Error>>()
         .map_err(ValidateError::InvalidArgument)?;
-    if revocations.is_some_and(|r| r.is_revoked(&hashes, &[])) {
-        return Err(Rejection::Revoked { by_audit_id: false }.into());
-    }
-    let content = verifier
-        .verify_at(token, at)
-        .map_err(Rejection::Verification)?;
-    let body = body::parse(&content, verifier.limits()).map_err(Rejection::Body)?;
-    if revocations.is_some_and(|r| r.is_revoked(&[], &body.audit_ids)) {
-        return Err(Rejection::Revoked { by_audit_id: true }.into());
-    }
+    let limits = verifier.limits();
+    let (content, body) = verify_and_decode(
+        token,
+        verifier,
+        revocations,
+        &hashes,
+        at,
+        |content| body::parse(&content, limits).map(|body| (content, body)),
+        |(_, body)| &body.audit_ids,
+    )?;
     if body.is_expired(now) {
         return Err(Rejection::Expired.into());
     }

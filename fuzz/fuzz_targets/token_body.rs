@@ -6,6 +6,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(b) = body::parse(data, &Limits::default()) {
         let _ = b.is_expired(time::OffsetDateTime::UNIX_EPOCH);
-        let _ = kstoken::bind::bind_of(&b.raw);
+        if let Ok(doc) = kstoken::json::parse_json(data, &Limits::default()) {
+            let _ = kstoken::bind::bind_of(&doc);
+        }
+        // The middleware's view of the same bytes: identity headers and the service catalog.
+        if let Ok(view) = kstoken::token_view::TokenView::decode(data, &Limits::default()) {
+            let _ = kstoken::identity::Identity::of(&view);
+            let _ = kstoken::identity::service_catalog(&view);
+        }
     }
 });

@@ -1,7 +1,7 @@
 # Type stubs of the private native module (kstoken._kstoken); use the public kstoken API instead.
 # Checked against the built module by mypy's stubtest (scripts/test-python.sh).
 import datetime
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union, final
 
 __all__ = [
     "KstokenError",
@@ -41,6 +41,9 @@ __all__ = [
     "PKIZ_PREFIX",
     "generate_pki",
     "max_valid_days",
+    "Authenticator",
+    "Outcome",
+    "IDENTITY_HEADERS",
 ]
 
 _Data = Union[str, bytes, bytearray]
@@ -186,3 +189,80 @@ def _before_fork() -> None: ...
 def _after_fork_in_parent() -> None: ...
 def _after_fork_in_child() -> None: ...
 def _running_calls() -> int: ...
+
+# kstoken.middleware's request authenticator.
+IDENTITY_HEADERS: List[Tuple[str, str]]
+
+@final
+class Outcome:
+    @property
+    def decision(self) -> str: ...
+    @property
+    def headers(self) -> List[Tuple[str, Optional[str]]]: ...
+    @property
+    def user_token_info(self) -> Optional[str]: ...
+    @property
+    def user_valid(self) -> bool: ...
+    @property
+    def user_refusal(self) -> Optional[str]: ...
+    @property
+    def user_reason(self) -> Optional[str]: ...
+    @property
+    def user_source(self) -> Optional[str]: ...
+    @property
+    def service_token_info(self) -> Optional[str]: ...
+    @property
+    def service_valid(self) -> Optional[bool]: ...
+    @property
+    def service_refusal(self) -> Optional[str]: ...
+    @property
+    def service_reason(self) -> Optional[str]: ...
+    @property
+    def service_role_check(self) -> Optional[bool]: ...
+    @property
+    def wants_certificates(self) -> bool: ...
+
+class _SharedCache(Protocol):
+    def get(self, key: str) -> Optional[bytes]: ...
+    def set(self, key: str, value: bytes) -> None: ...
+
+@final
+class Authenticator:
+    def __new__(
+        cls,
+        *,
+        hash_algorithms: Sequence[str],
+        bind_mode: str = "permissive",
+        lenient: bool = False,
+        delay_auth_decision: bool = False,
+        include_service_catalog: bool = True,
+        service_token_roles: Optional[Sequence[str]] = None,
+        service_token_roles_required: bool = False,
+        revocation: str = "off",
+        delegate_non_pki: bool = False,
+        cache: bool = True,
+        cache_ttl: Optional[float] = ...,
+        cache_max_entries: int = 10000,
+        cache_max_bytes: int = 67108864,
+        memcache_security_strategy: Optional[str] = None,
+        memcache_secret_key: Optional[str] = None,
+        max_token_len: Optional[int] = None,
+    ) -> Authenticator: ...
+    def set_certificates(self, signing_certs: bytes, ca: bytes) -> None: ...
+    def clear_certificates(self) -> None: ...
+    def has_certificates(self) -> bool: ...
+    def set_revocation_list(self, signed: bytes, enforce_until: float, at: Optional[float] = None) -> int: ...
+    def clear_revocation_list(self) -> None: ...
+    def revocation_list_state(self) -> Optional[Tuple[int, float]]: ...
+    def authenticate(
+        self,
+        user_token: Optional[str],
+        service_token: Optional[str] = None,
+        auth_type: Optional[str] = None,
+        remote_user: Optional[str] = None,
+        client_cert: Optional[str] = None,
+        now: Optional[float] = None,
+        shared: Optional[_SharedCache] = None,
+    ) -> Outcome: ...
+    def cache_usage(self) -> Tuple[int, int]: ...
+    def clear_cache(self) -> None: ...

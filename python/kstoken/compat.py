@@ -13,6 +13,21 @@ spawning ``openssl``. It also sets ``keystoneclient.common.cms.subprocess`` to t
   :func:`kstoken.check_bind` (which adds the ``x509`` bind type, checked against the request's
   ``SSL_CLIENT_CERT``).
 
+``patch()`` also makes keystoneclient's ``pkiz_uncompress`` report a corrupt zlib stream as an error
+keystonemiddleware turns into 401 (upstream answers such a token with a 500: it catches
+``binascii.Error`` and ``TypeError`` but not ``zlib.error``). The error raised is a
+:class:`PKIZInflateError`, both a ``zlib.error`` and a ``binascii.Error``, so other callers see no
+change.
+
+For paste pipelines, :func:`filter_factory` applies ``patch()`` when the pipeline loads::
+
+    [pipeline:main]
+    pipeline = kstoken authtoken myapp
+
+    [filter:kstoken]
+    paste.filter_factory = kstoken.compat:filter_factory
+    # optional: helpers = true, bind = true
+
 Deliberate difference with ``bind=True``: a ``kerberos`` bind whose principal is JSON ``null``
 never matches. Stock keystonemiddleware (5.3.0 and 6.1.0) and keystone's ``validate_token_bind``
 compare ``REMOTE_USER != identifier``, so a request with ``AUTH_TYPE: Negotiate`` and no
@@ -36,16 +51,27 @@ keystonemiddleware and keystone uses ``from keystoneclient.common import cms`` a
 which the patch reaches, even in modules imported before it.
 """
 
+import binascii
 import contextlib
+import functools
 import importlib
 import os
 import subprocess
 import threading
-from typing import Any, Dict, Iterator, List, Tuple
+import zlib
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from kstoken import cms as _cms
 
-__all__ = ["patch", "unpatch", "patched", "is_patched", "confirm_token_bind"]
+__all__ = [
+    "patch",
+    "unpatch",
+    "patched",
+    "is_patched",
+    "confirm_token_bind",
+    "filter_factory",
+    "PKIZInflateError",
+]
 
 _CORE = ("cms_verify", "cms_sign_data")
 _HELPERS = ("token_to_cms", "cms_to_token", "pkiz_uncompress", "cms_hash_token")
@@ -122,6 +148,8 @@ def patch(*, helpers: bool = False, bind: bool = False) -> List[Tuple[str, str, 
             plan.append(((_KSC_CMS, "", "subprocess"), subprocess))
         for name in _CORE + (_HELPERS if helpers else ()):
             plan.append(((_KSC_CMS, "", name), getattr(_cms, name)))
+        if not helpers:
+            plan.extend(_pkiz_fix_plan(ksc_cms))
         if bind:
             plan.append(
                 ((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind)
@@ -174,3 +202,50 @@ def patched(*, helpers: bool = False, bind: bool = False) -> Iterator[None]:
         yield
     finally:
         unpatch(done)
+
+
+class PKIZInflateError(zlib.error, binascii.Error):
+    """A PKIZ token whose payload does not inflate: a ``zlib.error`` for keystoneclient's callers and
+    a ``binascii.Error`` for keystonemiddleware, which then answers 401 instead of 500."""
+
+
+_pkiz_wrappers: Dict[int, Callable[[str], bytes]] = {}
+
+
+def _pkiz_fix_plan(ksc_cms: Any) -> List[Tuple[Tuple[str, str, str], Any]]:
+    """The patch that wraps keystoneclient's ``pkiz_uncompress`` so a corrupt zlib stream raises
+    :class:`PKIZInflateError` (one wrapper per original, so repeated patches are no-ops)."""
+    key = (_KSC_CMS, "", "pkiz_uncompress")
+    original = _originals.get(key, getattr(ksc_cms, "pkiz_uncompress", None))
+    if original is None or original is _MISSING:
+        return []
+    wrapper = _pkiz_wrappers.get(id(original))
+    if wrapper is None:
+
+        @functools.wraps(original)
+        def pkiz_uncompress(signed_text: str) -> bytes:
+            try:
+                return original(signed_text)  # type: ignore[no-any-return]
+            except zlib.error as e:
+                raise PKIZInflateError(str(e)) from e
+
+        wrapper = _pkiz_wrappers[id(original)] = pkiz_uncompress
+    return [(key, wrapper)]
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def filter_factory(global_conf: Dict[str, Any], **local_conf: Any) -> Callable[[Any], Any]:
+    """paste.deploy filter placed before keystonemiddleware's ``authtoken``: applies :func:`patch`
+    when the pipeline loads (``helpers`` and ``bind`` options as in :func:`patch`) and passes every
+    request through untouched (the filter returns the application itself)."""
+    conf = dict(global_conf)
+    conf.update(local_conf)
+    patch(helpers=_flag(conf.get("helpers", False)), bind=_flag(conf.get("bind", False)))
+
+    def compat_filter(app: Any) -> Any:
+        return app
+
+    return compat_filter

@@ -9,6 +9,7 @@
 //!   `kstoken.exceptions` subclasses that complete them.
 //! - [`input`]: text and bytes arguments, length-checked before they are copied; clocks.
 //! - [`limits`]: limits from keyword arguments, and the defaults the package reads.
+//! - [`middleware`]: `kstoken.middleware`'s request authenticator (`Authenticator`, `Outcome`).
 //! - [`gate`]: every call that releases the GIL goes through [`gate::detach`], which `os.fork()`
 //!   waits for.
 //!
@@ -20,6 +21,7 @@ mod forms;
 mod gate;
 mod input;
 mod limits;
+mod middleware;
 mod pki;
 mod revocation;
 mod signer;
@@ -41,5 +43,6 @@ fn _kstoken(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bind::register(m)?;
     forms::register(m)?;
     pki::register(m)?;
+    middleware::register(m)?;
     Ok(())
 }

@@ -1,0 +1,840 @@
+//! JSON text as Python's `json.dumps` writes it, for header values keystonemiddleware builds with
+//! `jsonutils.dumps` (the `X-Service-Catalog` header).
+//!
+//! Python's defaults: `", "` between items, `": "` between key and value, `ensure_ascii` (every
+//! character outside `' '..='~'` escaped as `\uXXXX` with lower-case hex, astral characters as
+//! surrogate pairs, `\b \f \n \r \t` as short escapes), integers verbatim, floats as `repr(float)`,
+//! and an object that repeats a key keeps the key's first position with its last value (what
+//! `json.loads` followed by `json.dumps` does). The writer works on JSON text that has already been
+//! validated (a `serde_json::value::RawValue`), so it reports malformed input as an error but never
+//! needs to recover from it.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting the writer follows (the token decoders refuse deeper documents long before).
+const MAX_DEPTH: usize = 128;
+
+/// Appends `json.dumps(json.loads(raw))` to `out`, `raw` being one JSON value.
+pub fn write_value(raw: &str, out: &mut String) -> Result<()> {
+    let mut reader = Reader {
+        text: raw.as_bytes(),
+        pos: 0,
+    };
+    reader.skip_ws();
+    reader.value(out, 0)?;
+    reader.skip_ws();
+    if reader.pos != reader.text.len() {
+        return Err(bad("trailing characters"));
+    }
+    Ok(())
+}
+
+/// `json.dumps(s)` for a Rust string: a quoted, ASCII-only JSON string.
+pub fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    if is_plain(s.as_bytes()) {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            push_char(c, out);
+        }
+    }
+    out.push('"');
+}
+
+/// Whether `bytes` are written by `json.dumps` exactly as they are: printable ASCII, no `"` or `\`.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// `json.dumps(json.loads(raw))` for one JSON value, as a new string.
+pub fn dumps(raw: &str) -> Result<String> {
+    let mut out = String::with_capacity(raw.len() + raw.len() / 8);
+    write_value(raw, &mut out)?;
+    Ok(out)
+}
+
+/// The text of a JSON string literal (`raw` includes the quotes); lone surrogates become U+FFFD.
+pub fn decode_str(raw: &str) -> Result<String> {
+    let mut reader = Reader {
+        text: raw.trim().as_bytes(),
+        pos: 0,
+    };
+    let units = reader.string_units()?;
+    if reader.pos != reader.text.len() {
+        return Err(bad("trailing characters after a string"));
+    }
+    Ok(char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect())
+}
+
+/// Python truthiness of a JSON value: `false`, `null`, `0`, `0.0`, `""`, `[]` and `{}` are false.
+pub fn truthy(raw: &str) -> bool {
+    let t = raw.trim();
+    match t.as_bytes().first() {
+        None | Some(b'n') | Some(b'f') => false,
+        Some(b't') => true,
+        Some(b'"') => t.len() > 2,
+        Some(b'[') | Some(b'{') => !t
+            .get(1..)
+            .unwrap_or("")
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with([']', '}']),
+        // A number is false iff it equals zero.
+        Some(_) => t.parse::<f64>().is_ok_and(|v| v != 0.0) || t.parse::<f64>().is_err(),
+    }
+}
+
+/// A JSON value read without decoding: containers as trees, scalars and object keys as their raw
+/// text (strings with their quotes). For walking small documents (a service catalog) in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node<'a> {
+    /// An object's members in document order, keys raw.
+    Object(Vec<(&'a str, Node<'a>)>),
+    /// An array's items.
+    Array(Vec<Node<'a>>),
+    /// A string (with its quotes), number, `true`, `false` or `null`, raw.
+    Scalar(&'a str),
+}
+
+impl<'a> Node<'a> {
+    /// The member `key` of an object, as Python's `json.loads` keeps it: the last of repeated keys.
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        let Node::Object(members) = self else {
+            return None;
+        };
+        members
+            .iter()
+            .rev()
+            .find(|(raw, _)| key_is(raw, key))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        *self == Node::Scalar("null")
+    }
+
+    /// The decoded text if this is a string.
+    pub fn text(&self) -> Option<std::borrow::Cow<'a, str>> {
+        match self {
+            Node::Scalar(raw) if raw.starts_with('"') => {
+                let inner = raw.get(1..raw.len().saturating_sub(1))?;
+                if inner.contains('\\') {
+                    decode_str(raw).ok().map(std::borrow::Cow::Owned)
+                } else {
+                    Some(std::borrow::Cow::Borrowed(inner))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends `json.dumps` of this value.
+    pub fn write(&self, out: &mut String) -> Result<()> {
+        match self {
+            Node::Scalar(raw) => write_value(raw, out),
+            Node::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write(out)?;
+                }
+                out.push(']');
+                Ok(())
+            }
+            Node::Object(members) => {
+                // Repeated keys keep their first position with their last value, as in a dict.
+                out.push('{');
+                let mut first = true;
+                for (i, (key, _)) in members.iter().enumerate() {
+                    let seen = members.iter().take(i).any(|(k, _)| same_key(k, key));
+                    if seen {
+                        continue;
+                    }
+                    let value = members
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| same_key(k, key))
+                        .map_or(&Node::Scalar("null"), |(_, v)| v);
+                    if !first {
+                        out.push_str(", ");
+                    }
+                    first = false;
+                    write_value(key, out)?;
+                    out.push_str(": ");
+                    value.write(out)?;
+                }
+                out.push('}');
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether the raw key literal `raw` decodes to `key`.
+fn key_is(raw: &str, key: &str) -> bool {
+    match raw.get(1..raw.len().saturating_sub(1)) {
+        Some(inner) if !inner.contains('\\') => inner == key,
+        _ => decode_str(raw).is_ok_and(|k| k == key),
+    }
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    a == b || (a.contains('\\') || b.contains('\\')) && decode_str(a).ok() == decode_str(b).ok()
+}
+
+/// Reads one JSON value into a [`Node`] tree.
+pub fn parse_tree(raw: &str) -> Result<Node<'_>> {
+    let mut reader = Reader {
+        text: raw.as_bytes(),
+        pos: 0,
+    };
+    reader.skip_ws();
+    let node = reader.node(raw, 0)?;
+    reader.skip_ws();
+    if reader.pos != reader.text.len() {
+        return Err(bad("trailing characters"));
+    }
+    Ok(node)
+}
+
+fn bad(what: &str) -> Error {
+    Error::Malformed(format!("JSON value: {what}"))
+}
+
+fn push_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        ' '..='~' => out.push(c),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                push_unit_escape(*unit, out);
+            }
+        }
+    }
+}
+
+fn push_unit(unit: u16, out: &mut String) {
+    match char::from_u32(u32::from(unit)) {
+        Some(c) if unit < 0x80 => push_char(c, out),
+        _ => push_unit_escape(unit, out),
+    }
+}
+
+fn push_unit_escape(unit: u16, out: &mut String) {
+    let _ = write!(out, "\\u{unit:04x}");
+}
+
+struct Reader<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// At a string literal that `json.dumps` would write unchanged (printable ASCII, no escapes),
+    /// returns its text and moves past it; otherwise leaves the position alone.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let start = self.pos.checked_add(1)?;
+        let rest = self.text.get(start..)?;
+        // Up to the closing quote, every byte must be printable ASCII other than `\`.
+        let end = rest
+            .iter()
+            .position(|&b| b == b'"' || !(0x20..=0x7e).contains(&b) || b == b'\\')?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        let body = rest.get(..end)?;
+        self.pos = start + end + 1;
+        // Printable ASCII is UTF-8.
+        std::str::from_utf8(body).ok()
+    }
+
+    fn node(&mut self, src: &'a str, depth: usize) -> Result<Node<'a>> {
+        if depth > MAX_DEPTH {
+            return Err(bad("nested too deeply"));
+        }
+        let slice = |a: usize, b: usize| src.get(a..b).ok_or_else(|| bad("not UTF-8"));
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                let mut members = Vec::with_capacity(8);
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(Node::Object(members));
+                }
+                loop {
+                    self.skip_ws();
+                    let start = self.pos;
+                    self.skip_string()?;
+                    let key = slice(start, self.pos)?;
+                    self.skip_ws();
+                    self.expect(b':')?;
+                    self.skip_ws();
+                    members.push((key, self.node(src, depth + 1)?));
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(Node::Object(members));
+                        }
+                        _ => return Err(bad("expected , or }")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::with_capacity(8);
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(Node::Array(items));
+                }
+                loop {
+                    self.skip_ws();
+                    items.push(self.node(src, depth + 1)?);
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Node::Array(items));
+                        }
+                        _ => return Err(bad("expected , or ]")),
+                    }
+                }
+            }
+            Some(b'"') => {
+                let start = self.pos;
+                self.skip_string()?;
+                Ok(Node::Scalar(slice(start, self.pos)?))
+            }
+            Some(_) => {
+                let start = self.pos;
+                let mut sink = String::new();
+                match self.peek() {
+                    Some(b't') => self.literal("true", &mut sink)?,
+                    Some(b'f') => self.literal("false", &mut sink)?,
+                    Some(b'n') => self.literal("null", &mut sink)?,
+                    _ => self.number(&mut sink)?,
+                }
+                Ok(Node::Scalar(slice(start, self.pos)?))
+            }
+            None => Err(bad("expected a value")),
+        }
+    }
+
+    /// Moves past a string literal, checking its escapes.
+    fn skip_string(&mut self) -> Result<()> {
+        self.expect(b'"')?;
+        loop {
+            // Strings here are short: a plain loop beats a vectorised search.
+            let b = *self
+                .text
+                .get(self.pos)
+                .ok_or_else(|| bad("unterminated string"))?;
+            self.pos += 1;
+            match b {
+                b'"' => return Ok(()),
+                b'\\' => match self.peek() {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                    Some(b'u') => {
+                        let hex = self
+                            .text
+                            .get(self.pos + 1..self.pos + 5)
+                            .ok_or_else(|| bad("bad \\u escape"))?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(bad("bad \\u escape"));
+                        }
+                        self.pos += 5;
+                    }
+                    _ => return Err(bad("bad escape")),
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<()> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(bad("unexpected character"))
+        }
+    }
+
+    fn literal(&mut self, word: &str, out: &mut String) -> Result<()> {
+        let end = self.pos + word.len();
+        if self.text.get(self.pos..end) == Some(word.as_bytes()) {
+            self.pos = end;
+            out.push_str(word);
+            Ok(())
+        } else {
+            Err(bad("unknown literal"))
+        }
+    }
+
+    fn value(&mut self, out: &mut String, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(bad("nested too deeply"));
+        }
+        match self.peek() {
+            Some(b'{') => self.object(out, depth),
+            Some(b'[') => self.array(out, depth),
+            Some(b'"') => {
+                if let Some(plain) = self.plain_str() {
+                    out.push('"');
+                    out.push_str(plain);
+                    out.push('"');
+                    return Ok(());
+                }
+                let units = self.string_units()?;
+                out.push('"');
+                for unit in units {
+                    push_unit(unit, out);
+                }
+                out.push('"');
+                Ok(())
+            }
+            Some(b't') => self.literal("true", out),
+            Some(b'f') => self.literal("false", out),
+            Some(b'n') => self.literal("null", out),
+            Some(b'-' | b'0'..=b'9') => self.number(out),
+            _ => Err(bad("expected a value")),
+        }
+    }
+
+    fn array(&mut self, out: &mut String, depth: usize) -> Result<()> {
+        self.expect(b'[')?;
+        out.push('[');
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            out.push(']');
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            self.value(out, depth + 1)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    out.push_str(", ");
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    out.push(']');
+                    return Ok(());
+                }
+                _ => return Err(bad("expected , or ]")),
+            }
+        }
+    }
+
+    /// An object written as it is read; a key with escapes or a repeated key sends it to
+    /// [`Reader::object_slow`].
+    fn object(&mut self, out: &mut String, depth: usize) -> Result<()> {
+        let (start_pos, start_len) = (self.pos, out.len());
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            out.push_str("{}");
+            return Ok(());
+        }
+        out.push('{');
+        let mut keys: Vec<&'a str> = Vec::new();
+        loop {
+            self.skip_ws();
+            let key = match self.plain_str() {
+                Some(key) if !keys.contains(&key) => key,
+                _ => {
+                    self.pos = start_pos;
+                    out.truncate(start_len);
+                    return self.object_slow(out, depth);
+                }
+            };
+            if !keys.is_empty() {
+                out.push_str(", ");
+            }
+            keys.push(key);
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\": ");
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            self.value(out, depth + 1)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    out.push('}');
+                    return Ok(());
+                }
+                _ => return Err(bad("expected , or }")),
+            }
+            // Past a few dozen members the linear search for repeats costs more than the slow path.
+            if keys.len() > 64 {
+                self.pos = start_pos;
+                out.truncate(start_len);
+                return self.object_slow(out, depth);
+            }
+        }
+    }
+
+    fn object_slow(&mut self, out: &mut String, depth: usize) -> Result<()> {
+        self.expect(b'{')?;
+        // Members are written after reading them all, so a repeated key can keep its first position
+        // with its last value, as a Python dict does.
+        let mut members: Vec<(Vec<u16>, String)> = Vec::new();
+        let mut index: HashMap<Vec<u16>, usize> = HashMap::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            out.push_str("{}");
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            let key = self.string_units()?;
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            let mut value = String::new();
+            self.value(&mut value, depth + 1)?;
+            if let Some(i) = index.get(&key) {
+                if let Some(existing) = members.get_mut(*i) {
+                    existing.1 = value;
+                }
+            } else {
+                index.insert(key.clone(), members.len());
+                members.push((key, value));
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(bad("expected , or }")),
+            }
+        }
+        out.push('{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push('"');
+            for unit in key {
+                push_unit(*unit, out);
+            }
+            out.push_str("\": ");
+            out.push_str(value);
+        }
+        out.push('}');
+        Ok(())
+    }
+
+    /// Reads a string literal into UTF-16 code units (lone surrogates survive, as in Python).
+    fn string_units(&mut self) -> Result<Vec<u16>> {
+        self.expect(b'"')?;
+        let mut units = Vec::new();
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' {
+                    break;
+                }
+                self.pos += 1;
+            }
+            let chunk = self
+                .text
+                .get(start..self.pos)
+                .ok_or_else(|| bad("string"))?;
+            let chunk = std::str::from_utf8(chunk).map_err(|_| bad("string is not UTF-8"))?;
+            units.extend(chunk.encode_utf16());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(units);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let escaped = self.peek().ok_or_else(|| bad("unterminated escape"))?;
+                    self.pos += 1;
+                    units.push(match escaped {
+                        b'"' => 0x22,
+                        b'\\' => 0x5c,
+                        b'/' => 0x2f,
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => 0x0a,
+                        b'r' => 0x0d,
+                        b't' => 0x09,
+                        b'u' => {
+                            let hex = self
+                                .text
+                                .get(self.pos..self.pos + 4)
+                                .and_then(|h| std::str::from_utf8(h).ok())
+                                .and_then(|h| u16::from_str_radix(h, 16).ok())
+                                .ok_or_else(|| bad("bad \\u escape"))?;
+                            self.pos += 4;
+                            hex
+                        }
+                        _ => return Err(bad("bad escape")),
+                    });
+                }
+                _ => return Err(bad("unterminated string")),
+            }
+        }
+    }
+
+    fn number(&mut self, out: &mut String) -> Result<()> {
+        let start = self.pos;
+        let mut float = false;
+        while let Some(b) = self.peek() {
+            match b {
+                b'0'..=b'9' | b'-' | b'+' => {}
+                b'.' | b'e' | b'E' => float = true,
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        let text = self
+            .text
+            .get(start..self.pos)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .ok_or_else(|| bad("number"))?;
+        if float {
+            let value: f64 = text.parse().map_err(|_| bad("number"))?;
+            push_float(value, out);
+        } else if text.trim_start_matches('-').bytes().all(|b| b == b'0')
+            && text.trim_start_matches('-').len() == 1
+        {
+            // Python's int("-0") is 0.
+            out.push('0');
+        } else if text.is_empty() || text == "-" || text.get(1..).unwrap_or("").contains(['-', '+'])
+        {
+            return Err(bad("number"));
+        } else {
+            out.push_str(text);
+        }
+        Ok(())
+    }
+}
+
+/// `repr(float)` as `json.dumps` writes it (`Infinity`, `-Infinity`, `NaN` for the non-finite).
+fn push_float(value: f64, out: &mut String) {
+    if value.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if value.is_infinite() {
+        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    // `{:e}` gives the shortest digits that round-trip, like Python's repr: "-1.25e-7".
+    let sci = format!("{value:e}");
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    out.push_str(sign);
+    if !(-4..16).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        );
+    } else if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let point = usize::try_from(exponent).unwrap_or(0) + 1;
+        if digits.len() > point {
+            let (int, frac) = digits.split_at(point);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        } else {
+            out.push_str(&digits);
+            for _ in digits.len()..point {
+                out.push('0');
+            }
+            out.push_str(".0");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn d(raw: &str) -> String {
+        dumps(raw).unwrap()
+    }
+
+    #[test]
+    fn containers_use_python_separators() {
+        assert_eq!(
+            d(r#"{"a":1,"b":[1,2,{}],"c":[]}"#),
+            r#"{"a": 1, "b": [1, 2, {}], "c": []}"#
+        );
+        assert_eq!(d(" [ true , false , null ] "), "[true, false, null]");
+    }
+
+    #[test]
+    fn strings_are_ascii_escaped_like_python() {
+        // Expected values from CPython 3.11 json.dumps(json.loads(x)).
+        assert_eq!(d(r#""a\/b""#), r#""a/b""#);
+        assert_eq!(d("\"é\""), r#""\u00e9""#);
+        assert_eq!(d(r#""\u00E9""#), r#""\u00e9""#);
+        assert_eq!(d("\"😀\""), r#""\ud83d\ude00""#);
+        assert_eq!(d(r#""\uD83D\uDE00""#), r#""\ud83d\ude00""#);
+        assert_eq!(d(r#""\ud800""#), r#""\ud800""#);
+        assert_eq!(d(r#""\u0041\u007f\u001f""#), r#""A\u007f\u001f""#);
+        assert_eq!(d(r#""\b\f\n\r\t\"\\""#), r#""\b\f\n\r\t\"\\""#);
+        let mut s = String::new();
+        write_str("x\u{1}\"", &mut s);
+        assert_eq!(s, r#""x\u0001\"""#);
+    }
+
+    #[test]
+    fn numbers_follow_python() {
+        assert_eq!(
+            d("[0,-0,12,-12,123456789012345678901234567890]"),
+            "[0, 0, 12, -12, 123456789012345678901234567890]"
+        );
+        assert_eq!(d("[1.0,1e2,1E2,-0.0,0.5,1.5e300,1e16,1e15,1e-4,1e-5,123.456,2.5e-7]"),
+            "[1.0, 100.0, 100.0, -0.0, 0.5, 1.5e+300, 1e+16, 1000000000000000.0, 0.0001, 1e-05, 123.456, 2.5e-07]");
+        assert_eq!(d("[1e400,-1e400]"), "[Infinity, -Infinity]");
+        assert_eq!(d("0.1"), "0.1");
+        assert_eq!(d("1234567890123456789.0"), "1.2345678901234568e+18");
+    }
+
+    #[test]
+    fn repeated_keys_keep_first_position_last_value() {
+        assert_eq!(d(r#"{"a":1,"b":2,"a":3}"#), r#"{"a": 3, "b": 2}"#);
+        // A repeat spelled with an escape is the same key to Python.
+        assert_eq!(
+            d(r#"{"a":1,"b":{"x":[]},"\u0061":3}"#),
+            r#"{"a": 3, "b": {"x": []}}"#
+        );
+        assert_eq!(
+            d(r#"[{"a":1},{"a":2,"a":{"a":4}}]"#),
+            r#"[{"a": 1}, {"a": {"a": 4}}]"#
+        );
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{},\"k5\":\"x\"}}", many.join(","));
+        let out = d(&text);
+        assert!(
+            out.starts_with(r#"{"k0": 0, "k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": "x", "k6": 6"#)
+        );
+        assert!(out.ends_with(r#""k99": 99}"#));
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        for raw in [
+            "", "{", "[1,]", "{\"a\"}", "\"abc", "tru", "[1] x", "\"\\x\"", "1-2", "-",
+        ] {
+            assert!(dumps(raw).is_err(), "{raw}");
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(dumps(&deep).is_err());
+    }
+
+    #[test]
+    fn trees() {
+        let t = parse_tree(r#" {"a": [1, "x\u0041", null], "b": {}, "a": true, "c\u0064": 2.50} "#)
+            .unwrap();
+        assert_eq!(t.get("a"), Some(&Node::Scalar("true")));
+        assert_eq!(t.get("cd"), Some(&Node::Scalar("2.50")));
+        assert!(t.get("b").is_some() && t.get("z").is_none());
+        let mut out = String::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(out, r#"{"a": true, "b": {}, "cd": 2.5}"#);
+        let arr = parse_tree(r#"["p\u0041", "q", null]"#).unwrap();
+        let Node::Array(items) = &arr else { panic!() };
+        assert_eq!(items[0].text().as_deref(), Some("pA"));
+        assert_eq!(items[1].text().as_deref(), Some("q"));
+        assert!(items[2].is_null() && items[2].text().is_none());
+        for bad in ["[1,", "{\"a\" 1}", "\"\\x\"", "[1] 2", "{\"a\":}"] {
+            assert!(parse_tree(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn truthiness() {
+        for (raw, want) in [
+            ("true", true),
+            ("false", false),
+            ("null", false),
+            ("0", false),
+            ("0.0", false),
+            ("-0", false),
+            ("1", true),
+            ("\"\"", false),
+            ("\"x\"", true),
+            ("[]", false),
+            ("[ ]", false),
+            ("[0]", true),
+            ("{}", false),
+            ("{\"a\":1}", true),
+        ] {
+            assert_eq!(truthy(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn decode_strings() {
+        assert_eq!(decode_str(r#""Pub\u006cic""#).unwrap(), "Public");
+        assert!(decode_str("1").is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! A bounded, thread-safe token cache keyed by a token's SHA-256: keystonemiddleware's token cache,
+//! in process.
+//!
+//! Entries live for a fixed time (`token_cache_time`) and the cache is bounded both by entry count
+//! and by bytes. Every entry has the same lifetime, so insertion order is also expiry order: each
+//! shard keeps a FIFO that evicts the oldest entries first, expired or not. Lookups take a shard's
+//! read lock only; inserts take its write lock. The key is the SHA-256 of the token text, so a hit
+//! means the same token (a collision would need a SHA-256 second preimage).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::algorithm::HashAlgorithm;
+use crate::crypto::digest;
+
+/// The cache key of a token: SHA-256 of its bytes as received (after whitespace trimming).
+pub type CacheKey = [u8; 32];
+
+/// The cache key of `token` (`None` only if OpenSSL cannot compute SHA-256: then nothing is cached).
+pub fn cache_key(token: &[u8]) -> Option<CacheKey> {
+    digest(HashAlgorithm::Sha256, token)
+        .ok()
+        .and_then(|d| CacheKey::try_from(&d[..]).ok())
+}
+
+/// Number of independently locked shards.
+const SHARDS: usize = 16;
+
+/// Sizes for [`TokenCache::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// How long an entry lives, in microseconds; `None` for no time limit.
+    pub ttl_us: Option<i64>,
+    /// Most entries held.
+    pub max_entries: usize,
+    /// Most bytes held (as estimated by [`Weigh`]).
+    pub max_bytes: usize,
+}
+
+/// What an entry costs in memory, roughly.
+pub trait Weigh {
+    /// Estimated bytes held by this value.
+    fn weight(&self) -> usize;
+}
+
+struct Slot<V> {
+    value: Arc<V>,
+    expires_at_us: Option<i64>,
+    bytes: usize,
+    seq: u64,
+}
+
+struct Shard<V> {
+    map: HashMap<CacheKey, Slot<V>>,
+    order: VecDeque<(CacheKey, u64)>,
+    bytes: usize,
+    next_seq: u64,
+}
+
+/// The cache: `Send + Sync`, shared by every thread of a process.
+pub struct TokenCache<V> {
+    shards: Vec<RwLock<Shard<V>>>,
+    limits: CacheLimits,
+}
+
+impl<V: Weigh> std::fmt::Debug for TokenCache<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("limits", &self.limits)
+            .field("entries", &self.len())
+            .finish()
+    }
+}
+
+impl<V: Weigh> TokenCache<V> {
+    /// An empty cache with these bounds (spread evenly over the shards).
+    pub fn new(limits: CacheLimits) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                RwLock::new(Shard {
+                    map: HashMap::new(),
+                    order: VecDeque::new(),
+                    bytes: 0,
+                    next_seq: 0,
+                })
+            })
+            .collect();
+        TokenCache { shards, limits }
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> CacheLimits {
+        self.limits
+    }
+
+    #[allow(clippy::indexing_slicing)] // `i < SHARDS == self.shards.len()`
+    fn shard(&self, key: &CacheKey) -> &RwLock<Shard<V>> {
+        &self.shards[usize::from(key[0]) % SHARDS]
+    }
+
+    /// The live entry for `key` at `now_us`, if any.
+    pub fn get(&self, key: &CacheKey, now_us: i64) -> Option<Arc<V>> {
+        let shard = self
+            .shard(key)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = shard.map.get(key)?;
+        if slot.expires_at_us.is_some_and(|t| t <= now_us) {
+            return None;
+        }
+        Some(Arc::clone(&slot.value))
+    }
+
+    /// Inserts (or replaces) the entry for `key` at `now_us`, evicting the oldest entries as needed.
+    /// A value larger than a whole shard's byte budget is not cached.
+    pub fn insert(&self, key: CacheKey, value: Arc<V>, now_us: i64) {
+        let max_entries = (self.limits.max_entries / SHARDS).max(1);
+        let max_bytes = self.limits.max_bytes / SHARDS;
+        let bytes = value.weight() + std::mem::size_of::<Slot<V>>() + 64;
+        if bytes > max_bytes {
+            return;
+        }
+        let mut guard = self
+            .shard(&key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let shard = &mut *guard;
+        if let Some(old) = shard.map.remove(&key) {
+            shard.bytes -= old.bytes;
+        }
+        // Evict expired entries, then the oldest, until the new one fits.
+        while let Some(&(front_key, front_seq)) = shard.order.front() {
+            let live = shard
+                .map
+                .get(&front_key)
+                .filter(|s| s.seq == front_seq)
+                .map(|s| s.expires_at_us.is_none_or(|t| t > now_us));
+            let over = shard.map.len() + 1 > max_entries || shard.bytes + bytes > max_bytes;
+            match live {
+                // A stale FIFO record: the key was replaced or removed since.
+                None => {}
+                Some(true) if !over => break,
+                Some(_) => {
+                    if let Some(old) = shard.map.remove(&front_key) {
+                        shard.bytes -= old.bytes;
+                    }
+                }
+            }
+            shard.order.pop_front();
+        }
+        let seq = shard.next_seq;
+        shard.next_seq += 1;
+        let expires_at_us = self.limits.ttl_us.map(|ttl| now_us.saturating_add(ttl));
+        shard.order.push_back((key, seq));
+        shard.bytes += bytes;
+        shard.map.insert(
+            key,
+            Slot {
+                value,
+                expires_at_us,
+                bytes,
+                seq,
+            },
+        );
+    }
+
+    /// Keeps only the entries for which `keep` returns true.
+    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        for shard in &self.shards {
+            let mut guard = shard.write().unwrap_or_else(PoisonError::into_inner);
+            let shard = &mut *guard;
+            let mut freed = 0;
+            shard.map.retain(|_, slot| {
+                let k = keep(&slot.value);
+                if !k {
+                    freed += slot.bytes;
+                }
+                k
+            });
+            shard.bytes -= freed;
+            let map = &shard.map;
+            shard
+                .order
+                .retain(|(key, seq)| map.get(key).is_some_and(|s| s.seq == *seq));
+        }
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) {
+        self.retain(|_| false);
+    }
+
+    /// Number of entries held (expired ones included until evicted).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).map.len())
+            .sum()
+    }
+
+    /// Whether the cache holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held, as estimated.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).bytes)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    struct Blob(usize);
+    impl Weigh for Blob {
+        fn weight(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// A key landing in shard `shard`, distinct per `n`.
+    fn key(shard: u8, n: u8) -> CacheKey {
+        let mut k = [0u8; 32];
+        k[0] = shard;
+        k[1] = n;
+        k
+    }
+
+    fn cache(ttl_us: Option<i64>, max_entries: usize, max_bytes: usize) -> TokenCache<Blob> {
+        TokenCache::new(CacheLimits {
+            ttl_us,
+            max_entries,
+            max_bytes,
+        })
+    }
+
+    #[test]
+    fn hit_miss_and_ttl() {
+        let c = cache(Some(10), 1600, 1 << 24);
+        c.insert(key(0, 1), Arc::new(Blob(1)), 100);
+        assert!(c.get(&key(0, 1), 100).is_some());
+        assert!(c.get(&key(0, 1), 109).is_some());
+        assert!(c.get(&key(0, 1), 110).is_none());
+        assert!(c.get(&key(0, 2), 100).is_none());
+        let forever = cache(None, 1600, 1 << 24);
+        forever.insert(key(0, 1), Arc::new(Blob(1)), 0);
+        assert!(forever.get(&key(0, 1), i64::MAX).is_some());
+    }
+
+    #[test]
+    fn entry_bound_evicts_oldest_in_shard() {
+        // 16 shards × 2 entries.
+        let c = cache(None, 32, 1 << 24);
+        for n in 0..5 {
+            c.insert(key(3, n), Arc::new(Blob(1)), i64::from(n));
+        }
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&key(3, 4), 10).is_some());
+        assert!(c.get(&key(3, 3), 10).is_some());
+        assert!(c.get(&key(3, 0), 10).is_none());
+        // Other shards are unaffected.
+        c.insert(key(4, 0), Arc::new(Blob(1)), 10);
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn byte_bound_and_oversize_values() {
+        let overhead = std::mem::size_of::<Slot<Blob>>() + 64;
+        let per_shard = 3 * (1000 + overhead);
+        let c = cache(None, 1 << 20, per_shard * SHARDS);
+        for n in 0..10 {
+            c.insert(key(0, n), Arc::new(Blob(1000)), 0);
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.bytes() <= per_shard);
+        c.insert(key(1, 0), Arc::new(Blob(per_shard)), 0);
+        assert!(c.get(&key(1, 0), 0).is_none());
+    }
+
+    #[test]
+    fn replace_and_retain() {
+        let c = cache(Some(100), 1600, 1 << 24);
+        c.insert(key(0, 1), Arc::new(Blob(5)), 0);
+        c.insert(key(0, 1), Arc::new(Blob(7)), 50);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get(&key(0, 1), 120).unwrap().0, 7);
+        c.insert(key(0, 2), Arc::new(Blob(9)), 60);
+        c.retain(|b| b.0 != 9);
+        assert_eq!(c.len(), 1);
+        c.clear();
+        assert!(c.is_empty());
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn expired_entries_make_room_first() {
+        let c = cache(Some(10), 32, 1 << 24);
+        c.insert(key(2, 0), Arc::new(Blob(1)), 0);
+        c.insert(key(2, 1), Arc::new(Blob(1)), 5);
+        // At 12 the first has expired: it goes, the second stays.
+        c.insert(key(2, 2), Arc::new(Blob(1)), 12);
+        assert!(c.get(&key(2, 1), 12).is_some());
+        assert!(c.get(&key(2, 2), 12).is_some());
+    }
+
+    #[test]
+    fn shared_between_threads() {
+        let c = Arc::new(cache(Some(1_000_000), 10_000, 1 << 24));
+        let handles: Vec<_> = (0..4u8)
+            .map(|t| {
+                let c = Arc::clone(&c);
+                std::thread::spawn(move || {
+                    for n in 0..200u8 {
+                        let k = key(n % 16, t);
+                        c.insert(k, Arc::new(Blob(10)), 0);
+                        assert!(c.get(&k, 1).is_some());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(c.len() <= 64);
+    }
+}
