@@ -14,5 +14,7 @@ echo "== C library"
 bash scripts/test-c.sh
 echo "== Python wheel and upstream suites"
 bash scripts/test-python.sh
+echo "== middleware: differential against keystonemiddleware, real servers"
+bash scripts/test-middleware.sh
 echo "== fuzz smoke"
 bash scripts/test-fuzz.sh

@@ -24,9 +24,6 @@ ALL_PAIRS = ("stock-stock", "stock-compat", "stock-kstoken")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "ksm6: needs keystonemiddleware 6.1.0")
-    config.addinivalue_line("markers", "ksm5: needs keystonemiddleware 5.3.0 (revocation lists)")
-    config.addinivalue_line("markers", "servers: real gunicorn / uvicorn / memcached processes")
     quiet_logs()
 
 

@@ -1,5 +1,6 @@
 """Start, control and stop the keystone stand-in (``keystone_standin.py``) as a real process."""
 
+import hashlib
 import json
 import os
 import sys
@@ -99,11 +100,13 @@ class StandIn:
 
 def revocation_entry(token_hash: Optional[str] = None, audit: Optional[str] = None,
                      expires_in: int = 3600) -> Dict[str, str]:
-    """An entry as keystone's ``list_revoked_tokens`` returns it (``expires`` in ``isotime``)."""
+    """An entry as keystone's ``list_revoked_tokens`` returns it: every entry names a token by id (the
+    hash of a PKI token); one revoked by audit id names another token of the same audit chain
+    (keystonemiddleware 5.3.0 requires ``id`` in every entry)."""
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
-    entry = {"expires": expires}
-    if token_hash is not None:
-        entry["id"] = token_hash
+    if token_hash is None:
+        token_hash = hashlib.md5(("another token of the chain " + (audit or "")).encode()).hexdigest()
+    entry = {"expires": expires, "id": token_hash}
     if audit is not None:
         entry["audit_id"] = audit
     return entry
