@@ -17,7 +17,7 @@ class AppServer:
     def __init__(self, name: str, workdir: str, middleware: str, conf: Dict[str, Any], *, server: str = "gunicorn",
                  worker_class: str = "sync", workers: int = 2, threads: int = 4, preload: bool = True,
                  limit_field_size: Optional[str] = RAISED_FIELD_SIZE, python: Optional[str] = None,
-                 extra_args: Optional[List[str]] = None) -> None:
+                 access_log: bool = True, extra_args: Optional[List[str]] = None) -> None:
         self.name = name
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -28,8 +28,8 @@ class AppServer:
         bindir = os.path.dirname(python or sys.executable)
         if server == "gunicorn":
             argv = [os.path.join(bindir, "gunicorn"), "--bind", "127.0.0.1:%d" % self.port, "--workers", str(workers),
-                    "--worker-class", worker_class, "--timeout", "60", "--graceful-timeout", "3",
-                    "--log-level", "info", "--access-logfile", "-"]
+                    "--worker-class", worker_class, "--timeout", "60", "--graceful-timeout", "3"]
+            argv += ["--log-level", "info", "--access-logfile", "-"] if access_log else ["--log-level", "warning"]
             if worker_class == "gthread":
                 argv += ["--threads", str(threads)]
             if preload:
@@ -39,8 +39,8 @@ class AppServer:
             argv += (extra_args or []) + ["apps:application"]
         elif server == "uvicorn":
             argv = [os.path.join(bindir, "uvicorn"), "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", str(workers), "--log-level", "info", "--http", "h11"] + (extra_args or []) + \
-                   ["apps:asgi_application"]
+                    "--workers", str(workers), "--log-level", "info" if access_log else "warning", "--http", "h11"]
+            argv += ([] if access_log else ["--no-access-log"]) + (extra_args or []) + ["apps:asgi_application"]
         else:
             raise ValueError(server)
         env = {"KSTOKEN_MW_APP_CONF": conf_path, "PYTHONPATH": HERE, "PYTHONUNBUFFERED": "1"}
