@@ -117,6 +117,16 @@ class Case:
     repeat: int = 2  # first request (uncached), then again (cache hit)
 
 
+LAST_RECORDER: List[RecorderApp] = []
+
+
+def recorder_app_factory(global_conf: Dict[str, str], **local_conf: str) -> RecorderApp:
+    """paste.deploy ``paste.app_factory`` for a RecorderApp (the last one made is in LAST_RECORDER)."""
+    app = RecorderApp()
+    LAST_RECORDER[:] = [app]
+    return app
+
+
 class Side:
     """One middleware around a RecorderApp."""
 
@@ -137,6 +147,14 @@ class Side:
 
                 self._patch_ctx = compat.patched
             self.mw = auth_token.AuthProtocol(self.app, self.conf)
+
+    @classmethod
+    def wrapping(cls, kind: str, mw: Callable, app: RecorderApp) -> "Side":
+        """A side around an already built pipeline (paste.deploy) whose innermost app is ``app``."""
+        self = cls.__new__(cls)
+        self.kind, self.app, self.conf, self.mw = kind, app, {}, mw
+        self._patch_ctx = contextlib.nullcontext
+        return self
 
     def call(self, case: Case) -> Outcome:
         req = webob.Request.blank("/v1/resource", headers=case.headers, environ=dict(case.environ))

@@ -299,6 +299,19 @@ class TokenSet:
         self.add(Token("v3-large-pkiz", self.pki.sign(big, "pkiz"), "v3", "pkiz", ["valid", "large"], big))
         huge = v3_body("v3-huge", extra={"padding": "x" * (1200 * 1024)})
         self.add(Token("v3-huge-pkiz", self.pki.sign(huge, "pkiz"), "v3", "pkiz", ["valid", "huge"], huge))
+        # validly signed bodies keystone never produces
+        odd = {
+            "odd-v3-no-user-id": v3_body("odd1", extra={"user": {"name": "x", "domain": dict(DOMAIN)}}),
+            "odd-v3-roles-not-list": v3_body("odd2", extra={"roles": "admin"}),
+            "odd-v3-two-scopes": v3_body("odd3", extra={"domain": {"id": "d", "name": "d"}}),
+            "odd-v3-expires-garbage": v3_body("odd4", extra={"expires_at": "tomorrow"}),
+            "odd-v3-not-an-object": {"token": ["not", "an", "object"]},
+            "odd-json-list": [1, 2, 3],
+            "odd-v2-no-user": {"access": {"token": v2_body("odd5")["access"]["token"]}},
+        }
+        for name, body in odd.items():
+            self.add(Token(name + "-pki", self.pki.sign(body, "pki"), "v3" if "v3" in name else "v2", "pki",
+                           ["odd-body"], body if isinstance(body, dict) else None))
         # malformed
         good = self.tokens["v3-project-pki"].text
         goodz = self.tokens["v3-project-pkiz"].text
