@@ -174,6 +174,81 @@ class Side:
         return Outcome(resp.status_int, headers, body, self.app.seen)
 
 
+class ASGISide:
+    """``kstoken.middleware.ASGIAuthProtocol`` around a recording ASGI app, driven in process: the
+    request's headers go into an HTTP scope, and what the app finds in ``scope["headers"]`` and
+    ``scope["state"]`` is recorded in WSGI terms (``HTTP_*`` keys) so it compares with an environ."""
+
+    def __init__(self, conf: Dict[str, str]) -> None:
+        import asyncio
+
+        from kstoken import middleware
+
+        self.kind = "kstoken-asgi"
+        self.conf = dict(conf)
+        self.seen: Optional[Dict[str, Any]] = None
+        self.loop = asyncio.new_event_loop()
+        self.mw = middleware.ASGIAuthProtocol(self._app, self.conf)
+
+    async def _app(self, scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
+        headers = {}
+        for k, v in scope["headers"]:
+            headers["HTTP_" + k.decode("latin-1").upper().replace("-", "_")] = v.decode("latin-1")
+        state = scope.get("state") or {}
+        self.seen = {
+            "headers": headers,
+            "token_info": copy.deepcopy(state.get("keystone.token_info")),
+            "token_auth": project_token_auth(state.get("keystone.token_auth")),
+        }
+        status = int(headers.get("HTTP_X_TEST_RESPOND", "200").split()[0])
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"app"})
+
+    def call(self, case: Case) -> Outcome:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": "/v1/resource", "raw_path": b"/v1/resource", "query_string": b"", "root_path": "",
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in case.headers.items()]
+            + [(b"host", b"localhost:80")],
+            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80), "state": {},
+        }
+        sent: List[Dict[str, Any]] = []
+
+        async def receive() -> Dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Dict[str, Any]) -> None:
+            sent.append(message)
+
+        self.seen = None
+        try:
+            self.loop.run_until_complete(self.mw(scope, receive, send))
+        except Exception as e:  # noqa: BLE001 - an ASGI server answers 500
+            return Outcome(500, {}, None, self.seen, "%s: %s" % (type(e).__name__, str(e)[:120]))
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body_bytes = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        resp_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
+        body: Any = None
+        if start["status"] == 401:
+            try:
+                body = json.loads(body_bytes)
+            except ValueError:
+                body = body_bytes[:200]
+        headers = {h: resp_headers.get(h.lower()) for h in ("WWW-Authenticate", "Content-Type")}
+        return Outcome(start["status"], headers, body, self.seen)
+
+
+def wsgi_view(o: Outcome) -> Outcome:
+    """An environ outcome as an ASGI app would see it: headers whose value is None are absent, and the
+    Host header is the one the in-process ASGI request carries."""
+    if o.app is None:
+        return o
+    app = dict(o.app)
+    app["headers"] = {k: v for k, v in o.app["headers"].items() if v is not None}
+    app["headers"]["HTTP_HOST"] = "localhost:80"
+    return Outcome(o.status, o.headers, o.body, app, o.exception)
+
+
 def diff(a: Outcome, b: Outcome) -> List[str]:
     """What differs between two outcomes, one line per field (empty when identical)."""
     out = []
@@ -256,6 +331,8 @@ def run_matrix(config: str, a: Side, b: Side, cases: Iterable[Case],
         for attempt in range(case.repeat):
             rep.requests += 1
             oa, ob = a.call(case), b.call(case)
+            if getattr(b, "kind", "") == "kstoken-asgi":
+                oa = wsgi_view(oa)
             if attempt == 0:
                 rep.reference[case.name] = oa
             d = diff(oa, ob)

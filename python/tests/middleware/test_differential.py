@@ -14,7 +14,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import require_side
+from conftest import pairs, require_side
 from harness import Case, KnownDifference, Side, copy_signing_dir, diff, run_matrix, write_report
 from tokens import KERBEROS_PRINCIPAL, TokenSet, upstream_signing_dir
 
@@ -366,6 +366,31 @@ def check_reference(rep, cases) -> None:
             assert out.headers["WWW-Authenticate"] == 'Keystone uri="https://keystone.example.org:5000/v3"'
         checked += 1
     assert checked > 120, checked
+
+
+@pytest.mark.parametrize("kind", [k for k in ("kstoken",) if any(p.endswith("kstoken") for p in pairs())])
+def test_asgi_matrix(kind, tokens, standin, pki, tmp_path):
+    """kstoken.middleware.ASGIAuthProtocol against keystonemiddleware's WSGI environ: the same verdicts,
+    the same identity headers in scope["headers"], token_info/token_auth in scope["state"].
+    (Bind cases need REMOTE_USER / SSL_CLIENT_CERT, which ASGI scopes do not carry: not in this matrix.)"""
+    from harness import ASGISide
+
+    require_side(kind)
+    signing_src = pki.signing_dir(str(tmp_path / "signing-src"))
+    reports = []
+    for name, overrides in (("asgi default", {}), ("asgi delay_auth_decision", {"delay_auth_decision": "true"})):
+        conf = base_conf(standin, signing_src, **overrides)
+        tag = ("delay",) if "delay" in name else ()
+        a, = make_sides("stock", conf, signing_src, str(tmp_path), name.replace(" ", "_"))
+        c = dict(conf, signing_dir=copy_signing_dir(signing_src, str(tmp_path / (name.replace(" ", "_") + "-asgi"))))
+        b = ASGISide(c)
+        cases = plain_cases(tokens, None, extra_tags=tag) + service_cases(tokens, tag) + no_token_cases(tag)
+        rep = run_matrix(name, a, b, cases, KNOWN_DIFFERENCES)
+        reports.append(rep)
+    write_report(reports, "differential-ksm6")
+    print_reports(reports)
+    failures = [f for r in reports for f in r.failures]
+    assert not failures, "%d unexpected differences:\n%s" % (len(failures), "\n".join(failures[:60]))
 
 
 def print_reports(reports) -> None:
