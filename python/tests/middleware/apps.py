@@ -63,7 +63,20 @@ def _settings() -> Optional[Dict[str, Any]]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
+def configure_logging(settings: Dict[str, Any]) -> None:
+    """What an OpenStack service does at startup (oslo.log): log records go to stderr, the server's log."""
+    import logging
+    import sys
+
+    level = settings.get("log_level", "INFO")
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    for noisy in ("urllib3", "keystoneauth", "stevedore", "oslo_cache", "oslo_config"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def build_wsgi(settings: Dict[str, Any]) -> Callable:
+    configure_logging(settings)
     kind, conf = settings["middleware"], settings.get("conf", {})
     if kind == "none":
         return echo_app
@@ -83,6 +96,7 @@ def build_wsgi(settings: Dict[str, Any]) -> Callable:
 
 
 def build_asgi(settings: Dict[str, Any]) -> Callable:
+    configure_logging(settings)
     kind, conf = settings["middleware"], settings.get("conf", {})
     if kind == "none":
         return echo_asgi

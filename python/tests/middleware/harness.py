@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import webob
 
@@ -127,6 +127,52 @@ def recorder_app_factory(global_conf: Dict[str, str], **local_conf: str) -> Reco
     return app
 
 
+_PATCHABLE = (
+    ("keystoneclient.common.cms", None, ("cms_verify", "cms_sign_data", "token_to_cms", "cms_to_token",
+                                         "pkiz_uncompress", "cms_hash_token", "subprocess")),
+    ("keystonemiddleware.auth_token", "BaseAuthProtocol", ("_confirm_token_bind",)),
+)
+
+
+@contextlib.contextmanager
+def unpatched() -> Iterator[None]:
+    """Run keystonemiddleware as shipped even if something in this process applied
+    ``kstoken.compat.patch()`` (kstoken.middleware does, for its online-validation delegate): restore
+    the originals for the duration, then put back whatever was there."""
+    try:
+        from kstoken import compat
+    except ImportError:
+        yield
+        return
+    if not compat.is_patched() and not compat._originals:
+        yield
+        return
+    import importlib
+
+    saved = []
+    for module_name, owner, attrs in _PATCHABLE:
+        obj = importlib.import_module(module_name)
+        if owner:
+            obj = getattr(obj, owner)
+        for attr in attrs:
+            saved.append((obj, attr, obj.__dict__.get(attr, _MISSING)))
+    originals = dict(compat._originals)
+    compat.unpatch()
+    try:
+        yield
+    finally:
+        for obj, attr, value in saved:
+            if value is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(obj, attr)
+            else:
+                setattr(obj, attr, value)
+        compat._originals.update(originals)
+
+
+_MISSING = object()
+
+
 class Side:
     """One middleware around a RecorderApp."""
 
@@ -146,6 +192,8 @@ class Side:
                 from kstoken import compat
 
                 self._patch_ctx = compat.patched
+            else:
+                self._patch_ctx = unpatched
             self.mw = auth_token.AuthProtocol(self.app, self.conf)
 
     @classmethod
@@ -340,7 +388,8 @@ def run_matrix(config: str, a: Side, b: Side, cases: Iterable[Case],
                 rep.identical += 1
                 continue
             label = "%s / %s #%d" % (config, case.name, attempt + 1)
-            match = [k for k in known if b.kind in k.sides and k.applies(case)]
+            kind = "kstoken" if b.kind == "kstoken-asgi" else b.kind  # the ASGI variant has the same differences
+            match = [k for k in known if kind in k.sides and k.applies(case)]
             if match and any(k.expect(oa, ob) for k in match):
                 kid = next(k.id for k in match if k.expect(oa, ob))
                 rep.known[kid] = rep.known.get(kid, 0) + 1

@@ -67,6 +67,17 @@ def test_compat_filter_factory(kind, tokens, standin, pki, tmp_path):
 
     import kstoken.compat
 
+    from harness import unpatched
+
+    with unpatched():  # (a kstoken.middleware built earlier in this process patched keystoneclient)
+        _compat_pipeline(tokens, standin, pki, tmp_path)
+
+
+def _compat_pipeline(tokens, standin, pki, tmp_path):
+    import subprocess
+
+    import kstoken.compat
+
     assert not kstoken.compat.is_patched()
     conf = base_conf(standin, pki.signing_dir(str(tmp_path / "sd-compat")))
     ini = write_ini(str(tmp_path / "compat.ini"), [("kstoken_compat", "kstoken.compat:filter_factory"),
