@@ -24,6 +24,7 @@ def section(data: Dict[str, Any]) -> List[str]:
                  meta["date"], meta["machine"], meta["python"], meta["server"], meta["keystonemiddleware"]),
              "Load: %s. Method: %s. Load average before/after (1, 5, 15 min): %s / %s." % (
                  meta["load"], meta["method"], meta.get("loadavg_before"), meta.get("loadavg_after")),
+             ] + (["", "Measured: %s." % meta["note"]] if meta.get("note") else []) + [
              "", "![middleware requests/s](middleware.png)", "",
              "| setup | uncached req/s | p50 | p99 | cached req/s | p50 | p99 |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -75,7 +76,7 @@ def chart(data: Dict[str, Any], path: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("requests/s (best of runs), gunicorn 2 sync workers, 9 KB v3 PKI tokens")
     ax.set_title("auth_token middlewares under wrk, one run (%s)" % data["meta"]["date"])
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

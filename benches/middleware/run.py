@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=300)
     ap.add_argument("--setups", default="")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--note", default="", help="what was measured, e.g. which kstoken build (goes into the report)")
     args = ap.parse_args()
     if args.smoke:
         args.duration, args.runs, args.warmup, args.tokens = 2.0, 1, 1.0, 30
@@ -178,6 +180,7 @@ def main() -> int:
         "method": "per setup: a %g s warm-up, then the best of %d runs of %g s (cached: every token requested "
                   "once before)" % (args.warmup, args.runs, args.duration),
         "smoke": args.smoke,
+        "note": args.note,
         # the machine is shared: the load average says how quiet it was (2 cores: > 2 means contention)
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -187,8 +190,9 @@ def main() -> int:
     for name, value, goal in targets:
         print("%-70s %6.2f×  %s" % (name, value, goal))
     if failures:
-        print("FAIL: invalid runs:\n  " + "\n  ".join(failures), file=sys.stderr)
+        print("FAIL: invalid runs (server logs kept in %s):\n  " % logs + "\n  ".join(failures), file=sys.stderr)
         return 1
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
