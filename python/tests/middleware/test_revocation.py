@@ -11,28 +11,14 @@ from typing import Dict, List
 
 import pytest
 
-from harness import Case, KnownDifference, run_matrix, write_report
+from harness import Case, run_matrix, write_report
 from standin import revocation_entry
-from test_differential import (
-    KNOWN_DIFFERENCES, SPOOFED, _any, _is, _verdicts, base_conf, make_sides, print_reports, token_case,
-)
+from test_differential import KNOWN_DIFFERENCES, SPOOFED, base_conf, make_sides, print_reports, token_case
 
 pytestmark = pytest.mark.ksm5
 
-REVOCATION_KNOWN: List[KnownDifference] = KNOWN_DIFFERENCES + [
-    KnownDifference(
-        "cached-audit-revocation", ("kstoken",), _is("revoked-audit", "check-cached", "revoked-later"),
-        _verdicts("accepted", "rejected"),
-        "with check_revocations_for_cached, keystonemiddleware 5.3.0 checks a cached token's hashes "
-        "only; kstoken also checks its audit ids, so a token revoked by audit id after it was cached is "
-        "refused (upstream keeps accepting it until the cache entry expires)."),
-    KnownDifference(
-        "unverifiable-list", ("kstoken",), _any("untrusted-list", "list-endpoint-fails"),
-        lambda oa, ob: _verdicts("rejected", "rejected")(oa, ob) or (oa.status == 401 and ob.status == 503),
-        "a revocation list that cannot be fetched or verified: keystonemiddleware 5.3.0 falls back to "
-        "online validation of the PKI token (keystone answers 404, so 401); kstoken never uses an "
-        "unverified list and, having no good list, fails closed with 503."),
-]
+# the known differences are the one table in test_differential.py
+REVOCATION_KNOWN = KNOWN_DIFFERENCES
 
 REVOKED_NAMES = ("v3-revoked-hash-pki", "v3-revoked-hash-pkiz", "v2-revoked-hash-pki", "v2-revoked-hash-pkiz")
 AUDIT_NAMES = ("v3-revoked-audit-pki", "v3-revoked-audit-pkiz", "v2-revoked-audit-pki", "v2-revoked-audit-pkiz")
