@@ -74,6 +74,8 @@ enum kst_result
   KST_LIMIT_EXCEEDED = 102,
   // Signing failed, for instance because the key does not match the certificate.
   KST_SIGNING = 103,
+  // Generating a PKI failed inside OpenSSL.
+  KST_PKI_SETUP = 104,
   // Verification: no signing certificate matches the signer ("signer certificate not found").
   KST_SIGNER_NOT_FOUND = 200,
   // Verification: the signature does not match the content ("content verify error").
@@ -202,7 +204,8 @@ extern "C" {
 // means the token has no bind section. `auth` may be NULL (nothing authenticated).
 //
 // Returns `KST_OK` if the request may use the token, `KST_BIND_REJECTED` if not (the message says
-// why), `KST_MALFORMED` if `bind_json` is not a JSON object or `null`.
+// why), `KST_MALFORMED` if `bind_json` is not a JSON object or `null`, `KST_LIMIT_EXCEEDED` if it
+// is larger or deeper than the default limits (1 MiB, 64 levels).
 //
 // # Safety
 // `mode` is a NUL-terminated string; `bind_json` is NULL or points to `bind_json_len` readable
@@ -225,7 +228,8 @@ void kst_bytes_free(uint8_t *data);
 // With `lenient` false this is keystoneclient's rule (`PKIZ_` prefix, else `MII` prefix), which
 // misses PKI tokens whose DER is shorter than 256 or at least 16384 bytes. With `lenient` true a
 // token whose first bytes decode to a DER SEQUENCE header spanning the whole token is PKI too.
-// A token that is not UTF-8 is `KST_FORM_OTHER`.
+// Surrounding ASCII whitespace (space, tab, CR, LF) is ignored; a token that is not UTF-8 is
+// `KST_FORM_OTHER`.
 //
 // # Safety
 // `token` points to `token_len` readable bytes; `out` is valid for writing a `kst_token_form`;
@@ -239,7 +243,7 @@ kst_result kst_detect(const uint8_t *token,
 // Hashes a PKI or PKIZ token as sent on the wire (the id keystone stores and revokes it by):
 // writes the lowercase hex digest to `*out`/`*out_len` (a NUL-terminated string), freed with
 // `kst_bytes_free`. `algorithm_name` is `md5`, `sha1`, `sha224`, `sha256`, `sha384` or `sha512`
-// (case-insensitive).
+// (case-insensitive). Surrounding ASCII whitespace (space, tab, CR, LF) is not part of the token.
 //
 // Errors: `KST_NOT_PKI` if the token is neither `MII...` nor `PKIZ_...` (keystoneclient returns
 // such tokens unhashed: use the token itself as its id), `KST_INVALID_ARGUMENT` for an unknown
@@ -308,7 +312,8 @@ kst_result kst_revocation_list_from_signed(const uint8_t *signed_body,
                                            struct kst_revocation_list **out,
                                            struct kst_error **err);
 
-// As `kst_revocation_list_from_signed`, verifying at `at` (Unix seconds).
+// As `kst_revocation_list_from_signed`, verifying at `at` (Unix seconds; outside the years 1 to
+// 9999 it is `KST_INVALID_ARGUMENT`).
 //
 // # Safety
 // As `kst_revocation_list_from_signed`.
@@ -361,7 +366,8 @@ void kst_revocation_list_free(struct kst_revocation_list *list);
 // the bytes are signed as given. Free it with `kst_signer_free`.
 //
 // Errors: `KST_CERTIFICATE_CONFIG` (unreadable certificate or key), `KST_SIGNING` (the key does
-// not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`).
+// not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`),
+// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, refused before it is read).
 //
 // # Safety
 // `cert`/`key` point to `*_len` readable bytes; `digest` is NULL or a NUL-terminated string;
@@ -376,7 +382,8 @@ kst_result kst_signer_new(const uint8_t *cert,
                           struct kst_error **err);
 
 // Signs `data` (a token body) into a PKI token (`MII...`), written to `*out`/`*out_len` and
-// freed with `kst_bytes_free`.
+// freed with `kst_bytes_free`. `data` over 1 MiB is `KST_LIMIT_EXCEEDED`, refused before
+// anything is allocated.
 //
 // # Safety
 // `signer` is a live signer; `data` points to `data_len` readable bytes; `out`/`out_len` are
@@ -440,7 +447,8 @@ kst_result kst_policy_new(struct kst_policy **out, struct kst_error **err);
 // names as `kst_hash_token` takes them, spaces ignored. The token's hashes are computed in this
 // order, returned by `kst_validated_hash`, and all checked against the revocation list.
 //
-// Errors: `KST_INVALID_ARGUMENT` for an unknown name or an empty list (the policy is unchanged).
+// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list (the policy is
+// unchanged). A repeated algorithm counts once.
 //
 // # Safety
 // `policy` is a live policy not used concurrently; `algorithms` is a NUL-terminated string;
@@ -499,7 +507,7 @@ kst_result kst_validate(const uint8_t *token,
 // The code says which step rejected the token: `KST_NOT_PKI` (not PKI/PKIZ: validate online),
 // `KST_REVOKED`, `KST_MALFORMED`/`KST_LIMIT_EXCEEDED`/verification failures (200-299) from the
 // signature step, `KST_BODY_INVALID`, `KST_EXPIRED`, `KST_BIND_REJECTED`;
-// `KST_INVALID_ARGUMENT` if `at` is out of range.
+// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999.
 //
 // # Safety
 // `token` points to `token_len` readable bytes; `verifier` is live; `revocations`, `policy` are
@@ -583,7 +591,8 @@ kst_result kst_limits_default(struct kst_limits *out, struct kst_error **err);
 // signer; none serves as an intermediate, like `openssl cms -certfile`) and the PEM CA bundle
 // (intermediates and roots), with the default limits. Free it with `kst_verifier_free`.
 //
-// Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable.
+// Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable, `KST_LIMIT_EXCEEDED` if
+// one is over 16 MiB (checked before it is read).
 //
 // # Safety
 // `signing_certs`/`ca` point to `*_len` readable bytes; `out` is valid for writing a pointer;
@@ -610,6 +619,8 @@ kst_result kst_verifier_new_with_limits(const uint8_t *signing_certs,
 // Verifies a PKI token, a PKIZ token or CMS PEM text now; on success writes the signed content
 // (the token body JSON) to `*out`/`*out_len`, to be freed with `kst_bytes_free`.
 //
+// Surrounding ASCII whitespace (space, tab, CR, LF) of the token is ignored.
+//
 // Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED`, or a verification failure (200-299).
 //
 // # Safety
@@ -622,7 +633,8 @@ kst_result kst_verifier_verify(const struct kst_verifier *verifier,
                                size_t *out_len,
                                struct kst_error **err);
 
-// As `kst_verifier_verify`, with the clock at `at` (Unix seconds, like `openssl cms -attime`).
+// As `kst_verifier_verify`, with the clock at `at` (Unix seconds, like `openssl cms -attime`;
+// outside the years 1 to 9999 it is `KST_INVALID_ARGUMENT`).
 //
 // # Safety
 // As `kst_verifier_verify`.

@@ -106,7 +106,6 @@ fn benches(c: &mut Criterion) {
         let signature = document.signers[0].signature.clone();
         let content = document.content.clone();
         let now = kstoken::unix_now();
-        let now_dt = time::OffsetDateTime::now_utc();
 
         let mut group = c.benchmark_group(format!("verify/{size}"));
         group.measurement_time(Duration::from_secs(3));
@@ -125,7 +124,7 @@ fn benches(c: &mut Criterion) {
                     Some(&revocations),
                     &policy,
                     &auth,
-                    now_dt,
+                    now,
                 )
                 .unwrap()
             })

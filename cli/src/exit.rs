@@ -75,14 +75,14 @@ impl Failure {
         }
     }
 
-    /// Maps a kstoken error about the token being processed: configuration-type errors give 3,
-    /// everything else (malformed, failed verification, limits) gives 1.
+    /// Maps a kstoken error about the token being processed: configuration-type errors
+    /// ([`kstoken::ErrorKind::is_configuration`]) give 3, everything else (malformed, failed
+    /// verification, limits) gives 1.
     pub fn from_token_error(err: &kstoken::Error) -> Self {
-        match err {
-            kstoken::Error::CertificateConfig(_)
-            | kstoken::Error::Signing(_)
-            | kstoken::Error::InvalidArgument(_) => Self::config(err.to_string()),
-            _ => Self::invalid(err.to_string()),
+        if err.kind().is_configuration() {
+            Self::config(err.to_string())
+        } else {
+            Self::invalid(err.to_string())
         }
     }
 

@@ -2,10 +2,10 @@
 
 use clap::Args;
 use kstoken::hash::hash_token;
-use kstoken::HashAlgorithm;
+use kstoken::HashAlgorithms;
 
-use crate::exit::Outcome;
-use crate::input::{parse_algorithm, print_line, token_text};
+use crate::exit::{Failure, Outcome};
+use crate::input::{merge_algorithms, parse_algorithms, print_line, token_text};
 
 /// Arguments of `kstoken hash`.
 #[derive(Debug, Args)]
@@ -15,11 +15,10 @@ pub struct HashArgs {
         long,
         short = 'a',
         value_name = "ALG[,ALG...]",
-        value_delimiter = ',',
         default_value = "md5",
-        value_parser = parse_algorithm
+        value_parser = parse_algorithms
     )]
-    pub algorithm: Vec<HashAlgorithm>,
+    pub algorithm: Vec<HashAlgorithms>,
     /// The token; read from standard input when absent or `-`.
     pub token: Option<String>,
 }
@@ -27,9 +26,11 @@ pub struct HashArgs {
 /// Runs `kstoken hash`.
 pub fn run(args: &HashArgs) -> Outcome {
     let token = token_text(args.token.as_deref())?;
-    for algorithm in &args.algorithm {
+    for algorithm in merge_algorithms(&args.algorithm)?.iter() {
         // cms_hash_token returns a token that is neither PKI nor PKIZ unchanged.
-        let line = hash_token(&token, *algorithm).unwrap_or_else(|| token.clone());
+        let line = hash_token(&token, *algorithm)
+            .map_err(|e| Failure::from_token_error(&e))?
+            .unwrap_or_else(|| token.clone());
         print_line(&line)?;
     }
     Ok(())

@@ -3,7 +3,9 @@
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use kstoken::HashAlgorithm;
+use kstoken::form::trim_token_str;
+use kstoken::timestamp::unix_time;
+use kstoken::{HashAlgorithm, HashAlgorithms};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -40,7 +42,7 @@ pub fn read_input_or_stdin(path: Option<&Path>, what: &str) -> Result<Vec<u8>, F
 }
 
 /// The token given as argument, or read from standard input when absent or `-`, without the
-/// surrounding whitespace (a trailing newline in particular).
+/// surrounding whitespace (a trailing newline in particular), by the core's whitespace rule.
 pub fn token_text(arg: Option<&str>) -> Result<String, Failure> {
     let raw = match arg {
         Some(t) if t != "-" => t.as_bytes().to_vec(),
@@ -48,7 +50,7 @@ pub fn token_text(arg: Option<&str>) -> Result<String, Failure> {
     };
     let text = String::from_utf8(raw)
         .map_err(|_| Failure::invalid("token is not UTF-8 text".to_owned()))?;
-    let token = text.trim();
+    let token = trim_token_str(&text);
     if token.is_empty() {
         return Err(Failure::invalid("no token given (empty input)".to_owned()));
     }
@@ -160,25 +162,38 @@ fn reindent(text: &str) -> String {
     out
 }
 
-/// clap parser for a time: Unix seconds (`1893456000`) or RFC 3339 (`2030-01-01T00:00:00Z`).
+/// clap parser for a time: Unix seconds (`1893456000`) or RFC 3339 (`2030-01-01T00:00:00Z`), in
+/// the range every kstoken clock takes (the years 1 to 9999).
 pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(seconds) = s.trim().parse::<i64>() {
-        return Ok(seconds);
-    }
-    OffsetDateTime::parse(s.trim(), &Rfc3339)
-        .map(OffsetDateTime::unix_timestamp)
-        .map_err(|e| {
-            format!("expected Unix seconds or an RFC 3339 time like 2030-01-01T00:00:00Z ({e})")
-        })
+    let seconds = match s.trim().parse::<i64>() {
+        Ok(seconds) => seconds,
+        Err(_) => OffsetDateTime::parse(s.trim(), &Rfc3339)
+            .map(OffsetDateTime::unix_timestamp)
+            .map_err(|e| {
+                format!("expected Unix seconds or an RFC 3339 time like 2030-01-01T00:00:00Z ({e})")
+            })?,
+    };
+    unix_time(seconds).map_err(|e| e.detail().to_owned())?;
+    Ok(seconds)
 }
 
 /// clap parser for a hash algorithm name (`md5`, `sha1`, `sha224`, `sha256`, `sha384`, `sha512`).
 pub fn parse_algorithm(s: &str) -> Result<HashAlgorithm, String> {
-    s.trim().parse::<HashAlgorithm>().map_err(|_| {
-        format!(
-            "unknown hash algorithm {s:?} (expected md5, sha1, sha224, sha256, sha384 or sha512)"
-        )
-    })
+    s.trim()
+        .parse::<HashAlgorithm>()
+        .map_err(|e| e.detail().to_owned())
+}
+
+/// clap parser for a comma-separated list of hash algorithm names (`md5,sha256`).
+pub fn parse_algorithms(s: &str) -> Result<HashAlgorithms, String> {
+    s.parse::<HashAlgorithms>()
+        .map_err(|e| e.detail().to_owned())
+}
+
+/// The algorithms of repeated list options, in order, each once.
+pub fn merge_algorithms(lists: &[HashAlgorithms]) -> Result<HashAlgorithms, Failure> {
+    HashAlgorithms::new(lists.iter().flat_map(|l| l.iter().copied()))
+        .map_err(|e| Failure::usage(e.detail().to_owned()))
 }
 
 /// A time as RFC 3339.
@@ -204,5 +219,7 @@ mod tests {
         assert_eq!(parse_time("2030-01-01T00:00:00Z"), Ok(1_893_456_000));
         assert_eq!(parse_time("2030-01-01T01:00:00+01:00"), Ok(1_893_456_000));
         assert!(parse_time("tomorrow").is_err());
+        assert!(parse_time("253402300800").is_err());
+        assert!(parse_time("-9223372036854775808").is_err());
     }
 }

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use clap::Args;
 use kstoken::body::{self, Scope, TokenBody};
 use kstoken::cms::{self, SignedDocument, SignerId, SignerSummary};
+use kstoken::form::{self, Encoding};
 use kstoken::hash::hash_hex;
-use kstoken::{form, pem, pkiz, DetectionRule, HashAlgorithm, Limits, TokenForm};
+use kstoken::{oid, DetectionRule, HashAlgorithm, Limits, TokenForm};
 use time::OffsetDateTime;
 
 use crate::exit::{Failure, Outcome};
@@ -47,38 +48,35 @@ pub fn run(args: &InspectArgs) -> Outcome {
     let token = token_text(args.token.as_deref())?;
     let limits = Limits::default();
     let kind = classify(&token)?;
-    let der = match kind {
-        Kind::Pki | Kind::PkiLenient => form::pki_token_to_der(token.as_bytes(), &limits),
-        Kind::Pkiz => pkiz::uncompress(token.as_bytes(), &limits)
-            .and_then(|pem_text| pem::pem_to_der(&pem_text, &limits)),
-        Kind::Pem => pem::pem_to_der(token.as_bytes(), &limits),
-    }
-    .map_err(|e| Failure::invalid(format!("cannot decode the token: {e}")))?;
+    let der = form::decode(token.as_bytes(), &limits)
+        .map_err(|e| Failure::invalid(format!("cannot decode the token: {e}")))?
+        .der;
     let document =
         cms::parse(&der).map_err(|e| Failure::invalid(format!("cannot decode the CMS: {e}")))?;
     // The token id is a hash of the token text as sent, so a PEM document is hashed as its token.
-    let token_id_text = match kind {
-        Kind::Pem => form::cms_to_token(&token),
-        _ => token.clone(),
-    };
-    let report = render(kind, &token, der.len(), &token_id_text, &document, &limits);
+    let token_id_text = form::wire_token(&token);
+    let token_ids = [HashAlgorithm::Md5, HashAlgorithm::Sha256]
+        .into_iter()
+        .map(|a| Ok((a, hash_hex(token_id_text.as_bytes(), a)?)))
+        .collect::<kstoken::Result<Vec<_>>>()
+        .map_err(|e| Failure::from_token_error(&e))?;
+    let report = render(kind, &token, der.len(), &token_ids, &document, &limits);
     write_stdout(report.as_bytes())
 }
 
+/// What the text is, by the core's rules: its encoding, and for a PKI token which detection rule
+/// recognises it.
 fn classify(token: &str) -> Result<Kind, Failure> {
-    if token.starts_with("-----BEGIN") {
-        return Ok(Kind::Pem);
-    }
-    match form::detect(token) {
-        TokenForm::Pki => Ok(Kind::Pki),
-        TokenForm::Pkiz => Ok(Kind::Pkiz),
-        _ => match form::detect_with(token, DetectionRule::Lenient) {
-            TokenForm::Pki => Ok(Kind::PkiLenient),
-            TokenForm::Pkiz => Ok(Kind::Pkiz),
-            _ => Err(Failure::invalid(
-                "not a PKI or PKIZ token (no \"MII\" or \"PKIZ_\" prefix), nor CMS PEM",
-            )),
-        },
+    match form::encoding(token) {
+        Encoding::Pem => Ok(Kind::Pem),
+        Encoding::Pkiz => Ok(Kind::Pkiz),
+        Encoding::Pki if form::detect(token) == TokenForm::Pki => Ok(Kind::Pki),
+        Encoding::Pki if form::detect_with(token, DetectionRule::Lenient) == TokenForm::Pki => {
+            Ok(Kind::PkiLenient)
+        }
+        Encoding::Pki => Err(Failure::invalid(
+            "not a PKI or PKIZ token (no \"MII\" or \"PKIZ_\" prefix), nor CMS PEM",
+        )),
     }
 }
 
@@ -86,7 +84,7 @@ fn render(
     kind: Kind,
     token: &str,
     der_len: usize,
-    token_id_text: &str,
+    token_ids: &[(HashAlgorithm, String)],
     document: &SignedDocument,
     limits: &Limits,
 ) -> String {
@@ -101,7 +99,7 @@ fn render(
     let _ = writeln!(
         out,
         "content type:          {}",
-        oid_name(&document.content_type.to_string())
+        oid::describe(&document.content_type)
     );
     let _ = writeln!(
         out,
@@ -117,13 +115,8 @@ fn render(
     for (i, signer) in document.signers.iter().enumerate() {
         render_signer(&mut out, i + 1, signer);
     }
-    for algorithm in [HashAlgorithm::Md5, HashAlgorithm::Sha256] {
-        let _ = writeln!(
-            out,
-            "token id {:<13} {}",
-            format!("({algorithm}):"),
-            hash_hex(token_id_text.as_bytes(), algorithm)
-        );
+    for (algorithm, hash) in token_ids {
+        let _ = writeln!(out, "token id {:<13} {hash}", format!("({algorithm}):"));
     }
     match body::parse(&document.content, limits) {
         Ok(parsed) => render_body(&mut out, &parsed),
@@ -148,16 +141,15 @@ fn render(
 }
 
 fn render_signer(out: &mut String, index: usize, signer: &SignerSummary) {
-    let digest = signer
-        .digest()
-        .map(|a| a.name().to_owned())
-        .unwrap_or_else(|| oid_name(&signer.digest_oid.to_string()));
+    let digest = oid::name(&signer.digest_oid)
+        .map(str::to_owned)
+        .unwrap_or_else(|| signer.digest_oid.to_string());
     let _ = writeln!(out, "signer {index}:");
     let _ = writeln!(out, "  digest algorithm:    {digest}");
     let _ = writeln!(
         out,
         "  signature algorithm: {}",
-        oid_name(&signer.signature_oid.to_string())
+        oid::describe(&signer.signature_oid)
     );
     let _ = writeln!(
         out,
@@ -250,33 +242,4 @@ fn hex_upper(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02X}");
         s
     })
-}
-
-/// A readable name for the OIDs keystone's documents use; other OIDs as dotted text.
-fn oid_name(oid: &str) -> String {
-    let name = match oid {
-        "1.2.840.113549.1.7.1" => "data",
-        "1.2.840.113549.1.1.1" => "rsaEncryption",
-        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
-        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
-        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
-        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
-        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
-        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
-        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
-        "1.2.840.10045.2.1" => "id-ecPublicKey",
-        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
-        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
-        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
-        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
-        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
-        "1.2.840.113549.2.5" => "md5",
-        "1.3.14.3.2.26" => "sha1",
-        "2.16.840.1.101.3.4.2.1" => "sha256",
-        "2.16.840.1.101.3.4.2.2" => "sha384",
-        "2.16.840.1.101.3.4.2.3" => "sha512",
-        "2.16.840.1.101.3.4.2.4" => "sha224",
-        _ => return oid.to_owned(),
-    };
-    format!("{name} ({oid})")
 }

@@ -6,14 +6,14 @@ use clap::{Args, Subcommand};
 use kstoken::hash::token_cache_keys;
 use kstoken::revocation::{self, RevokedEntry};
 use kstoken::{
-    body, form, unix_now, HashAlgorithm, Limits, RevocationList, Signer, TokenForm, Verifier,
+    body, form, unix_now, HashAlgorithms, Limits, RevocationList, Signer, TokenForm, Verifier,
 };
 use serde_json::Value;
 
 use crate::exit::{Failure, Outcome, INVALID};
 use crate::input::{
-    parse_algorithm, parse_time, pretty_json, print_line, read_config, read_input_or_stdin,
-    token_text,
+    merge_algorithms, parse_algorithms, parse_time, pretty_json, print_line, read_config,
+    read_input_or_stdin, token_text,
 };
 
 /// Arguments of `kstoken revocation`.
@@ -85,11 +85,10 @@ struct CheckArgs {
     #[arg(
         long,
         value_name = "ALG[,ALG...]",
-        value_delimiter = ',',
         default_value = "md5",
-        value_parser = parse_algorithm
+        value_parser = parse_algorithms
     )]
-    hash_algorithms: Vec<HashAlgorithm>,
+    hash_algorithms: Vec<HashAlgorithms>,
     /// The token; read from standard input when absent or `-`.
     token: Option<String>,
 }
@@ -166,18 +165,15 @@ fn check(args: &CheckArgs) -> Outcome {
     let list = RevocationList::from_signed(&signed, &verifier, at)
         .map_err(|e| Failure::config(format!("revocation list rejected: {e}")))?;
     let text = token_text(args.token.as_deref())?;
-    let token = if text.starts_with("-----BEGIN") {
-        form::cms_to_token(&text)
-    } else {
-        text
-    };
+    let token = form::wire_token(&text);
     // The middleware's order: the hash first, then (after verification) the audit ids.
-    let hashes = token_cache_keys(&token, &args.hash_algorithms);
+    let hashes = token_cache_keys(&token, &merge_algorithms(&args.hash_algorithms)?)
+        .map_err(|e| Failure::from_token_error(&e))?;
     if let Some(hash) = hashes.iter().find(|h| list.contains_hash(h)) {
         print_line(&format!("revoked (token hash {hash} is listed)"))?;
         return Err(Failure::silent(INVALID));
     }
-    if form::detect(&token) == TokenForm::Other {
+    if form::detect(token.as_bytes()) == TokenForm::Other {
         print_line("not revoked (not a PKI or PKIZ token: only its id was checked)")?;
         return Ok(());
     }

@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kstoken::bind::{AuthContext, BindMode};
-use kstoken::pipeline::{self, Policy, Step};
-use kstoken::{form, unix_now, HashAlgorithm, RevocationList, Verifier};
-use time::OffsetDateTime;
+use kstoken::pipeline::{self, Policy, ValidateError};
+use kstoken::{form, unix_now, HashAlgorithms, RevocationList, Verifier};
 
 use crate::exit::{Failure, Outcome, INVALID};
 use crate::input::{
-    parse_algorithm, parse_time, pretty_json, print_content, print_error, print_line, read_config,
-    read_input, token_text, write_stdout,
+    merge_algorithms, parse_algorithms, parse_time, pretty_json, print_content, print_error,
+    print_line, read_config, read_input, token_text, write_stdout,
 };
 
 /// Arguments of `kstoken verify`.
@@ -60,11 +59,10 @@ pub struct VerifyArgs {
     #[arg(
         long,
         value_name = "ALG[,ALG...]",
-        value_delimiter = ',',
-        value_parser = parse_algorithm,
+        value_parser = parse_algorithms,
         help_heading = "Validation pipeline"
     )]
-    pub hash_algorithms: Vec<HashAlgorithm>,
+    pub hash_algorithms: Vec<HashAlgorithms>,
 }
 
 impl VerifyArgs {
@@ -106,46 +104,31 @@ impl Checker {
                 .map_err(|e| Failure::from_token_error(&e));
         };
         // The pipeline works on the token text as sent; CMS PEM is turned into its PKI token.
-        let token = if token.starts_with("-----BEGIN") {
-            form::cms_to_token(token)
-        } else {
-            token.to_owned()
-        };
-        let now = OffsetDateTime::from_unix_timestamp(at)
-            .map_err(|e| Failure::usage(format!("--at {at} is out of range: {e}")))?;
+        let token = form::wire_token(token);
         let auth = AuthContext {
             auth_type: config.auth_type.as_deref(),
             remote_user: config.remote_user.as_deref(),
             client_cert: config.client_cert.as_deref(),
         };
         pipeline::validate(
-            &token,
+            token.as_bytes(),
             &self.verifier,
             config.revocations.as_ref(),
             &config.policy,
             &auth,
-            now,
+            at,
         )
         .map(|validated| validated.content)
-        .map_err(|rejection| {
-            Failure::invalid(format!(
-                "rejected at step {}: {rejection}",
-                step_name(rejection.step())
-            ))
+        .map_err(|e| match e {
+            ValidateError::Rejected(rejection) => {
+                let step = rejection.step();
+                Failure::invalid(format!(
+                    "rejected at step {} [{step}]: {rejection}",
+                    step.description()
+                ))
+            }
+            ValidateError::InvalidArgument(e) => Failure::from_token_error(&e),
         })
-    }
-}
-
-/// The pipeline step's name as printed.
-fn step_name(step: Step) -> &'static str {
-    match step {
-        Step::Detect => "detect (form)",
-        Step::RevokedByHash => "revocation (token hash)",
-        Step::Signature => "signature",
-        Step::Body => "body",
-        Step::RevokedByAuditId => "revocation (audit id)",
-        Step::Expiry => "expiry",
-        Step::Bind => "bind",
     }
 }
 
@@ -162,7 +145,7 @@ fn pipeline_config(
         policy.bind_mode = BindMode::parse(mode);
     }
     if !args.hash_algorithms.is_empty() {
-        policy.hash_algorithms = args.hash_algorithms.clone();
+        policy.hash_algorithms = merge_algorithms(&args.hash_algorithms)?;
     }
     let revocations = match &args.revocation_list {
         Some(path) => {
@@ -224,7 +207,7 @@ fn run_batch(checker: &Checker, file: &[u8]) -> Outcome {
     let tokens: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
+        .map(|(i, line)| (i + 1, form::trim_token_str(line)))
         .filter(|(_, line)| !line.is_empty())
         .collect();
     let bar = progress_bar(tokens.len());

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use kstoken_testkit::{cms_sign, cms_verify, Workdir};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors");
-/// The recommended fixed test clock (spec §13): 2030-01-01T00:00:00Z.
+/// The fixed test clock (`docs/reference-behaviour.md#test-clock`): 2030-01-01T00:00:00Z.
 const AT: &str = "1893456000";
 
 fn vectors() -> PathBuf {
@@ -845,7 +845,7 @@ fn revocation_sign(pki: &Pki, entries: &str) -> PathBuf {
     assert_code(&out, 0);
     let name = format!(
         "list-{}.json",
-        kstoken::hash::hash_hex(entries.as_bytes(), kstoken::HashAlgorithm::Md5)
+        kstoken::hash::hash_hex(entries.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
     );
     pki.dir.write(&name, &out.stdout)
 }
@@ -855,8 +855,8 @@ fn revocation_sign_verify_and_check() {
     let pki = Pki::new();
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
     let other = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
 
     // sign: keystone's response body; openssl verifies the embedded PEM; the JSON is keystone's.
     let by_hash = revocation_sign(
@@ -1023,8 +1023,8 @@ fn inspect_decodes_without_verifying() {
     assert_code(&out, 0);
     let text = stdout(&out);
     assert!(text.starts_with("NOT VERIFIED"), "{text}");
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
     for needle in [
         "form:                  PKI",
         &format!("token length:          {} characters", token.len()),
@@ -1102,8 +1102,8 @@ fn inspect_upstream_vector() {
 fn hash_follows_cms_hash_token() {
     let pki = Pki::new();
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5);
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256);
+    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
 
     let out = kstoken(&["hash", &token], None);
     assert_code(&out, 0);
@@ -1121,7 +1121,7 @@ fn hash_follows_cms_hash_token() {
     let out = kstoken(&["hash", &pkiz], None);
     assert_eq!(
         stdout(&out).trim(),
-        kstoken::hash::hash_hex(pkiz.as_bytes(), kstoken::HashAlgorithm::Md5)
+        kstoken::hash::hash_hex(pkiz.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
     );
     // Other tokens (UUID, Fernet) come back unchanged, once per algorithm.
     let uuid = "0123456789abcdef0123456789abcdef";

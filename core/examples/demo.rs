@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "token id (md5): {}",
-        hash::hash_token(&pki_token, HashAlgorithm::Md5).unwrap_or_default()
+        hash::hash_token(&pki_token, HashAlgorithm::Md5)?.unwrap_or_default()
     );
 
     for (form, token) in [("PKI", &pki_token), ("PKIZ", &pkiz_token)] {

@@ -1,10 +1,10 @@
-//! Hash algorithms: their names (as `hashlib.new` and `openssl -md` spell them), OIDs and OpenSSL digests.
+//! Hash algorithms: their names (as `hashlib.new` and `openssl -md` spell them), OIDs, and lists of
+//! them as configured (`hash_algorithms = md5,sha256`). OpenSSL's digests are mapped in `crypto.rs`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use const_oid::ObjectIdentifier;
-use openssl::hash::MessageDigest;
 
 use crate::error::{Error, Result};
 
@@ -76,18 +76,6 @@ impl HashAlgorithm {
     pub fn is_cms_digest(self) -> bool {
         self != HashAlgorithm::Md5
     }
-
-    /// The OpenSSL digest used for CMS signing and verification.
-    pub(crate) fn message_digest(self) -> MessageDigest {
-        match self {
-            HashAlgorithm::Md5 => MessageDigest::md5(),
-            HashAlgorithm::Sha1 => MessageDigest::sha1(),
-            HashAlgorithm::Sha224 => MessageDigest::sha224(),
-            HashAlgorithm::Sha256 => MessageDigest::sha256(),
-            HashAlgorithm::Sha384 => MessageDigest::sha384(),
-            HashAlgorithm::Sha512 => MessageDigest::sha512(),
-        }
-    }
 }
 
 impl fmt::Display for HashAlgorithm {
@@ -113,7 +101,103 @@ impl FromStr for HashAlgorithm {
     }
 }
 
+/// A non-empty list of hash algorithms without repeats, in configured order: keystonemiddleware's
+/// `hash_algorithms` (token hashes to compute and to look up in the revocation list).
+///
+/// Parsed from `"md5, SHA256"` ([`FromStr`]) or from names ([`HashAlgorithms::from_names`]): names
+/// as [`HashAlgorithm::from_str`] takes them, spaces around them ignored. An empty list or an empty
+/// name is refused (keystonemiddleware's `hashlib.new('')` fails too); a repeated algorithm is kept
+/// once, at its first place, since hashing twice can find nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HashAlgorithms(Vec<HashAlgorithm>);
+
+impl HashAlgorithms {
+    /// The list of `algorithms` without repeats; an empty list is [`Error::InvalidArgument`].
+    pub fn new(algorithms: impl IntoIterator<Item = HashAlgorithm>) -> Result<Self> {
+        let mut list: Vec<HashAlgorithm> = Vec::new();
+        for algorithm in algorithms {
+            if !list.contains(&algorithm) {
+                list.push(algorithm);
+            }
+        }
+        if list.is_empty() {
+            return Err(Error::InvalidArgument(
+                "empty list of hash algorithms".to_owned(),
+            ));
+        }
+        Ok(HashAlgorithms(list))
+    }
+
+    /// The list of the named algorithms (each name trimmed, then parsed as [`HashAlgorithm`]).
+    pub fn from_names<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Self> {
+        let parsed = names
+            .into_iter()
+            .map(|name| {
+                let name = name.as_ref().trim();
+                if name.is_empty() {
+                    return Err(Error::InvalidArgument(
+                        "empty name in the list of hash algorithms".to_owned(),
+                    ));
+                }
+                name.parse::<HashAlgorithm>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(parsed)
+    }
+
+    /// The algorithms, in order.
+    pub fn as_slice(&self) -> &[HashAlgorithm] {
+        &self.0
+    }
+
+    /// The algorithms, in order, as a vector.
+    pub fn into_vec(self) -> Vec<HashAlgorithm> {
+        self.0
+    }
+}
+
+impl Default for HashAlgorithms {
+    /// keystonemiddleware's default: `md5`.
+    fn default() -> Self {
+        HashAlgorithms(vec![HashAlgorithm::Md5])
+    }
+}
+
+impl FromStr for HashAlgorithms {
+    type Err = Error;
+
+    /// Parses a comma-separated list such as `"sha256, md5"`.
+    fn from_str(s: &str) -> Result<Self> {
+        if s.trim().is_empty() {
+            return Self::new([]);
+        }
+        Self::from_names(s.split(','))
+    }
+}
+
+impl fmt::Display for HashAlgorithms {
+    /// The comma-separated names, as [`FromStr`] reads them back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, algorithm) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(algorithm.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for HashAlgorithms {
+    type Target = [HashAlgorithm];
+
+    fn deref(&self) -> &[HashAlgorithm] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -128,9 +212,47 @@ mod tests {
             "SHA-256".parse::<HashAlgorithm>(),
             Ok(HashAlgorithm::Sha256)
         );
-        assert!(matches!(
+        assert_eq!(
             "sha3".parse::<HashAlgorithm>(),
-            Err(Error::InvalidArgument(_))
-        ));
+            Err(Error::InvalidArgument("unsupported hash type sha3".into()))
+        );
+    }
+
+    #[test]
+    fn lists_from_text_and_names() {
+        use HashAlgorithm::{Md5, Sha256};
+        let list: HashAlgorithms = " sha256 , MD5".parse().unwrap();
+        assert_eq!(list.as_slice(), [Sha256, Md5]);
+        assert_eq!(list.to_string(), "sha256,md5");
+        assert_eq!(list.to_string().parse::<HashAlgorithms>(), Ok(list.clone()));
+        assert_eq!(
+            "md5,sha256,MD5,sha-256"
+                .parse::<HashAlgorithms>()
+                .unwrap()
+                .into_vec(),
+            [Md5, Sha256]
+        );
+        assert_eq!(
+            HashAlgorithms::from_names(["SHA256", " md5 "])
+                .unwrap()
+                .as_slice(),
+            [Sha256, Md5]
+        );
+        assert_eq!(HashAlgorithms::default().as_slice(), [Md5]);
+        for bad in ["", " ", " , ", "md5,", "md5,,sha256", "sha256,crc"] {
+            assert!(
+                matches!(
+                    bad.parse::<HashAlgorithms>(),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            "sha256,crc".parse::<HashAlgorithms>(),
+            Err(Error::InvalidArgument("unsupported hash type crc".into()))
+        );
+        assert!(HashAlgorithms::from_names(Vec::<String>::new()).is_err());
+        assert!(HashAlgorithms::new([]).is_err());
     }
 }

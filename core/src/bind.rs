@@ -1,5 +1,5 @@
-//! Token bind sections (spec §10): adding `kerberos` and `x509` binds, reading them back, and the
-//! `enforce_token_bind` check of keystone and keystonemiddleware.
+//! Token bind sections (`docs/reference-behaviour.md#token-bind`): adding `kerberos` and `x509`
+//! binds, reading them back, and the `enforce_token_bind` check of keystone and keystonemiddleware.
 //!
 //! Keystone only ever implemented `kerberos`. The `x509` bind is this crate's extension; its shape,
 //! kept stable, is `{"x509": {"sha256": "<lowercase hex SHA-256 of the certificate's DER>"}}`.
@@ -8,14 +8,17 @@ use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
 
-use base64::Engine as _;
 use der::Decode as _;
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 
-use crate::body::token_object_mut;
+use crate::algorithm::HashAlgorithm;
+use crate::body::{token_object, token_object_mut};
+use crate::crypto::digest;
 use crate::error::{Error, Result};
+use crate::json::parse_json;
+use crate::limits::Limits;
+use crate::pem::{decode_single, OutsideText, CERTIFICATE_LABEL};
 
 const KERBEROS: &str = "kerberos";
 const X509: &str = "x509";
@@ -57,20 +60,32 @@ pub fn x509_fingerprint(cert: &[u8]) -> Result<String> {
     Certificate::from_der(&der).map_err(|e| {
         Error::InvalidArgument(format!("client certificate is not valid DER X.509: {e}"))
     })?;
-    Ok(hex::encode(Sha256::digest(&der)))
+    Ok(hex::encode(digest(HashAlgorithm::Sha256, &der)?))
 }
 
 /// The bind section of a v2 or v3 token body, if it is a JSON object.
 ///
-/// Like keystoneauth's `access.create`, a top-level `token` (v3) is looked at before `access` (v2).
-/// A bind that is present but not an object reads as `None` here; [`crate::body::parse`] refuses
-/// such bodies, so enforce on a parsed [`crate::body::TokenBody`] when the body is untrusted.
+/// The token object is found as [`crate::body::parse`] finds it: `access.token` (v2) or `token`
+/// (v3), and a body with both is refused (`None`), because keystoneauth and keystonemiddleware
+/// would read different sections from it. A bind that is present but not an object reads as
+/// `None` here; [`crate::body::parse`] refuses such bodies, so enforce on a parsed
+/// [`crate::body::TokenBody`] when the body is untrusted.
 pub fn bind_of(body: &Value) -> Option<&Map<String, Value>> {
-    let token = match body.get("token") {
-        Some(token) => token,
-        None => body.get("access")?.get("token")?,
-    };
+    let (_, token) = token_object(body).ok()?;
     token.get("bind")?.as_object()
+}
+
+/// A bind section given as JSON text (`{"kerberos": "alice@REALM"}`), parsed under `limits`: the
+/// form the bindings take it in (`kst_check_bind`, Python's `check_bind`).
+///
+/// JSON `null` means no bind section (`None`). The JSON size and depth limits are checked first;
+/// text that is not JSON, or JSON that is neither an object nor `null`, is [`Error::Malformed`].
+pub fn parse_section(json: &[u8], limits: &Limits) -> Result<Option<Map<String, Value>>> {
+    match parse_json(json, limits)? {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(Error::malformed("bind section is not a JSON object")),
+    }
 }
 
 fn bind_mut(body: &mut Value) -> Result<&mut Map<String, Value>> {
@@ -85,36 +100,15 @@ fn bind_mut(body: &mut Value) -> Result<&mut Map<String, Value>> {
         .ok_or_else(|| Error::InvalidArgument("token body's bind is not a JSON object".to_owned()))
 }
 
-/// Extracts the DER bytes of a PEM (`-----BEGIN CERTIFICATE-----`) or DER certificate.
+/// The DER bytes of a PEM (exactly one `CERTIFICATE` block, other text around it skipped) or DER
+/// certificate.
 fn certificate_der(cert: &[u8]) -> Result<Vec<u8>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    if !contains(cert, b"-----BEGIN") {
+    if memchr::memmem::find(cert, b"-----BEGIN").is_none() {
         return Ok(cert.to_vec());
     }
-    let invalid = |msg: &str| Error::InvalidArgument(format!("client certificate PEM: {msg}"));
-    let text = std::str::from_utf8(cert).map_err(|_| invalid("not UTF-8"))?;
-    let (_, after_begin) = text
-        .split_once(BEGIN)
-        .ok_or_else(|| invalid("no CERTIFICATE block"))?;
-    let (armoured, rest) = after_begin
-        .split_once(END)
-        .ok_or_else(|| invalid("no END CERTIFICATE line"))?;
-    // A chain would leave it ambiguous which certificate the token is bound to.
-    if rest.contains("-----BEGIN") || armoured.contains("-----") {
-        return Err(invalid("expected exactly one certificate"));
-    }
-    let b64: String = armoured
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|e| invalid(&format!("bad base64: {e}")))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    // A chain would leave it ambiguous which certificate the token is bound to: one block only.
+    decode_single(cert, &[CERTIFICATE_LABEL], OutsideText::Ignored)
+        .map_err(|e| Error::InvalidArgument(format!("client certificate PEM: {}", e.detail())))
 }
 
 /// The `enforce_token_bind` setting, parsed exactly (case-sensitively) as keystone does.
@@ -204,7 +198,27 @@ pub enum BindRejection {
     UnsupportedBindType(String),
 }
 
-/// Checks a token's bind section against the mode and the request's authentication (spec §10.2).
+impl BindRejection {
+    /// The stable snake_case name of the reason (`missing_bind`, `mode_not_in_bind`,
+    /// `kerberos_mismatch`, `x509_mismatch`, `unsupported_bind_type`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BindRejection::MissingBind => "missing_bind",
+            BindRejection::ModeNotInBind(_) => "mode_not_in_bind",
+            BindRejection::KerberosMismatch => "kerberos_mismatch",
+            BindRejection::X509Mismatch => "x509_mismatch",
+            BindRejection::UnsupportedBindType(_) => "unsupported_bind_type",
+        }
+    }
+
+    /// The stable number, the C ABI's `KST_BIND_REJECTED` (303) for every reason.
+    pub fn code(&self) -> u32 {
+        303
+    }
+}
+
+/// Checks a token's bind section against the mode and the request's authentication
+/// (`docs/reference-behaviour.md#bind-enforcement`).
 ///
 /// The algorithm is keystone's `validate_token_bind` step for step:
 /// `disabled` accepts; an empty or missing bind is accepted only by `permissive` and `strict`; a
@@ -215,7 +229,7 @@ pub enum BindRejection {
 ///
 /// Extension: an `x509` entry `{"sha256": hex}` is a known type that passes iff the client
 /// certificate's DER SHA-256, as lowercase hex, equals `hex` exactly (an upper-case value never
-/// matches). Relative to the table of spec §10.2 this adds a column "x509 bind, certificate matches"
+/// matches). Relative to the reference's decision table this adds a column "x509 bind, certificate matches"
 /// that `disabled`, `permissive`, `strict`, `required` and the named mode `x509` accept (the `x509`
 /// row used to reject everything), while a non-matching certificate is rejected by every mode but
 /// `disabled`, as a kerberos mismatch is. Tables without an `x509` entry decide as before.
@@ -275,7 +289,7 @@ pub fn enforce(
 mod tests {
     use super::*;
     use crate::body::{parse, TokenBody};
-    use crate::limits::Limits;
+    use base64::Engine as _;
     use serde_json::json;
 
     // Generated once with `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=client-a -days 3650`;
@@ -416,7 +430,7 @@ WC3kI1qhvbJnPRY=
         }
     }
 
-    /// Spec §10.2, one row per mode: [none/{}, K krb ok, K krb not ok, FOO only, K + FOO krb ok].
+    /// The reference's decision table, one row per mode: [none/{}, K krb ok, K krb not ok, FOO only, K + FOO krb ok].
     #[test]
     fn decision_table() {
         let k = map(json!({"kerberos": P}));
@@ -869,9 +883,10 @@ WC3kI1qhvbJnPRY=
         assert_eq!(bind_of(&json!({"token": {"bind": null}})), None);
         assert_eq!(bind_of(&json!([])), None);
         assert_eq!(bind_of(&json!({"access": []})), None);
-        // v3 first, as keystoneauth reads such a body.
+        // A body with both v2 and v3 keys has no single reading: refused, as body::parse does.
         let both = json!({"token": {"bind": {"a": 1}}, "access": {"token": {"bind": {"b": 2}}}});
-        assert_eq!(bind_of(&both), Some(&map(json!({"a": 1}))));
+        assert_eq!(bind_of(&both), None);
+        assert!(parse(&serde_json::to_vec(&both).unwrap(), &Limits::default()).is_err());
     }
 
     #[test]
@@ -902,6 +917,61 @@ WC3kI1qhvbJnPRY=
             ),
             Err(X509Mismatch)
         );
+    }
+
+    #[test]
+    fn sections_from_json_text_under_limits() {
+        let l = Limits::default();
+        assert_eq!(parse_section(b"null", &l), Ok(None));
+        assert_eq!(
+            parse_section(br#" {"kerberos": "u@R"} "#, &l),
+            Ok(Some(map(json!({"kerberos": "u@R"}))))
+        );
+        for bad in [&b"[]"[..], b"\"kerberos\"", b"1", b"{", b"", b"\xff"] {
+            assert!(
+                matches!(parse_section(bad, &l), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        let tight = Limits {
+            max_json_depth: 2,
+            max_json_len: 32,
+            ..l
+        };
+        assert!(matches!(
+            parse_section(br#"{"x509": {"sha256": ["deep"]}}"#, &tight),
+            Err(Error::LimitExceeded { .. })
+        ));
+        assert!(matches!(
+            parse_section(
+                format!("{{\"k\": \"{}\"}}", "a".repeat(40)).as_bytes(),
+                &tight
+            ),
+            Err(Error::LimitExceeded { .. })
+        ));
+    }
+
+    #[test]
+    fn rejection_names_and_codes() {
+        let all = [
+            MissingBind,
+            ModeNotInBind("x".into()),
+            KerberosMismatch,
+            X509Mismatch,
+            UnsupportedBindType("FOO".into()),
+        ];
+        let names: Vec<&str> = all.iter().map(BindRejection::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "missing_bind",
+                "mode_not_in_bind",
+                "kerberos_mismatch",
+                "x509_mismatch",
+                "unsupported_bind_type"
+            ]
+        );
+        assert!(all.iter().all(|r| r.code() == 303));
     }
 
     #[test]

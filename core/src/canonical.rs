@@ -1,4 +1,5 @@
-//! OpenSSL's text-mode canonicalisation of signed content (`SMIME_crlf_copy` without `-binary`).
+//! OpenSSL's text-mode canonicalisation of signed content (`SMIME_crlf_copy` without `-binary`,
+//! `docs/reference-behaviour.md#text-canonicalisation`).
 //!
 //! keystoneclient signs without `-binary`, so OpenSSL rewrites line ends before hashing and
 //! embedding the content. Reproducing it exactly is what makes our signatures byte-identical.

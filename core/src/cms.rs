@@ -262,7 +262,8 @@ pub(crate) fn ecdsa_signature_algorithm(digest: HashAlgorithm) -> Result<Algorit
         .ok_or_else(|| Error::InvalidArgument(format!("{digest} cannot be used with ECDSA")))
 }
 
-/// DER of the SignedData `openssl cms -sign -nodetach -nocerts -noattr` writes (spec §2.2).
+/// DER of the SignedData `openssl cms -sign -nodetach -nocerts -noattr` writes
+/// (`docs/reference-behaviour.md#cms-structure`).
 pub(crate) fn build(
     content: &[u8],
     digest: HashAlgorithm,

@@ -1,7 +1,13 @@
-//! Token text forms: PKI tokens and their CMS PEM/DER equivalents, and which form a token is in.
+//! Token text forms: which form a token is in, the one whitespace rule, and the one decoder from
+//! any token text (PKI token, PKIZ token, CMS PEM) to CMS DER.
 //!
 //! A PKI token is the base64 body of the CMS PEM with newlines removed and every `/` replaced by
-//! `-` (keystoneclient's `cms_to_token`); a PKIZ token is handled in [`crate::pkiz`].
+//! `-` (keystoneclient's `cms_to_token`); a PKIZ token is handled in [`crate::pkiz`]. See
+//! `docs/reference-behaviour.md#token-forms`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
 
 use base64::alphabet::Alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, PAD, STANDARD};
@@ -9,12 +15,15 @@ use base64::Engine;
 
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::Limits;
-use crate::pem::{BEGIN_CMS, END_CMS};
+use crate::pem::{pem_to_der, BEGIN_CMS, END_CMS};
+use crate::pkiz;
 
 /// keystoneclient's `PKI_ASN1_PREFIX`: what every PKI token of 256 to 16383 DER bytes starts with.
 pub const PKI_ASN1_PREFIX: &str = "MII";
 /// keystoneclient's `PKIZ_PREFIX`.
 pub const PKIZ_PREFIX: &str = "PKIZ_";
+/// How every PEM armour line starts; token text starting with it is CMS PEM.
+const PEM_ARMOUR: &[u8] = b"-----BEGIN";
 
 /// The base64 alphabet of PKI tokens: standard, with `-` in place of `/`.
 const PKI_ALPHABET: Alphabet =
@@ -25,6 +34,34 @@ const PKI_ALPHABET: Alphabet =
 /// Decodes and encodes PKI token text directly, without building the PEM text in between.
 const PKI_ENGINE: GeneralPurpose = GeneralPurpose::new(&PKI_ALPHABET, PAD);
 
+/// Whether `b` is whitespace that may surround a token: ASCII space, tab, CR or LF.
+fn is_token_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The token without surrounding ASCII space, tab, CR and LF: the whitespace rule of every entry
+/// point that takes a token (verify, validate, hash, detect, decode).
+///
+/// HTTP servers strip the whitespace around a header value before the middleware sees it, so a
+/// padded token reaches keystonemiddleware as the bare token. Ignoring it everywhere makes the hash
+/// of a padded revoked token equal to its revocation entry instead of a new, unlisted value.
+pub fn trim_token(token: &[u8]) -> &[u8] {
+    let start = token
+        .iter()
+        .position(|b| !is_token_space(*b))
+        .unwrap_or(token.len());
+    let end = token
+        .iter()
+        .rposition(|b| !is_token_space(*b))
+        .map_or(start, |i| i + 1);
+    token.get(start..end).unwrap_or_default()
+}
+
+/// [`trim_token`] for text.
+pub fn trim_token_str(token: &str) -> &str {
+    token.trim_matches(|c: char| u8::try_from(c).is_ok_and(is_token_space))
+}
+
 /// The form a token is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenForm {
@@ -34,6 +71,33 @@ pub enum TokenForm {
     Pkiz,
     /// Anything else (UUID, Fernet, ...): not hashed, not verifiable offline.
     Other,
+}
+
+impl TokenForm {
+    /// The stable name: `pki`, `pkiz` or `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenForm::Pki => "pki",
+            TokenForm::Pkiz => "pkiz",
+            TokenForm::Other => "other",
+        }
+    }
+
+    /// The stable number, the C ABI's `kst_token_form`: 0 other, 1 PKI, 2 PKIZ.
+    pub fn code(self) -> u32 {
+        match self {
+            TokenForm::Other => 0,
+            TokenForm::Pki => 1,
+            TokenForm::Pkiz => 2,
+        }
+    }
+}
+
+impl fmt::Display for TokenForm {
+    /// The stable name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How to recognise PKI tokens.
@@ -50,36 +114,92 @@ pub enum DetectionRule {
     Lenient,
 }
 
-/// The form of `token` by keystoneclient's rules (`is_pkiz`, `is_asn1_token`).
-pub fn detect(token: &str) -> TokenForm {
+impl DetectionRule {
+    /// The rule for a `lenient` flag, as the bindings expose it.
+    pub fn from_lenient(lenient: bool) -> Self {
+        if lenient {
+            DetectionRule::Lenient
+        } else {
+            DetectionRule::Upstream
+        }
+    }
+
+    /// Whether this is the lenient rule.
+    pub fn is_lenient(self) -> bool {
+        self == DetectionRule::Lenient
+    }
+
+    /// The stable name: `upstream` or `lenient`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectionRule::Upstream => "upstream",
+            DetectionRule::Lenient => "lenient",
+        }
+    }
+}
+
+impl fmt::Display for DetectionRule {
+    /// The stable name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DetectionRule {
+    type Err = Error;
+
+    /// Parses `upstream` or `lenient` (exactly, as configuration values).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "upstream" => Ok(DetectionRule::Upstream),
+            "lenient" => Ok(DetectionRule::Lenient),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown detection rule {other:?} (expected upstream or lenient)"
+            ))),
+        }
+    }
+}
+
+/// The form of `token` by keystoneclient's rules (`is_pkiz`, `is_asn1_token`), surrounding
+/// whitespace ignored ([`trim_token`]).
+pub fn detect(token: impl AsRef<[u8]>) -> TokenForm {
     detect_with(token, DetectionRule::Upstream)
 }
 
-/// The form of `token` by the given rule.
-pub fn detect_with(token: &str, rule: DetectionRule) -> TokenForm {
-    if token.starts_with(PKIZ_PREFIX) {
+/// The form of `token` by the given rule, surrounding whitespace ignored ([`trim_token`]).
+///
+/// Tokens are text: bytes that are not UTF-8 are not a PKI or PKIZ token, whatever their prefix,
+/// so bytes and the string they decode to always have the same form.
+pub fn detect_with(token: impl AsRef<[u8]>, rule: DetectionRule) -> TokenForm {
+    let token = trim_token(token.as_ref());
+    let form = if token.starts_with(PKIZ_PREFIX.as_bytes()) {
         TokenForm::Pkiz
-    } else if token.starts_with(PKI_ASN1_PREFIX)
+    } else if token.starts_with(PKI_ASN1_PREFIX.as_bytes())
         || (rule == DetectionRule::Lenient && der_header_spans(token))
     {
         TokenForm::Pki
+    } else {
+        return TokenForm::Other;
+    };
+    if std::str::from_utf8(token).is_ok() {
+        form
     } else {
         TokenForm::Other
     }
 }
 
-/// keystoneclient's `is_asn1_token`.
+/// keystoneclient's `is_asn1_token`: exactly, no whitespace rule.
 pub fn is_asn1_token(token: &str) -> bool {
     token.starts_with(PKI_ASN1_PREFIX)
 }
 
-/// keystoneclient's `is_pkiz`.
+/// keystoneclient's `is_pkiz`: exactly, no whitespace rule.
 pub fn is_pkiz(token: &str) -> bool {
     token.starts_with(PKIZ_PREFIX)
 }
 
 /// Whether the token text starts with a DER SEQUENCE header whose length matches the text length.
-fn der_header_spans(token: &str) -> bool {
+fn der_header_spans(token: &[u8]) -> bool {
     let Some(head) = token.get(..8).or_else(|| token.get(..4)) else {
         return false;
     };
@@ -107,6 +227,83 @@ fn der_header_spans(token: &str) -> bool {
     token.len() == total.div_ceil(3) * 4
 }
 
+/// How a token text encodes its CMS document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// PKI token text: base64 of the DER with `-` for `/`.
+    Pki,
+    /// A PKIZ token: `PKIZ_` and URL-safe base64 of the zlib-compressed PEM text.
+    Pkiz,
+    /// CMS PEM text, as `openssl cms -outform PEM` writes it.
+    Pem,
+}
+
+impl Encoding {
+    /// The stable name: `pki`, `pkiz` or `pem`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Pki => "pki",
+            Encoding::Pkiz => "pkiz",
+            Encoding::Pem => "pem",
+        }
+    }
+}
+
+/// The encoding [`decode`] reads `token` as, by its first bytes after surrounding whitespace:
+/// `PKIZ_` is PKIZ, `-----BEGIN` is CMS PEM, anything else is taken for a PKI token.
+pub fn encoding(token: impl AsRef<[u8]>) -> Encoding {
+    let token = trim_token(token.as_ref());
+    if token.starts_with(PKIZ_PREFIX.as_bytes()) {
+        Encoding::Pkiz
+    } else if token.starts_with(PEM_ARMOUR) {
+        Encoding::Pem
+    } else {
+        Encoding::Pki
+    }
+}
+
+/// A token text decoded to its CMS document (nothing verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// How the text encoded the document.
+    pub encoding: Encoding,
+    /// The CMS document's DER (or BER) bytes.
+    pub der: Vec<u8>,
+}
+
+/// Decodes any token text, a PKI token, a PKIZ token or CMS PEM, to CMS DER: the one place that
+/// does it, for every entry point and binding.
+///
+/// The length is checked against `limits.max_token_len` before anything else; then surrounding
+/// whitespace is ignored ([`trim_token`]), an empty token is refused, and the [`encoding`] is
+/// chosen by the first bytes. Each decoder is strict ([`pki_token_to_der`],
+/// [`crate::pkiz::uncompress`], [`crate::pem::pem_to_der`]).
+pub fn decode(token: &[u8], limits: &Limits) -> Result<Decoded> {
+    limits.check(LimitKind::TokenLength, token.len())?;
+    let token = trim_token(token);
+    if token.is_empty() {
+        return Err(Error::malformed("the token is empty"));
+    }
+    let encoding = encoding(token);
+    let der = match encoding {
+        Encoding::Pkiz => pem_to_der(&pkiz::uncompress(token, limits)?, limits)?,
+        Encoding::Pem => pem_to_der(token, limits)?,
+        Encoding::Pki => pki_token_to_der(token, limits)?,
+    };
+    Ok(Decoded { encoding, der })
+}
+
+/// The token as keystone would send it on the wire, whose hash is its id: CMS PEM text becomes its
+/// PKI token (`cms_to_token`), any other text is returned without surrounding whitespace.
+pub fn wire_token(text: &str) -> Cow<'_, str> {
+    let text = trim_token_str(text);
+    if encoding(text) == Encoding::Pem {
+        Cow::Owned(cms_to_token(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// keystoneclient's `cms_to_token`: PKI token text from CMS PEM text.
 pub fn cms_to_token(cms_text: &str) -> String {
     cms_text
@@ -130,12 +327,7 @@ pub fn token_to_cms(signed_text: &str) -> String {
 /// Stricter than the reference, which hands `token_to_cms(token)` to OpenSSL's PEM reader: the
 /// token must be canonical padded base64 in the token alphabet, with no whitespace.
 pub fn pki_token_to_der(token: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-    if token.len() > limits.max_token_len {
-        return Err(Error::LimitExceeded {
-            what: LimitKind::TokenLength,
-            limit: limits.max_token_len,
-        });
-    }
+    limits.check(LimitKind::TokenLength, token.len())?;
     let decoded = if token.contains(&b'/') {
         // `token_to_cms` leaves a `/` alone, so OpenSSL sees plain base64: accept it too.
         let standard: Vec<u8> = token
@@ -238,6 +430,126 @@ mod tests {
         for other in ["gAAAAABfernet", "M", "Mzzz", "01234567-89ab-cdef"] {
             assert_eq!(detect_with(other, DetectionRule::Lenient), TokenForm::Other);
         }
+    }
+
+    #[test]
+    fn whitespace_rule() {
+        assert_eq!(trim_token(b" \t\r\nMIIabc\r\n \t"), b"MIIabc");
+        assert_eq!(trim_token(b"   "), b"");
+        assert_eq!(trim_token(b""), b"");
+        assert_eq!(trim_token(b"M I I"), b"M I I");
+        // Only space, tab, CR and LF: form feed, vertical tab and NBSP are part of the token.
+        assert_eq!(trim_token(b"\x0cMII\x0b"), b"\x0cMII\x0b");
+        assert_eq!(trim_token_str("\u{a0}MII \n"), "\u{a0}MII");
+        assert_eq!(trim_token_str(" \tPKIZ_x\r\n"), "PKIZ_x");
+        for padded in [" MIIabc", "MIIabc\n", "\t MIIabc \r\n"] {
+            assert_eq!(detect(padded), TokenForm::Pki, "{padded:?}");
+        }
+        assert_eq!(detect(" PKIZ_x\n"), TokenForm::Pkiz);
+        assert_eq!(detect("\x0cMIIabc"), TokenForm::Other);
+        assert_eq!(detect(b"MII\xff\xfe"), TokenForm::Other);
+        assert_eq!(detect(b"PKIZ_\xff"), TokenForm::Other);
+        assert_eq!(detect("MII\u{e9}".as_bytes()), TokenForm::Pki);
+        assert_eq!(detect(b"\xffMII"), TokenForm::Other);
+        let token = der_to_pki_token(&sequence_of(100));
+        assert_eq!(
+            detect_with(format!("\n{token}\r\n"), DetectionRule::Lenient),
+            TokenForm::Pki
+        );
+    }
+
+    #[test]
+    fn decode_every_form_and_whitespace() {
+        let l = Limits::default();
+        let der = sequence_of(300);
+        let pki = der_to_pki_token(&der);
+        let pem = der_to_pem(&der);
+        let pkiz = crate::pkiz::compress(pem.as_bytes(), 6).unwrap();
+        for (text, encoding) in [
+            (pki.clone(), Encoding::Pki),
+            (pkiz.clone(), Encoding::Pkiz),
+            (pem.clone(), Encoding::Pem),
+        ] {
+            for padded in [
+                text.clone(),
+                format!(" \t{text}\r\n"),
+                format!("\n\n{text} "),
+            ] {
+                assert_eq!(
+                    decode(padded.as_bytes(), &l).unwrap(),
+                    Decoded {
+                        encoding,
+                        der: der.clone()
+                    },
+                    "{padded:?}"
+                );
+            }
+        }
+        assert_eq!(Encoding::Pem.as_str(), "pem");
+        assert_eq!(encoding(" PKIZ_"), Encoding::Pkiz);
+        assert_eq!(encoding("\n-----BEGIN PKCS7-----"), Encoding::Pem);
+        assert_eq!(encoding("anything"), Encoding::Pki);
+        // Inner whitespace is not trimmed: still refused.
+        assert!(decode(format!("{}\n{}", &pki[..8], &pki[8..]).as_bytes(), &l).is_err());
+        // The length limit applies to the text as received, before anything else.
+        let tight = Limits {
+            max_token_len: pki.len(),
+            ..l
+        };
+        assert!(decode(pki.as_bytes(), &tight).is_ok());
+        assert_eq!(
+            decode(format!("{pki}\n").as_bytes(), &tight),
+            Err(Error::LimitExceeded {
+                what: LimitKind::TokenLength,
+                limit: pki.len()
+            })
+        );
+        assert_eq!(
+            decode(&vec![b' '; pki.len() + 1], &tight),
+            Err(Error::LimitExceeded {
+                what: LimitKind::TokenLength,
+                limit: pki.len()
+            })
+        );
+        for bad in [
+            &b""[..],
+            b"  \n",
+            b"hello",
+            b"PKIZ_!!",
+            b"-----BEGIN CMS-----\n",
+        ] {
+            assert!(
+                matches!(decode(bad, &l), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wire_token_of_pem_and_token() {
+        let der = sequence_of(300);
+        let pki = der_to_pki_token(&der);
+        assert_eq!(wire_token(&der_to_pem(&der)), pki);
+        assert_eq!(wire_token(&format!(" {pki}\n")), pki);
+        assert_eq!(wire_token(" uuid-token\n"), "uuid-token");
+    }
+
+    #[test]
+    fn stable_names() {
+        let forms = [TokenForm::Other, TokenForm::Pki, TokenForm::Pkiz];
+        for (i, f) in forms.into_iter().enumerate() {
+            assert_eq!(f.code() as usize, i);
+            assert_eq!(f.to_string(), f.as_str());
+        }
+        assert_eq!(forms.map(TokenForm::as_str), ["other", "pki", "pkiz"]);
+        for rule in [DetectionRule::Upstream, DetectionRule::Lenient] {
+            assert_eq!(rule.as_str().parse::<DetectionRule>(), Ok(rule));
+            assert_eq!(DetectionRule::from_lenient(rule.is_lenient()), rule);
+        }
+        assert!(matches!(
+            "Lenient".parse::<DetectionRule>(),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -6,10 +6,15 @@
 //!
 //! - [`Signer`]: token bodies to CMS PEM/DER, PKI tokens and PKIZ tokens.
 //! - [`Verifier`]: PKI/PKIZ tokens and CMS documents back to the signed content.
-//! - [`form`], [`pkiz`], [`pem`]: the text forms, and [`form::detect`] for which form a token is in.
-//! - [`hash`]: token-id hashing (`cms_hash_token`).
-//! - [`body`], [`bind`], [`revocation`]: token bodies, bind sections, signed revocation lists.
+//! - [`form`], [`pkiz`], [`pem`]: the text forms, [`form::detect`] for which form a token is in,
+//!   [`form::decode`] from any token text to CMS DER, and [`form::trim_token`], the whitespace rule.
+//! - [`hash`], [`algorithm`]: token-id hashing (`cms_hash_token`), algorithm names and lists.
+//! - [`body`], [`bind`], [`revocation`]: token bodies, bind sections, signed revocation lists;
+//!   [`json`] and [`timestamp`] for the JSON and times they are made of.
 //! - [`pipeline::validate`]: keystonemiddleware's offline validation as one pure function.
+//! - [`error`]: the error type, with stable names and codes for every outcome ([`ErrorKind`]).
+//!
+//! The reference behaviour the code relies on is written down in `docs/reference-behaviour.md`.
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
@@ -21,23 +26,26 @@ mod crypto;
 pub mod error;
 pub mod form;
 pub mod hash;
+pub mod json;
 pub mod limits;
 mod name;
+pub mod oid;
 pub mod pem;
 pub mod pipeline;
 pub mod pki_setup;
 pub mod pkiz;
 pub mod revocation;
 pub mod signer;
+pub mod timestamp;
 mod trust;
 pub mod verifier;
 
-pub use algorithm::HashAlgorithm;
+pub use algorithm::{HashAlgorithm, HashAlgorithms};
 pub use canonical::ContentMode;
-pub use error::{Error, LimitKind, Result, VerifyFailure};
-pub use form::{detect, detect_with, DetectionRule, TokenForm};
+pub use error::{Error, ErrorKind, LimitKind, Result, VerifyFailure};
+pub use form::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
 pub use limits::Limits;
-pub use pipeline::{validate, Policy, Rejection, Step, Validated};
+pub use pipeline::{validate, validate_instant, Policy, Rejection, Step, ValidateError, Validated};
 pub use revocation::RevocationList;
 pub use signer::Signer;
 pub use verifier::{unix_now, Verifier};

@@ -1,5 +1,12 @@
-//! The PEM armour of a CMS document, as `openssl cms -outform PEM` writes it and as
-//! `PEM_read_bio_CMS` reads it.
+//! PEM armour: the one reader for every label kstoken reads (CMS documents, certificates), and the
+//! CMS writer, as `openssl cms -outform PEM` writes it.
+//!
+//! One text must mean one document. OpenSSL's PEM readers skip text before the first block whose
+//! label they accept, and its CMS reader accepts `CERTIFICATE` as well as `CMS` and `PKCS7`
+//! (`docs/reference-behaviour.md#pem-armour`), so a text holding
+//! several blocks can mean one document to OpenSSL and another to a reader that picks a different
+//! block. [`pem_to_der`] therefore accepts exactly one block labelled `CMS` or `PKCS7` with nothing
+//! but whitespace around it, which is every text keystone ever produced.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -12,8 +19,24 @@ pub const BEGIN_CMS: &str = "-----BEGIN CMS-----";
 /// The armour line after the base64 body.
 pub const END_CMS: &str = "-----END CMS-----";
 
-/// Labels `PEM_read_bio_CMS` accepts for a CMS document.
-const LABELS: [&str; 2] = ["CMS", "PKCS7"];
+/// Labels of a CMS document: what keystone writes (`CMS`) and the older PKCS#7 one.
+pub const CMS_LABELS: [&str; 2] = ["CMS", "PKCS7"];
+/// The label of an X.509 certificate.
+pub const CERTIFICATE_LABEL: &str = "CERTIFICATE";
+
+const BEGIN: &[u8] = b"-----BEGIN ";
+const END: &[u8] = b"-----END ";
+const DASHES: &[u8] = b"-----";
+
+/// What [`decode_single`] does with text outside the PEM block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideText {
+    /// Only whitespace may surround the block (token text: one text, one document).
+    Refused,
+    /// Lines of other text around the block are skipped, as `openssl x509 -text` output has them;
+    /// lines that look like armour still count, so a second block is never missed.
+    Ignored,
+}
 
 /// CMS PEM text for a DER document: `CMS` label, base64 in 64-column lines, `\n` line ends.
 pub fn der_to_pem(der: &[u8]) -> String {
@@ -34,38 +57,72 @@ pub fn der_to_pem(der: &[u8]) -> String {
     pem
 }
 
-/// The DER bytes inside the first CMS (or PKCS7) PEM block of `text`.
+/// The DER bytes of the CMS document in `text`: exactly one block labelled `CMS` or `PKCS7`,
+/// nothing but whitespace before or after it.
 ///
-/// Like OpenSSL, text before the block and blocks with other labels are skipped, text after the
-/// `END` line is ignored, and body lines may have any length and `\r\n` ends. Unlike OpenSSL,
-/// encapsulated headers (`Proc-Type:`, encrypted PEM) are refused.
+/// Body lines may have any length and `\r\n` ends, as OpenSSL reads them. Refused: any other label
+/// (OpenSSL's CMS reader would take a `CERTIFICATE` block), a second block, other text around the
+/// block (OpenSSL skips it), and encapsulated headers (`Proc-Type:`, encrypted PEM).
 pub fn pem_to_der(text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-    if text.len() > limits.max_token_len {
-        return Err(Error::LimitExceeded {
-            what: LimitKind::TokenLength,
-            limit: limits.max_token_len,
-        });
-    }
+    limits.check(LimitKind::TokenLength, text.len())?;
+    decode_single(text, &CMS_LABELS, OutsideText::Refused)
+}
+
+/// The DER bytes of the one PEM block of `text`, whose label must be one of `labels`.
+///
+/// Errors are [`Error::Malformed`] saying what is wrong: no block, more than one block, a label
+/// not in `labels`, an `END` line that does not match, encapsulated headers, invalid base64, or
+/// (with [`OutsideText::Refused`]) text around the block.
+pub fn decode_single(text: &[u8], labels: &[&str], outside: OutsideText) -> Result<Vec<u8>> {
+    let mut found: Option<Vec<u8>> = None;
     let mut lines = Lines(text);
-    let label = loop {
-        let Some(line) = lines.next() else {
-            return Err(Error::malformed("no CMS PEM block found"));
-        };
-        if let Some(label) = armour_label(line, b"-----BEGIN ") {
-            if LABELS.iter().any(|l| l.as_bytes() == label) {
-                break label;
+    while let Some(line) = lines.next() {
+        let Some(label) = armour_label(line, BEGIN) else {
+            if memchr::memmem::find(line, DASHES).is_some() {
+                return Err(Error::malformed(
+                    "PEM text has an armour line that is not a BEGIN line at the start of a line",
+                ));
             }
+            if outside == OutsideText::Refused && !line.trim_ascii().is_empty() {
+                return Err(Error::malformed(
+                    "PEM text has text before or after the block",
+                ));
+            }
+            continue;
+        };
+        if found.is_some() {
+            return Err(Error::malformed(
+                "PEM text has more than one block (one text must be one document)",
+            ));
         }
-    };
-    let mut body = Vec::with_capacity(text.len());
-    for line in lines {
-        if let Some(end) = armour_label(line, b"-----END ") {
+        if !labels.iter().any(|l| l.as_bytes() == label) {
+            return Err(Error::malformed(format!(
+                "PEM block is labelled {:?}, expected {}",
+                String::from_utf8_lossy(label),
+                labels.join(" or ")
+            )));
+        }
+        found = Some(block_body(&mut lines, label)?);
+    }
+    found.ok_or_else(|| Error::malformed(format!("no {} PEM block found", labels.join(" or "))))
+}
+
+/// Reads body lines up to the `END` line matching `label` and decodes them.
+fn block_body(lines: &mut Lines<'_>, label: &[u8]) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(lines.0.len());
+    for line in lines.by_ref() {
+        if let Some(end) = armour_label(line, END) {
             if end != label {
                 return Err(Error::malformed("PEM END label does not match BEGIN label"));
             }
             return STANDARD
                 .decode(&body)
-                .map_err(|e| Error::malformed(format!("invalid base64 in CMS PEM: {e}")));
+                .map_err(|e| Error::malformed(format!("invalid base64 in PEM block: {e}")));
+        }
+        if line.starts_with(DASHES) {
+            return Err(Error::malformed(
+                "PEM block has an armour line before its END line",
+            ));
         }
         if memchr::memchr(b':', line).is_some() {
             return Err(Error::malformed("PEM headers are not supported"));
@@ -76,7 +133,7 @@ pub fn pem_to_der(text: &[u8], limits: &Limits) -> Result<Vec<u8>> {
             body.extend_from_slice(line);
         }
     }
-    Err(Error::malformed("CMS PEM block has no END line"))
+    Err(Error::malformed("PEM block has no END line"))
 }
 
 /// The lines of a text, without their `\n`, `\r` and trailing blanks (memchr: PEM bodies are long).
@@ -108,7 +165,7 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 
 /// The label of an armour line `<prefix>LABEL-----`, if `line` is one.
 fn armour_label<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    line.strip_prefix(prefix)?.strip_suffix(b"-----")
+    line.strip_prefix(prefix)?.strip_suffix(DASHES)
 }
 
 #[cfg(test)]
@@ -132,6 +189,12 @@ mod tests {
             pem_to_der(crlf.as_bytes(), &Limits::default()).unwrap(),
             der
         );
+        // Whitespace around the block, blank lines included, is not text.
+        let padded = format!("\n \t\r\n{pem}\n\n  \n");
+        assert_eq!(
+            pem_to_der(padded.as_bytes(), &Limits::default()).unwrap(),
+            der
+        );
     }
 
     #[test]
@@ -140,9 +203,63 @@ mod tests {
     }
 
     #[test]
-    fn pkcs7_label_and_leading_text() {
-        let text = b"junk\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PKCS7-----\nAAEC\n-----END PKCS7-----\ntrailer";
+    fn pkcs7_label() {
+        let text = b"-----BEGIN PKCS7-----\nAAEC\n-----END PKCS7-----\n";
         assert_eq!(pem_to_der(text, &Limits::default()).unwrap(), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn one_text_one_document() {
+        let l = Limits::default();
+        let cms = "-----BEGIN CMS-----\nAAEC\n-----END CMS-----\n";
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        for bad in [
+            // OpenSSL's CMS reader would read the CERTIFICATE block; kstoken used to skip it.
+            format!("{cert}{cms}"),
+            format!("{cms}{cert}"),
+            cert.to_owned(),
+            format!("{cms}{cms}"),
+            format!("junk\n{cms}"),
+            format!("{cms}trailer"),
+            format!("{cms}-----END CMS-----\n"),
+            format!("x{cms}"),
+            format!("  {cms}"),
+            "-----BEGIN CMS-----\n-----BEGIN CMS-----\nAAEC\n-----END CMS-----\n".to_owned(),
+        ] {
+            assert!(
+                matches!(pem_to_der(bad.as_bytes(), &l), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn certificates_with_text_around() {
+        let cert = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+        let with_text = format!("subject=CN = x\n\n{cert}trailing words\n");
+        assert_eq!(
+            decode_single(
+                with_text.as_bytes(),
+                &[CERTIFICATE_LABEL],
+                OutsideText::Ignored
+            )
+            .unwrap(),
+            vec![0, 1, 2]
+        );
+        for bad in [
+            format!("{cert}{cert}"),
+            cert.replace("CERTIFICATE", "PRIVATE KEY"),
+            format!("x-----BEGIN CERTIFICATE-----\n{cert}"),
+            "subject only\n".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    decode_single(bad.as_bytes(), &[CERTIFICATE_LABEL], OutsideText::Ignored),
+                    Err(Error::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

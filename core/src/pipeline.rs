@@ -1,27 +1,29 @@
 //! keystonemiddleware's offline validation of a PKI/PKIZ token, as one pure function.
 //!
-//! The order is the middleware's (spec §8.2): detect the form, hash with every configured
-//! algorithm, check the revocation list by hash, verify the signature, decode the body, check the
-//! revocation list by audit id, reject an expired token, enforce the bind section.
+//! The order is the middleware's (`docs/reference-behaviour.md#validation-order`): detect the form,
+//! hash with every configured algorithm, check the revocation list by hash, verify the signature,
+//! decode the body, check the revocation list by audit id, reject an expired token, enforce the
+//! bind section.
 
 use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::algorithm::HashAlgorithm;
+use crate::algorithm::HashAlgorithms;
 use crate::bind::{enforce, AuthContext, BindMode, BindRejection};
 use crate::body::{self, TokenBody};
-use crate::error::Error;
-use crate::form::{detect_with, DetectionRule, TokenForm};
+use crate::error::{Error, LimitKind};
+use crate::form::{detect_with, trim_token, DetectionRule, TokenForm};
 use crate::hash::hash_hex;
 use crate::revocation::RevocationList;
+use crate::timestamp::unix_time;
 use crate::verifier::Verifier;
 
 /// What the validation enforces, the middleware's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// `hash_algorithms`: token hashes to compute (cache keys) and to check for revocation.
-    pub hash_algorithms: Vec<HashAlgorithm>,
+    pub hash_algorithms: HashAlgorithms,
     /// `enforce_token_bind`.
     pub bind_mode: BindMode,
     /// How PKI tokens are recognised.
@@ -32,7 +34,7 @@ impl Default for Policy {
     /// keystonemiddleware's defaults: md5 hashes, permissive bind enforcement, the `MII` rule.
     fn default() -> Self {
         Policy {
-            hash_algorithms: vec![HashAlgorithm::Md5],
+            hash_algorithms: HashAlgorithms::default(),
             bind_mode: BindMode::Permissive,
             detection: DetectionRule::Upstream,
         }
@@ -71,6 +73,66 @@ pub enum Step {
     Bind,
 }
 
+impl Step {
+    /// Every step, in the pipeline's order.
+    pub const ALL: [Step; 7] = [
+        Step::Detect,
+        Step::RevokedByHash,
+        Step::Signature,
+        Step::Body,
+        Step::RevokedByAuditId,
+        Step::Expiry,
+        Step::Bind,
+    ];
+
+    /// The stable name: `detect`, `revoked_by_hash`, `signature`, `body`, `revoked_by_audit_id`,
+    /// `expiry`, `bind` (what Python's `TokenRejected.step` and the CLI report).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Detect => "detect",
+            Step::RevokedByHash => "revoked_by_hash",
+            Step::Signature => "signature",
+            Step::Body => "body",
+            Step::RevokedByAuditId => "revoked_by_audit_id",
+            Step::Expiry => "expiry",
+            Step::Bind => "bind",
+        }
+    }
+
+    /// The stable number: the step's place in the pipeline, 1 (detect) to 7 (bind).
+    pub fn code(self) -> u32 {
+        match self {
+            Step::Detect => 1,
+            Step::RevokedByHash => 2,
+            Step::Signature => 3,
+            Step::Body => 4,
+            Step::RevokedByAuditId => 5,
+            Step::Expiry => 6,
+            Step::Bind => 7,
+        }
+    }
+
+    /// What the step checks, in words for people (the CLI prints it before the stable name).
+    pub fn description(self) -> &'static str {
+        match self {
+            Step::Detect => "detect (form)",
+            Step::RevokedByHash => "revocation (token hash)",
+            Step::Signature => "signature",
+            Step::Body => "body",
+            Step::RevokedByAuditId => "revocation (audit id)",
+            Step::Expiry => "expiry",
+            Step::Bind => "bind",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    /// The stable name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a token was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -104,6 +166,27 @@ impl Rejection {
             Rejection::Bind(_) => Step::Bind,
         }
     }
+
+    /// The stable number, the C ABI's `kst_result`: 300 not PKI, 301 revoked, 302 expired, 303 bind,
+    /// 304 body; a signature-step rejection has its error's code ([`Error::code`]).
+    pub fn code(&self) -> u32 {
+        match self {
+            Rejection::NotPki => 300,
+            Rejection::Revoked { .. } => 301,
+            Rejection::Expired => 302,
+            Rejection::Bind(b) => b.code(),
+            Rejection::Body(_) => 304,
+            Rejection::Verification(e) => e.code(),
+        }
+    }
+
+    /// The error behind a signature or body rejection.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Rejection::Verification(e) | Rejection::Body(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Rejection {
@@ -124,37 +207,116 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-/// Validates `token` (surrounding whitespace ignored, as the middleware strips the header) at `now`.
+/// Why [`validate`] returned no token: a rejection at one of its steps, or a call it cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidateError {
+    /// The token was rejected at a step (the middleware's 401).
+    Rejected(Rejection),
+    /// The call itself is invalid: the clock is out of range ([`crate::timestamp::unix_time`]) or a
+    /// configured hash algorithm is unavailable in this OpenSSL. Not a verdict on the token.
+    InvalidArgument(Error),
+}
+
+impl ValidateError {
+    /// The rejection, if the token was rejected.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            ValidateError::Rejected(r) => Some(r),
+            ValidateError::InvalidArgument(_) => None,
+        }
+    }
+
+    /// The step that rejected the token, if it was rejected.
+    pub fn step(&self) -> Option<Step> {
+        self.rejection().map(Rejection::step)
+    }
+
+    /// The stable number, the C ABI's `kst_result`: the rejection's, or the error's (2).
+    pub fn code(&self) -> u32 {
+        match self {
+            ValidateError::Rejected(r) => r.code(),
+            ValidateError::InvalidArgument(e) => e.code(),
+        }
+    }
+}
+
+impl From<Rejection> for ValidateError {
+    fn from(rejection: Rejection) -> Self {
+        ValidateError::Rejected(rejection)
+    }
+}
+
+impl fmt::Display for ValidateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidateError::Rejected(r) => r.fmt(f),
+            ValidateError::InvalidArgument(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ValidateError {}
+
+/// Validates `token` at `now` (Unix seconds, like [`Verifier::verify_at`]): the instant
+/// `now.000000`. [`validate_instant`] takes a precise instant.
+///
+/// The clock is checked first ([`crate::timestamp::unix_time`]), then the token's length against
+/// the verifier's `max_token_len` (a signature-step rejection, before anything is read); surrounding
+/// whitespace is ignored ([`crate::form::trim_token`]), as the middleware strips the header.
 pub fn validate(
-    token: &str,
+    token: impl AsRef<[u8]>,
+    verifier: &Verifier,
+    revocations: Option<&RevocationList>,
+    policy: &Policy,
+    auth: &AuthContext<'_>,
+    now: i64,
+) -> Result<Validated, ValidateError> {
+    let now = unix_time(now).map_err(ValidateError::InvalidArgument)?;
+    validate_instant(token, verifier, revocations, policy, auth, now)
+}
+
+/// As [`validate`], at a precise instant: keystonemiddleware compares the expiry with a
+/// microsecond clock, so a token that expires at `T.5` is already expired at `T.7`, which whole
+/// seconds cannot say. The certificate chain is checked at the instant's whole second, as OpenSSL
+/// does. Callers validating "now" pass `OffsetDateTime::now_utc()`.
+pub fn validate_instant(
+    token: impl AsRef<[u8]>,
     verifier: &Verifier,
     revocations: Option<&RevocationList>,
     policy: &Policy,
     auth: &AuthContext<'_>,
     now: OffsetDateTime,
-) -> Result<Validated, Rejection> {
-    let token = token.trim();
+) -> Result<Validated, ValidateError> {
+    let at = now.unix_timestamp();
+    unix_time(at).map_err(ValidateError::InvalidArgument)?;
+    let token = token.as_ref();
+    verifier
+        .limits()
+        .check(LimitKind::TokenLength, token.len())
+        .map_err(Rejection::Verification)?;
+    let token = trim_token(token);
     let form = detect_with(token, policy.detection);
     if form == TokenForm::Other {
-        return Err(Rejection::NotPki);
+        return Err(Rejection::NotPki.into());
     }
-    let hashes: Vec<String> = policy
+    let hashes = policy
         .hash_algorithms
         .iter()
-        .map(|a| hash_hex(token.as_bytes(), *a))
-        .collect();
+        .map(|a| hash_hex(token, *a))
+        .collect::<Result<Vec<String>, Error>>()
+        .map_err(ValidateError::InvalidArgument)?;
     if revocations.is_some_and(|r| r.is_revoked(&hashes, &[])) {
-        return Err(Rejection::Revoked { by_audit_id: false });
+        return Err(Rejection::Revoked { by_audit_id: false }.into());
     }
     let content = verifier
-        .verify_at(token.as_bytes(), now.unix_timestamp())
+        .verify_at(token, at)
         .map_err(Rejection::Verification)?;
     let body = body::parse(&content, verifier.limits()).map_err(Rejection::Body)?;
     if revocations.is_some_and(|r| r.is_revoked(&[], &body.audit_ids)) {
-        return Err(Rejection::Revoked { by_audit_id: true });
+        return Err(Rejection::Revoked { by_audit_id: true }.into());
     }
     if body.is_expired(now) {
-        return Err(Rejection::Expired);
+        return Err(Rejection::Expired.into());
     }
     enforce(&policy.bind_mode, body.bind.as_ref(), auth).map_err(Rejection::Bind)?;
     Ok(Validated {
@@ -163,4 +325,49 @@ pub fn validate(
         content,
         body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn step_names_and_codes() {
+        let names: Vec<&str> = Step::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "detect",
+                "revoked_by_hash",
+                "signature",
+                "body",
+                "revoked_by_audit_id",
+                "expiry",
+                "bind"
+            ]
+        );
+        let codes: Vec<u32> = Step::ALL.iter().map(|s| s.code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(Step::RevokedByHash.to_string(), "revoked_by_hash");
+        let descriptions: HashSet<&str> = Step::ALL.iter().map(|s| s.description()).collect();
+        assert_eq!(descriptions.len(), Step::ALL.len());
+    }
+
+    #[test]
+    fn rejection_codes() {
+        assert_eq!(Rejection::NotPki.code(), 300);
+        assert_eq!(Rejection::Revoked { by_audit_id: true }.code(), 301);
+        assert_eq!(Rejection::Expired.code(), 302);
+        assert_eq!(Rejection::Bind(BindRejection::MissingBind).code(), 303);
+        assert_eq!(Rejection::Body(Error::malformed("x")).code(), 304);
+        let bad = Error::verify(crate::VerifyFailure::BadSignature, "");
+        assert_eq!(Rejection::Verification(bad.clone()).code(), 201);
+        assert_eq!(Rejection::Verification(bad.clone()).error(), Some(&bad));
+        let invalid = ValidateError::InvalidArgument(Error::InvalidArgument("clock".into()));
+        assert_eq!((invalid.code(), invalid.step()), (2, None));
+        let rejected = ValidateError::from(Rejection::Expired);
+        assert_eq!(rejected.step(), Some(Step::Expiry));
+        assert_eq!(rejected.to_string(), "Token has expired");
+    }
 }

@@ -1,4 +1,5 @@
-//! A throw-away or production PKI in the layout `keystone-manage pki_setup` produced (spec §11).
+//! A throw-away or production PKI in the layout `keystone-manage pki_setup` produced
+//! (`docs/reference-behaviour.md#pki-setup`).
 //!
 //! keystone shelled out to `openssl req` and `openssl ca`; its `-days 3650d` argument made the last
 //! step fail on OpenSSL ≥ 1.1. This builds the same certificates with the OpenSSL library instead,
@@ -69,7 +70,7 @@ pub fn generate(options: &PkiOptions) -> Result<GeneratedPki> {
             options.key_bits
         )));
     }
-    let failed = |e: openssl::error::ErrorStack| Error::Signing(format!("pki setup failed: {e}"));
+    let failed = |e: openssl::error::ErrorStack| Error::PkiSetup(e.to_string());
     let subject = parse_subject(&options.subject)?;
     let ca_key = rsa_key(options.key_bits).map_err(failed)?;
     let ca_serial = random_serial().map_err(failed)?;

@@ -1,4 +1,5 @@
-//! PKIZ tokens: `PKIZ_` + padded URL-safe base64 of the zlib-compressed CMS **PEM text**.
+//! PKIZ tokens: `PKIZ_` + padded URL-safe base64 of the zlib-compressed CMS **PEM text**
+//! (`docs/reference-behaviour.md#pkiz`).
 
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
@@ -41,12 +42,7 @@ pub fn compress(pem_text: &[u8], level: u32) -> Result<String> {
 /// characters and bytes after the zlib stream: canonical tokens decode identically, anything else
 /// is refused. Inflation stops as soon as the output passes `limits.max_inflated_len`.
 pub fn uncompress(token: &[u8], limits: &Limits) -> Result<Vec<u8>> {
-    if token.len() > limits.max_token_len {
-        return Err(Error::LimitExceeded {
-            what: LimitKind::TokenLength,
-            limit: limits.max_token_len,
-        });
-    }
+    limits.check(LimitKind::TokenLength, token.len())?;
     let payload = token
         .strip_prefix(PKIZ_PREFIX.as_bytes())
         .ok_or_else(|| Error::malformed("PKIZ token does not start with PKIZ_"))?;

@@ -1,14 +1,15 @@
 //! Signed revocation lists: keystone's `GET /v3/auth/tokens/OS-PKI/revoked` body, built, signed,
-//! verified, and checked in O(1) per hash or audit id.
+//! verified, and checked in O(1) per hash or audit id (`docs/reference-behaviour.md#revocation-lists`).
 
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use crate::body::parse_json;
 use crate::error::{Error, Result};
+use crate::json::parse_json;
 use crate::limits::Limits;
 use crate::signer::Signer;
+use crate::timestamp::unix_time;
 use crate::verifier::Verifier;
 
 /// One revoked token as keystone lists it.
@@ -76,8 +77,10 @@ impl RevocationList {
     }
 
     /// A list from keystone's signed response (`{"signed": "<CMS PEM>"}`) or the CMS PEM itself,
-    /// verified with `verifier` at `at` exactly as a token is.
+    /// verified with `verifier` at `at` exactly as a token is. The clock is checked first, as
+    /// every entry point does ([`crate::timestamp::unix_time`]).
     pub fn from_signed(body: &[u8], verifier: &Verifier, at: i64) -> Result<Self> {
+        unix_time(at)?;
         let content = if body.trim_ascii_start().starts_with(b"{") {
             let value = parse_json(body, verifier.limits())?;
             let pem = value

@@ -10,8 +10,9 @@ use crate::algorithm::HashAlgorithm;
 use crate::canonical::ContentMode;
 use crate::cms;
 use crate::crypto::{digest, key_kind, sign_digest, KeyKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitKind, Result};
 use crate::form::der_to_pki_token;
+use crate::limits::Limits;
 use crate::pem::der_to_pem;
 use crate::pkiz;
 
@@ -26,6 +27,7 @@ pub struct Signer {
     kind: KeyKind,
     digest: HashAlgorithm,
     mode: ContentMode,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Signer {
@@ -34,14 +36,25 @@ impl std::fmt::Debug for Signer {
             .field("kind", &self.kind)
             .field("digest", &self.digest)
             .field("mode", &self.mode)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
 impl Signer {
     /// A signer from a PEM certificate (the first one of the text, as `-signer` takes) and an
-    /// unencrypted PEM private key (PKCS#1 or PKCS#8; RSA or EC). Digest SHA-256, text mode.
+    /// unencrypted PEM private key (PKCS#1 or PKCS#8; RSA or EC). Digest SHA-256, text mode,
+    /// default limits.
     pub fn new(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
+        Self::new_with_limits(cert_pem, key_pem, Limits::default())
+    }
+
+    /// As [`Signer::new`], with `limits`: the certificate's and the key's lengths are checked
+    /// against `max_credential_len` before they are parsed, and the content of every signature
+    /// against `max_content_len` before anything is allocated.
+    pub fn new_with_limits(cert_pem: &[u8], key_pem: &[u8], limits: Limits) -> Result<Self> {
+        limits.check(LimitKind::CredentialLength, cert_pem.len())?;
+        limits.check(LimitKind::CredentialLength, key_pem.len())?;
         let cert = X509::from_pem(cert_pem).map_err(|e| {
             Error::CertificateConfig(format!("cannot read signing certificate: {e}"))
         })?;
@@ -73,6 +86,7 @@ impl Signer {
             kind,
             digest: HashAlgorithm::Sha256,
             mode: ContentMode::Text,
+            limits,
         })
     }
 
@@ -103,10 +117,19 @@ impl Signer {
         self.mode
     }
 
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// CMS DER of `data`, as `openssl cms -sign ... -outform DER` would write it.
+    ///
+    /// `data` longer than `max_content_len` is [`Error::LimitExceeded`], before anything is allocated.
     pub fn sign_der(&self, data: &[u8]) -> Result<Vec<u8>> {
+        self.limits.check(LimitKind::ContentLength, data.len())?;
         let content = self.mode.apply(data);
-        let hash = digest(self.digest, &content)?;
+        let hash =
+            digest(self.digest, &content).map_err(|e| Error::Signing(e.detail().to_owned()))?;
         let signature = sign_digest(&self.key, self.digest, &hash)?;
         let signature_algorithm = match self.kind {
             KeyKind::Rsa => cms::rsa_signature_algorithm(),

@@ -1,4 +1,5 @@
-//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process.
+//! The verifier: `openssl cms -verify -certfile S -CAfile CA` semantics, in-process
+//! (`docs/reference-behaviour.md#verification`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -8,10 +9,9 @@ use crate::algorithm::HashAlgorithm;
 use crate::cms::{self, signature_family, SignatureFamily, SignedDocument};
 use crate::crypto::{digest, verify_digest, KeyKind};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
-use crate::form::{pki_token_to_der, PKIZ_PREFIX};
+use crate::form;
 use crate::limits::Limits;
-use crate::pem::pem_to_der;
-use crate::pkiz;
+use crate::timestamp::unix_time;
 use crate::trust::{load_bundle, SigningCert};
 
 /// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
@@ -46,11 +46,24 @@ pub fn unix_now() -> i64 {
 }
 
 impl Verifier {
-    /// A verifier from the PEM signing-certificate bundle and the PEM CA bundle.
+    /// A verifier from the PEM signing-certificate bundle and the PEM CA bundle, with the default
+    /// limits.
     ///
     /// Every certificate of the signing bundle may be a signer; none of them serves as an
     /// intermediate (as with `-certfile`). Every certificate of the CA bundle is trusted.
     pub fn new(signing_certs_pem: &[u8], ca_pem: &[u8]) -> Result<Self> {
+        Self::new_with_limits(signing_certs_pem, ca_pem, Limits::default())
+    }
+
+    /// As [`Verifier::new`], with `limits`: each bundle's length is checked against
+    /// `max_credential_len` before it is parsed, and the token limits apply to every verification.
+    pub fn new_with_limits(
+        signing_certs_pem: &[u8],
+        ca_pem: &[u8],
+        limits: Limits,
+    ) -> Result<Self> {
+        limits.check(LimitKind::CredentialLength, signing_certs_pem.len())?;
+        limits.check(LimitKind::CredentialLength, ca_pem.len())?;
         let signers = load_bundle(signing_certs_pem, "signing certificate file")?
             .into_iter()
             .map(SigningCert::new)
@@ -59,11 +72,12 @@ impl Verifier {
         Ok(Verifier {
             signers,
             ca,
-            limits: Limits::default(),
+            limits,
         })
     }
 
-    /// The same verifier with other resource limits.
+    /// The same verifier with other resource limits (the credential limit no longer matters: the
+    /// certificates are already read).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -80,37 +94,19 @@ impl Verifier {
     }
 
     /// Verifies as [`Verifier::verify`] with the clock at `at` (Unix seconds, like `-attime`).
+    ///
+    /// The clock must lie in the years 1 to 9999 ([`crate::timestamp::unix_time`]); the token is
+    /// decoded by [`form::decode`] (surrounding whitespace ignored).
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
-        let der = self.token_der(token)?;
-        self.verify_der_at(&der, at)
-    }
-
-    /// The CMS DER of a PKI token, PKIZ token or CMS PEM text, chosen by its first bytes.
-    pub fn token_der(&self, token: &[u8]) -> Result<Vec<u8>> {
-        if token.len() > self.limits.max_token_len {
-            return Err(Error::LimitExceeded {
-                what: LimitKind::TokenLength,
-                limit: self.limits.max_token_len,
-            });
-        }
-        if token.starts_with(PKIZ_PREFIX.as_bytes()) {
-            let pem = pkiz::uncompress(token, &self.limits)?;
-            pem_to_der(&pem, &self.limits)
-        } else if token.trim_ascii_start().starts_with(b"-----BEGIN") {
-            pem_to_der(token, &self.limits)
-        } else {
-            pki_token_to_der(token, &self.limits)
-        }
+        unix_time(at)?;
+        let decoded = form::decode(token, &self.limits)?;
+        self.verify_der_at(&decoded.der, at)
     }
 
     /// Verifies a CMS DER (or BER) document at `at`, returning the signed content.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
-        if der.len() > self.limits.max_token_len {
-            return Err(Error::LimitExceeded {
-                what: LimitKind::TokenLength,
-                limit: self.limits.max_token_len,
-            });
-        }
+        unix_time(at)?;
+        self.limits.check(LimitKind::TokenLength, der.len())?;
         let document = cms::parse(der)?;
         self.verify_document_at(document, at)
     }

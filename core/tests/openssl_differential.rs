@@ -488,3 +488,84 @@ fn every_digest_verifies_and_hash_algorithms_cover_them() {
         assert!(md.parse::<HashAlgorithm>().unwrap().is_cms_digest());
     }
 }
+
+/// One token text is one document: OpenSSL's CMS PEM reader also takes a block labelled
+/// `CERTIFICATE` and skips other text, so a text with a relabelled document in front of another
+/// would verify as the first document in OpenSSL and as the second in a reader that skipped the
+/// first block. kstoken refuses any such text, bare, as PEM or inside a PKIZ token; whatever it
+/// accepts, OpenSSL verifies to the same content.
+#[test]
+fn pem_texts_mean_one_document_to_both() {
+    let dir = Workdir::new();
+    let (ca, signing) = keystone_pki(&dir, 2048);
+    let signer = Signer::new(&signing.cert_pem, &signing.key_pem).unwrap();
+    let verifier = Verifier::new(&signing.cert_pem, &ca.cert_pem).unwrap();
+    let at = unix_now();
+    let pem_a = signer.sign_pem(b"document A").unwrap();
+    let pem_b = signer.sign_pem(b"document B").unwrap();
+    let relabel = |pem: &str, label: &str| pem.replace("CMS-----", &format!("{label}-----"));
+    let as_certificate = relabel(&pem_a, "CERTIFICATE");
+
+    // The confusion itself, as OpenSSL sees it: the CERTIFICATE block is read as a CMS document.
+    let confused = format!("{as_certificate}{pem_b}");
+    let oracle = cms_verify(confused.as_bytes(), &signing.cert_path, &ca.cert_path, None);
+    assert!(oracle.ok(), "{}", oracle.stderr);
+    assert_eq!(oracle.stdout, b"document A");
+    let pkiz = kstoken::pkiz::compress(confused.as_bytes(), 6).unwrap();
+    for text in [confused.clone(), format!("  \n{confused}"), pkiz] {
+        assert!(
+            matches!(
+                verifier.verify_at(text.as_bytes(), at),
+                Err(Error::Malformed(_))
+            ),
+            "{text:?} must be refused, not read as one of its documents"
+        );
+    }
+
+    // Every text: kstoken accepts only what OpenSSL verifies to the same content.
+    let texts = [
+        pem_b.clone(),
+        relabel(&pem_b, "PKCS7"),
+        format!("\r\n\n{pem_b}\n\t "),
+        confused,
+        format!("{pem_a}{pem_b}"),
+        format!("{}{pem_b}", relabel(&pem_a, "PKCS7")),
+        format!("{pem_b}{as_certificate}"),
+        as_certificate.clone(),
+        format!("junk before\n{pem_b}"),
+        format!("{pem_b}junk after\n"),
+        format!("{}\n{pem_b}", relabel(&pem_a, "X509 CRL")),
+    ];
+    let mut accepted = 0;
+    for text in texts {
+        let oracle = cms_verify(text.as_bytes(), &signing.cert_path, &ca.cert_path, None);
+        let ours = verifier.verify_at(text.as_bytes(), at);
+        let wrapped = verifier.verify_at(
+            kstoken::pkiz::compress(text.as_bytes(), 6)
+                .unwrap()
+                .as_bytes(),
+            at,
+        );
+        assert_eq!(
+            ours.as_ref().ok(),
+            wrapped.as_ref().ok(),
+            "{text:?}: PKIZ and PEM agree"
+        );
+        if let Ok(content) = ours {
+            assert!(oracle.ok(), "{text:?}: openssl rejects ({})", oracle.stderr);
+            assert_eq!(content, oracle.stdout, "{text:?}");
+            accepted += 1;
+        } else {
+            assert!(
+                matches!(ours, Err(Error::Malformed(_))),
+                "{text:?}: {ours:?}"
+            );
+        }
+    }
+    assert_eq!(
+        accepted, 3,
+        "the document, its PKCS7 label, surrounding whitespace"
+    );
+    // Certificates are still read by the same reader.
+    assert!(kstoken::bind::x509_fingerprint(&signing.cert_pem).is_ok());
+}

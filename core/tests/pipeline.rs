@@ -10,7 +10,8 @@ use kstoken::hash::hash_hex;
 use kstoken::pki_setup::{generate, PkiOptions};
 use kstoken::revocation::{self, RevokedEntry};
 use kstoken::{
-    validate, HashAlgorithm, Limits, Policy, Rejection, RevocationList, Signer, Step, Verifier,
+    HashAlgorithm, HashAlgorithms, Limits, Policy, Rejection, RevocationList, Signer, Step,
+    ValidateError, Validated, Verifier,
 };
 use kstoken_testkit::{cms_sign, keystone_pki, Workdir};
 use serde_json::{json, Value};
@@ -43,6 +44,23 @@ fn token(set: &str, name: &str) -> String {
     } else {
         text
     }
+}
+
+/// The pipeline at a precise instant, with its rejection (these tests never pass a bad clock).
+fn validate(
+    token: &str,
+    verifier: &Verifier,
+    revocations: Option<&RevocationList>,
+    policy: &Policy,
+    auth: &AuthContext<'_>,
+    now: OffsetDateTime,
+) -> Result<Validated, Rejection> {
+    kstoken::validate_instant(token, verifier, revocations, policy, auth, now).map_err(
+        |e| match e {
+            ValidateError::Rejected(r) => r,
+            other => panic!("not a rejection: {other}"),
+        },
+    )
 }
 
 fn clock() -> OffsetDateTime {
@@ -92,7 +110,8 @@ fn upstream_revoked_tokens_are_rejected_with_the_upstream_list() {
             vec![hash_hex(
                 token(set, "auth_token_scoped.pem").as_bytes(),
                 HashAlgorithm::Md5
-            )]
+            )
+            .unwrap()]
         );
         assert_eq!(ok.body.version, kstoken::body::TokenVersion::V2);
         let expired = validate(
@@ -135,23 +154,24 @@ fn revocation_by_every_hash_algorithm_and_by_audit_id() {
     let tok = token(set, "auth_token_scoped.pem");
     for alg in HashAlgorithm::ALL {
         let list = RevocationList::from_entries(vec![RevokedEntry {
-            id: Some(hash_hex(tok.as_bytes(), alg)),
+            id: Some(hash_hex(tok.as_bytes(), alg).unwrap()),
             expires: None,
             audit_id: None,
         }])
         .unwrap();
         let with = Policy {
-            hash_algorithms: vec![HashAlgorithm::Md5, alg],
+            hash_algorithms: HashAlgorithms::new([HashAlgorithm::Md5, alg]).unwrap(),
             ..Policy::default()
         };
         let err = validate(&tok, &v, Some(&list), &with, &no_auth(), clock()).unwrap_err();
         assert_eq!(err.step(), Step::RevokedByHash, "{alg}");
         let without = Policy {
-            hash_algorithms: vec![if alg == HashAlgorithm::Sha1 {
+            hash_algorithms: HashAlgorithms::new([if alg == HashAlgorithm::Sha1 {
                 HashAlgorithm::Sha256
             } else {
                 HashAlgorithm::Sha1
-            }],
+            }])
+            .unwrap(),
             ..Policy::default()
         };
         assert!(

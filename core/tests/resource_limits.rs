@@ -1,4 +1,5 @@
-//! Resource limits: each one at and just over its bound, and a PKIZ bomb's cost in time and memory.
+//! Resource limits: each one at and just over its bound (tokens, PKIZ, JSON, credentials, signed
+//! content), and a PKIZ bomb's cost in time and memory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -193,4 +194,85 @@ fn pkiz_bomb_is_refused_quickly_in_bounded_memory() {
     );
     // Time is reported, not asserted (timings belong to benchmarks).
     println!("PKIZ bomb refused in {} us", field("elapsed_us="));
+}
+
+#[test]
+fn credentials_and_content_have_limits_checked_before_parsing() {
+    const BODY: &[u8] = br#"{"token":{"expires_at":"2099-01-01T00:00:00Z"}}"#;
+    let pki = pki();
+    let (cert, key, ca) = (
+        &pki.signing_cert_pem,
+        &pki.signing_key_pem,
+        &pki.ca_cert_pem,
+    );
+    let longest = cert.len().max(key.len()).max(ca.len());
+    let at = Limits {
+        max_credential_len: longest,
+        max_content_len: BODY.len(),
+        ..Limits::default()
+    };
+    let signer = Signer::new_with_limits(cert, key, at).unwrap();
+    assert_eq!(signer.limits(), &at);
+    assert!(signer.sign_pki(BODY).is_ok());
+    let over = vec![b'x'; BODY.len() + 1];
+    assert_eq!(limit_of(signer.sign_der(&over)), LimitKind::ContentLength);
+    assert_eq!(limit_of(signer.sign_pki(&over)), LimitKind::ContentLength);
+    assert_eq!(limit_of(signer.sign_pkiz(&over)), LimitKind::ContentLength);
+    assert_eq!(limit_of(signer.sign_pem(&over)), LimitKind::ContentLength);
+    let verifier = Verifier::new_with_limits(cert, ca, at).unwrap();
+    assert_eq!(verifier.limits(), &at);
+    assert_eq!(
+        verifier
+            .verify(signer.sign_pki(BODY).unwrap().as_bytes())
+            .unwrap(),
+        BODY
+    );
+
+    let under = Limits {
+        max_credential_len: longest - 1,
+        ..at
+    };
+    let longest_is = |bytes: &Vec<u8>| bytes.len() == longest;
+    if longest_is(cert) || longest_is(key) {
+        assert_eq!(
+            limit_of(Signer::new_with_limits(cert, key, under)),
+            LimitKind::CredentialLength
+        );
+    }
+    if longest_is(cert) || longest_is(ca) {
+        assert_eq!(
+            limit_of(Verifier::new_with_limits(cert, ca, under)),
+            LimitKind::CredentialLength
+        );
+    }
+    // Garbage over the limit is refused as too long, not parsed; under it, as unreadable.
+    let junk = vec![b'-'; 4096];
+    let small = Limits {
+        max_credential_len: 4095,
+        ..Limits::default()
+    };
+    assert_eq!(
+        limit_of(Verifier::new_with_limits(&junk, ca, small)),
+        LimitKind::CredentialLength
+    );
+    assert_eq!(
+        limit_of(Verifier::new_with_limits(cert, &junk, small)),
+        LimitKind::CredentialLength
+    );
+    assert_eq!(
+        limit_of(Signer::new_with_limits(cert, &junk, small)),
+        LimitKind::CredentialLength
+    );
+    assert!(matches!(
+        Verifier::new(&junk, ca),
+        Err(Error::CertificateConfig(_))
+    ));
+    // The defaults: credentials up to 16 MiB, content up to 1 MiB.
+    let defaults = Limits::default();
+    assert_eq!(defaults.max_credential_len, 16 << 20);
+    let signer = Signer::new(cert, key).unwrap();
+    assert_eq!(
+        limit_of(signer.sign_pki(&vec![b'x'; defaults.max_content_len + 1])),
+        LimitKind::ContentLength
+    );
 }

@@ -3,8 +3,8 @@
 
 use std::ffi::c_char;
 
-use kstoken::bind::{enforce, AuthContext, BindMode};
-use serde_json::Value;
+use kstoken::bind::{enforce, parse_section, AuthContext, BindMode};
+use kstoken::Limits;
 
 use crate::bytes::{input_str, optional_input, optional_ref, optional_str};
 use crate::panic::boundary;
@@ -57,7 +57,8 @@ pub(crate) unsafe fn auth_context<'a>(
 /// means the token has no bind section. `auth` may be NULL (nothing authenticated).
 ///
 /// Returns `KST_OK` if the request may use the token, `KST_BIND_REJECTED` if not (the message says
-/// why), `KST_MALFORMED` if `bind_json` is not a JSON object or `null`.
+/// why), `KST_MALFORMED` if `bind_json` is not a JSON object or `null`, `KST_LIMIT_EXCEEDED` if it
+/// is larger or deeper than the default limits (1 MiB, 64 levels).
 ///
 /// # Safety
 /// `mode` is a NUL-terminated string; `bind_json` is NULL or points to `bind_json_len` readable
@@ -82,22 +83,7 @@ pub unsafe extern "C" fn kst_check_bind(
         };
         let bind = match bind_json {
             None => None,
-            Some(json) => match serde_json::from_slice::<Value>(json) {
-                Ok(Value::Null) => None,
-                Ok(Value::Object(map)) => Some(map),
-                Ok(_) => {
-                    return Err(Failure::new(
-                        kst_result::KST_MALFORMED,
-                        "bind section is not a JSON object",
-                    ))
-                }
-                Err(e) => {
-                    return Err(Failure::new(
-                        kst_result::KST_MALFORMED,
-                        format!("bind section is not JSON: {e}"),
-                    ))
-                }
-            },
+            Some(json) => parse_section(json, &Limits::default())?,
         };
         enforce(&BindMode::parse(mode), bind.as_ref(), &auth)?;
         Ok(())

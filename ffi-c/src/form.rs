@@ -28,21 +28,13 @@ impl From<TokenForm> for kst_token_form {
     }
 }
 
-/// The detection rule for a `lenient` flag.
-pub(crate) fn rule(lenient: bool) -> DetectionRule {
-    if lenient {
-        DetectionRule::Lenient
-    } else {
-        DetectionRule::Upstream
-    }
-}
-
 /// Writes the form of `token` to `*out`.
 ///
 /// With `lenient` false this is keystoneclient's rule (`PKIZ_` prefix, else `MII` prefix), which
 /// misses PKI tokens whose DER is shorter than 256 or at least 16384 bytes. With `lenient` true a
 /// token whose first bytes decode to a DER SEQUENCE header spanning the whole token is PKI too.
-/// A token that is not UTF-8 is `KST_FORM_OTHER`.
+/// Surrounding ASCII whitespace (space, tab, CR, LF) is ignored; a token that is not UTF-8 is
+/// `KST_FORM_OTHER`.
 ///
 /// # Safety
 /// `token` points to `token_len` readable bytes; `out` is valid for writing a `kst_token_form`;
@@ -59,12 +51,9 @@ pub unsafe extern "C" fn kst_detect(
         let out = OutPtr::new(out, "out")?;
         // SAFETY: `token` points to `token_len` readable bytes, per the caller.
         let token = unsafe { input(token, token_len, "token") }?;
-        let form = match std::str::from_utf8(token) {
-            Ok(token) => detect_with(token, rule(lenient)).into(),
-            Err(_) => kst_token_form::KST_FORM_OTHER,
-        };
+        let form = detect_with(token, DetectionRule::from_lenient(lenient));
         // SAFETY: `out` was checked and is writable per the caller.
-        unsafe { out.set(form) };
+        unsafe { out.set(form.into()) };
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.

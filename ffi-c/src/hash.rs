@@ -12,7 +12,7 @@ use crate::signer::algorithm;
 /// Hashes a PKI or PKIZ token as sent on the wire (the id keystone stores and revokes it by):
 /// writes the lowercase hex digest to `*out`/`*out_len` (a NUL-terminated string), freed with
 /// `kst_bytes_free`. `algorithm_name` is `md5`, `sha1`, `sha224`, `sha256`, `sha384` or `sha512`
-/// (case-insensitive).
+/// (case-insensitive). Surrounding ASCII whitespace (space, tab, CR, LF) is not part of the token.
 ///
 /// Errors: `KST_NOT_PKI` if the token is neither `MII...` nor `PKIZ_...` (keystoneclient returns
 /// such tokens unhashed: use the token itself as its id), `KST_INVALID_ARGUMENT` for an unknown
@@ -40,9 +40,8 @@ pub unsafe extern "C" fn kst_hash_token(
             )
         };
         let algorithm = algorithm(name)?;
-        let not_pki = || Failure::new(kst_result::KST_NOT_PKI, "not a PKI or PKIZ token");
-        let token = std::str::from_utf8(token).map_err(|_| not_pki())?;
-        let hex = hash_token(token, algorithm).ok_or_else(not_pki)?;
+        let hex = hash_token(token, algorithm)?
+            .ok_or_else(|| Failure::new(kst_result::KST_NOT_PKI, "not a PKI or PKIZ token"))?;
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(hex.as_bytes()) };
         Ok(())

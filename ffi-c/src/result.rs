@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CStr, CString};
 
 use kstoken::bind::BindRejection;
-use kstoken::{Error, Rejection, VerifyFailure};
+use kstoken::{Error, Rejection, ValidateError};
 
 use crate::panic::{boundary_value, boundary_void};
 
@@ -33,6 +33,8 @@ pub enum kst_result {
     KST_LIMIT_EXCEEDED = 102,
     /// Signing failed, for instance because the key does not match the certificate.
     KST_SIGNING = 103,
+    /// Generating a PKI failed inside OpenSSL.
+    KST_PKI_SETUP = 104,
     /// Verification: no signing certificate matches the signer ("signer certificate not found").
     KST_SIGNER_NOT_FOUND = 200,
     /// Verification: the signature does not match the content ("content verify error").
@@ -64,7 +66,7 @@ pub enum kst_result {
 
 impl kst_result {
     /// Every code, in numeric order.
-    pub(crate) const ALL: [kst_result; 22] = [
+    pub(crate) const ALL: [kst_result; 23] = [
         kst_result::KST_OK,
         kst_result::KST_NULL_PARAMETER,
         kst_result::KST_INVALID_ARGUMENT,
@@ -74,6 +76,7 @@ impl kst_result {
         kst_result::KST_MALFORMED,
         kst_result::KST_LIMIT_EXCEEDED,
         kst_result::KST_SIGNING,
+        kst_result::KST_PKI_SETUP,
         kst_result::KST_SIGNER_NOT_FOUND,
         kst_result::KST_BAD_SIGNATURE,
         kst_result::KST_CERT_EXPIRED,
@@ -101,6 +104,7 @@ impl kst_result {
             kst_result::KST_MALFORMED => c"malformed token",
             kst_result::KST_LIMIT_EXCEEDED => c"resource limit exceeded",
             kst_result::KST_SIGNING => c"signing failed",
+            kst_result::KST_PKI_SETUP => c"PKI setup failed",
             kst_result::KST_SIGNER_NOT_FOUND => c"signer certificate not found",
             kst_result::KST_BAD_SIGNATURE => c"content verify error",
             kst_result::KST_CERT_EXPIRED => c"certificate has expired",
@@ -153,56 +157,37 @@ impl Failure {
     }
 }
 
-/// The code of a verification failure reason.
-fn verify_code(reason: VerifyFailure) -> kst_result {
-    match reason {
-        VerifyFailure::SignerNotFound => kst_result::KST_SIGNER_NOT_FOUND,
-        VerifyFailure::BadSignature => kst_result::KST_BAD_SIGNATURE,
-        VerifyFailure::CertificateExpired => kst_result::KST_CERT_EXPIRED,
-        VerifyFailure::CertificateNotYetValid => kst_result::KST_CERT_NOT_YET_VALID,
-        VerifyFailure::UntrustedChain => kst_result::KST_UNTRUSTED_CHAIN,
-        VerifyFailure::UnsuitablePurpose => kst_result::KST_UNSUITABLE_PURPOSE,
-        VerifyFailure::UnsupportedAlgorithm => kst_result::KST_UNSUPPORTED_ALGORITHM,
-        _ => kst_result::KST_VERIFICATION_FAILED,
-    }
-}
-
-/// The code of a core error.
-pub(crate) fn error_code(error: &Error) -> kst_result {
-    match error {
-        Error::CertificateConfig(_) => kst_result::KST_CERTIFICATE_CONFIG,
-        Error::Malformed(_) => kst_result::KST_MALFORMED,
-        Error::Verification { reason, .. } => verify_code(*reason),
-        Error::LimitExceeded { .. } => kst_result::KST_LIMIT_EXCEEDED,
-        Error::Signing(_) => kst_result::KST_SIGNING,
-        Error::InvalidArgument(_) => kst_result::KST_INVALID_ARGUMENT,
-        _ => kst_result::KST_UNKNOWN_ERROR,
-    }
+/// The C code for a core code ([`Error::code`] and the like give `kst_result` values): an unknown
+/// number from a newer core is `KST_UNKNOWN_ERROR`, or `KST_VERIFICATION_FAILED` in 200-299.
+fn code(value: u32) -> kst_result {
+    kst_result::from_u32(value).unwrap_or(if (200..300).contains(&value) {
+        kst_result::KST_VERIFICATION_FAILED
+    } else {
+        kst_result::KST_UNKNOWN_ERROR
+    })
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        Failure::new(error_code(&error), error.to_string())
+        Failure::new(code(error.code()), error.to_string())
     }
 }
 
 impl From<BindRejection> for Failure {
     fn from(rejection: BindRejection) -> Self {
-        Failure::new(kst_result::KST_BIND_REJECTED, rejection.to_string())
+        Failure::new(code(rejection.code()), rejection.to_string())
     }
 }
 
 impl From<Rejection> for Failure {
     fn from(rejection: Rejection) -> Self {
-        let code = match &rejection {
-            Rejection::NotPki => kst_result::KST_NOT_PKI,
-            Rejection::Revoked { .. } => kst_result::KST_REVOKED,
-            Rejection::Verification(error) => error_code(error),
-            Rejection::Body(_) => kst_result::KST_BODY_INVALID,
-            Rejection::Expired => kst_result::KST_EXPIRED,
-            Rejection::Bind(_) => kst_result::KST_BIND_REJECTED,
-        };
-        Failure::new(code, rejection.to_string())
+        Failure::new(code(rejection.code()), rejection.to_string())
+    }
+}
+
+impl From<ValidateError> for Failure {
+    fn from(error: ValidateError) -> Self {
+        Failure::new(code(error.code()), error.to_string())
     }
 }
 
@@ -305,5 +290,26 @@ mod tests {
             assert!(!code.message().to_bytes().is_empty());
         }
         assert_eq!(kst_result::from_u32(12345), None);
+    }
+
+    #[test]
+    fn core_codes_are_c_codes() {
+        for kind in kstoken::ErrorKind::ALL {
+            assert_eq!(code(kind.code()) as u32, kind.code(), "{kind}");
+        }
+        for reason in kstoken::VerifyFailure::ALL {
+            assert_eq!(code(reason.code()) as u32, reason.code(), "{reason:?}");
+        }
+        for r in [
+            Rejection::NotPki,
+            Rejection::Revoked { by_audit_id: false },
+            Rejection::Expired,
+            Rejection::Bind(BindRejection::MissingBind),
+            Rejection::Body(Error::Malformed(String::new())),
+        ] {
+            assert_eq!(code(r.code()) as u32, r.code(), "{r:?}");
+        }
+        assert_eq!(code(250), kst_result::KST_VERIFICATION_FAILED);
+        assert_eq!(code(150), kst_result::KST_UNKNOWN_ERROR);
     }
 }

@@ -73,7 +73,8 @@ pub unsafe extern "C" fn kst_revocation_list_from_signed(
     }
 }
 
-/// As `kst_revocation_list_from_signed`, verifying at `at` (Unix seconds).
+/// As `kst_revocation_list_from_signed`, verifying at `at` (Unix seconds; outside the years 1 to
+/// 9999 it is `KST_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `kst_revocation_list_from_signed`.

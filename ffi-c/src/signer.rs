@@ -29,7 +29,8 @@ pub(crate) fn algorithm(name: &str) -> Result<HashAlgorithm, Failure> {
 /// the bytes are signed as given. Free it with `kst_signer_free`.
 ///
 /// Errors: `KST_CERTIFICATE_CONFIG` (unreadable certificate or key), `KST_SIGNING` (the key does
-/// not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`).
+/// not match the certificate), `KST_INVALID_ARGUMENT` (unknown digest name, or `md5`),
+/// `KST_LIMIT_EXCEEDED` (a certificate or key over 16 MiB, refused before it is read).
 ///
 /// # Safety
 /// `cert`/`key` point to `*_len` readable bytes; `digest` is NULL or a NUL-terminated string;
@@ -118,7 +119,8 @@ unsafe fn sign(
 }
 
 /// Signs `data` (a token body) into a PKI token (`MII...`), written to `*out`/`*out_len` and
-/// freed with `kst_bytes_free`.
+/// freed with `kst_bytes_free`. `data` over 1 MiB is `KST_LIMIT_EXCEEDED`, refused before
+/// anything is allocated.
 ///
 /// # Safety
 /// `signer` is a live signer; `data` points to `data_len` readable bytes; `out`/`out_len` are

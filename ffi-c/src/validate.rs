@@ -5,18 +5,17 @@ use std::ffi::c_char;
 
 use kstoken::bind::BindMode;
 use kstoken::pipeline::{validate, Policy, Validated};
-use kstoken::HashAlgorithm;
+use kstoken::{DetectionRule, HashAlgorithms};
 use time::OffsetDateTime;
 
 use crate::bind::{auth_context, kst_auth_context};
 use crate::bytes::{
     free_handle, input, input_ref, input_str, optional_ref, OutBytes, OutHandle, OutPtr,
 };
-use crate::form::{kst_token_form, rule};
+use crate::form::kst_token_form;
 use crate::panic::boundary;
 use crate::result::{kst_error, kst_result, Failure};
 use crate::revocation::kst_revocation_list;
-use crate::signer::algorithm;
 use crate::verifier::kst_verifier;
 
 /// What validation enforces (keystonemiddleware's configuration). A new policy has the
@@ -65,7 +64,8 @@ pub unsafe extern "C" fn kst_policy_new(
 /// names as `kst_hash_token` takes them, spaces ignored. The token's hashes are computed in this
 /// order, returned by `kst_validated_hash`, and all checked against the revocation list.
 ///
-/// Errors: `KST_INVALID_ARGUMENT` for an unknown name or an empty list (the policy is unchanged).
+/// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list (the policy is
+/// unchanged). A repeated algorithm counts once.
 ///
 /// # Safety
 /// `policy` is a live policy not used concurrently; `algorithms` is a NUL-terminated string;
@@ -84,16 +84,7 @@ pub unsafe extern "C" fn kst_policy_set_hash_algorithms(
                 input_str(algorithms, "algorithms")?,
             )
         };
-        let parsed = algorithms
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(algorithm)
-            .collect::<Result<Vec<HashAlgorithm>, Failure>>()?;
-        if parsed.is_empty() {
-            return Err(Failure::invalid("empty list of hash algorithms"));
-        }
-        policy.inner.hash_algorithms = parsed;
+        policy.inner.hash_algorithms = algorithms.parse::<HashAlgorithms>()?;
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -141,7 +132,7 @@ pub unsafe extern "C" fn kst_policy_set_lenient_detection(
     let body = || {
         // SAFETY: `policy` is NULL or live and not aliased, per the caller.
         let policy = unsafe { policy.as_mut() }.ok_or_else(|| Failure::null("policy"))?;
-        policy.inner.detection = rule(lenient);
+        policy.inner.detection = DetectionRule::from_lenient(lenient);
         Ok(())
     };
     // SAFETY: `err` is NULL or writable, per the caller.
@@ -202,7 +193,7 @@ pub unsafe extern "C" fn kst_validate(
 /// The code says which step rejected the token: `KST_NOT_PKI` (not PKI/PKIZ: validate online),
 /// `KST_REVOKED`, `KST_MALFORMED`/`KST_LIMIT_EXCEEDED`/verification failures (200-299) from the
 /// signature step, `KST_BODY_INVALID`, `KST_EXPIRED`, `KST_BIND_REJECTED`;
-/// `KST_INVALID_ARGUMENT` if `at` is out of range.
+/// `KST_INVALID_ARGUMENT` if `at` is outside the years 1 to 9999.
 ///
 /// # Safety
 /// `token` points to `token_len` readable bytes; `verifier` is live; `revocations`, `policy` are
@@ -233,8 +224,6 @@ pub unsafe extern "C" fn kst_validate_at(
                 auth_context(auth)?,
             )
         };
-        let now = OffsetDateTime::from_unix_timestamp(at)
-            .map_err(|e| Failure::invalid(format!("time {at} out of range: {e}")))?;
         let default_policy;
         let policy = match policy {
             Some(p) => &p.inner,
@@ -243,20 +232,13 @@ pub unsafe extern "C" fn kst_validate_at(
                 &default_policy
             }
         };
-        // A token that is not UTF-8 is not a PKI or PKIZ token.
-        let token = std::str::from_utf8(token).map_err(|_| {
-            Failure::new(
-                kst_result::KST_NOT_PKI,
-                "not a PKI or PKIZ token (not UTF-8)",
-            )
-        })?;
         let inner = validate(
             token,
             &verifier.inner,
             revocations.map(|r| &r.inner),
             policy,
             &auth,
-            now,
+            at,
         )?;
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(kst_validated { inner }) };

@@ -46,6 +46,7 @@ impl From<kst_limits> for Limits {
             max_inflated_len: l.max_inflated_len,
             max_json_len: l.max_json_len,
             max_json_depth: l.max_json_depth,
+            ..Limits::default()
         }
     }
 }
@@ -73,7 +74,8 @@ pub unsafe extern "C" fn kst_limits_default(
 /// signer; none serves as an intermediate, like `openssl cms -certfile`) and the PEM CA bundle
 /// (intermediates and roots), with the default limits. Free it with `kst_verifier_free`.
 ///
-/// Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable.
+/// Errors: `KST_CERTIFICATE_CONFIG` if a bundle is empty or unreadable, `KST_LIMIT_EXCEEDED` if
+/// one is over 16 MiB (checked before it is read).
 ///
 /// # Safety
 /// `signing_certs`/`ca` point to `*_len` readable bytes; `out` is valid for writing a pointer;
@@ -126,7 +128,7 @@ pub unsafe extern "C" fn kst_verifier_new_with_limits(
             )
         };
         let limits = limits.map_or_else(Limits::default, |l| (*l).into());
-        let inner = Verifier::new(signing_certs, ca)?.with_limits(limits);
+        let inner = Verifier::new_with_limits(signing_certs, ca, limits)?;
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(kst_verifier { inner }) };
         Ok(())
@@ -137,6 +139,8 @@ pub unsafe extern "C" fn kst_verifier_new_with_limits(
 
 /// Verifies a PKI token, a PKIZ token or CMS PEM text now; on success writes the signed content
 /// (the token body JSON) to `*out`/`*out_len`, to be freed with `kst_bytes_free`.
+///
+/// Surrounding ASCII whitespace (space, tab, CR, LF) of the token is ignored.
 ///
 /// Errors: `KST_MALFORMED`, `KST_LIMIT_EXCEEDED`, or a verification failure (200-299).
 ///
@@ -166,7 +170,8 @@ pub unsafe extern "C" fn kst_verifier_verify(
     }
 }
 
-/// As `kst_verifier_verify`, with the clock at `at` (Unix seconds, like `openssl cms -attime`).
+/// As `kst_verifier_verify`, with the clock at `at` (Unix seconds, like `openssl cms -attime`;
+/// outside the years 1 to 9999 it is `KST_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// As `kst_verifier_verify`.

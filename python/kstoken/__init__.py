@@ -9,19 +9,27 @@ The fast API (build objects once, share them between threads; the GIL is release
 
 ``kstoken.cms`` is a drop-in for ``keystoneclient.common.cms``; ``kstoken.compat`` patches it into
 keystoneclient and keystonemiddleware; ``kstoken.exceptions`` holds the exception classes.
+
+Certificates, keys and CA bundles (paths or inline PEM) are accepted up to 1 MiB each; tokens are
+checked against the verifier's limits before Python copies them. ``Iterable[str]`` parameters refuse
+a bare ``str``. ``os.fork()`` waits for kstoken calls running in other threads, so a child never
+inherits a lock one of them held (see ``kstoken._fork`` for what that cannot cover).
 """
 
+import collections.abc
 import datetime
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-from kstoken import _kstoken
+from kstoken import _args, _fork, _kstoken
+from kstoken._credentials import check_credential_len, read_credential
 from kstoken.exceptions import (
     BindError,
     CertificateConfigError,
     CMSError,
     KstokenError,
+    LimitExceededError,
     SigningError,
     TokenRejected,
     VerificationError,
@@ -55,26 +63,28 @@ Text = Union[str, bytes]
 _PEM_MARK = "-----BEGIN "
 
 
+def _utf8(text: Any) -> Any:
+    """A ``str`` to sign as UTF-8 bytes (a lone surrogate raises ``UnicodeEncodeError``)."""
+    return text.encode("utf-8") if isinstance(text, str) and not text.isascii() else text
+
+
 def _load(value: PemOrPath, what: str) -> bytes:
-    """PEM given inline (``str``/``bytes`` containing ``-----BEGIN``) or read from a path."""
+    """PEM given inline (``str``/``bytes`` containing ``-----BEGIN``) or read from a path.
+
+    Either way at most ``MAX_CREDENTIAL_LEN`` bytes (see ``kstoken._credentials``) are accepted.
+    """
     if isinstance(value, str) and _PEM_MARK in value:
-        return value.encode("utf-8")
+        check_credential_len(value, what)
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise CertificateConfigError("%s is not UTF-8 text: %s" % (what, e.reason)) from None
     if isinstance(value, (bytes, bytearray)) and _PEM_MARK.encode() in value:
+        check_credential_len(value, what)
         return bytes(value)
     if not isinstance(value, (str, bytes, os.PathLike)):
         raise TypeError("%s must be PEM text or a path, not %s" % (what, type(value).__name__))
-    try:
-        with open(value, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise CertificateConfigError("cannot read %s %s: %s" % (what, value, e.strerror)) from None
-
-
-def _algorithm_names(algorithms: Union[str, Iterable[str]]) -> List[str]:
-    names = [algorithms] if isinstance(algorithms, str) else list(algorithms)
-    if not names:
-        raise ValueError("at least one hash algorithm is needed")
-    return names
+    return read_credential(value, what)[1]
 
 
 class Verifier:
@@ -86,7 +96,7 @@ class Verifier:
     ``max_inflated_len``, ``max_json_len``, ``max_json_depth`` (1 MiB, 1 MiB, 1 MiB, 64).
     """
 
-    __slots__ = ("_native", "hash_algorithms", "__weakref__")
+    __slots__ = ("_native", "_max_token_len", "hash_algorithms", "__weakref__")
 
     def __init__(
         self,
@@ -99,19 +109,23 @@ class Verifier:
         max_json_len: Optional[int] = None,
         max_json_depth: Optional[int] = None,
     ) -> None:
-        names = _algorithm_names(hash_algorithms)
-        _kstoken.hash_hex(b"", names[0])  # validate names early
-        for name in names[1:]:
-            _kstoken.hash_hex(b"", name)
+        names = _args.str_or_items(hash_algorithms, "hash_algorithms")
+        for name in names:  # validate names early
+            with _fork.guard:
+                _kstoken.hash_hex(b"", name)
         self.hash_algorithms: Tuple[str, ...] = tuple(names)
-        self._native = _kstoken.Verifier(
-            _load(signing_cert, "signing certificate"),
-            _load(ca, "CA bundle"),
-            max_token_len=max_token_len,
-            max_inflated_len=max_inflated_len,
-            max_json_len=max_json_len,
-            max_json_depth=max_json_depth,
-        )
+        cert_pem = _load(signing_cert, "signing certificate")
+        ca_pem = _load(ca, "CA bundle")
+        with _fork.guard:
+            self._native = _kstoken.Verifier(
+                cert_pem,
+                ca_pem,
+                max_token_len=max_token_len,
+                max_inflated_len=max_inflated_len,
+                max_json_len=max_json_len,
+                max_json_depth=max_json_depth,
+            )
+        self._max_token_len: int = self._native.max_token_len
 
     def verify(self, token: Text, at: Optional[int] = None) -> bytes:
         """Verify a PKI token, a PKIZ token or CMS PEM; return the signed content.
@@ -120,17 +134,38 @@ class Verifier:
         default now.
 
         :raises VerificationError: signature, signer or chain rejected (returncode 4, ``.reason``).
-        :raises CMSError: the token cannot be decoded.
+        :raises CMSError: the token cannot be decoded (``LimitExceededError`` when over a limit,
+            ``MalformedTokenError`` for a ``str`` that is not UTF-8 text).
         """
-        return self._native.verify(token, at)  # type: ignore[no-any-return]
+        _args.token(token, self._max_token_len)
+        with _fork.guard:
+            return self._native.verify(token, at)  # type: ignore[no-any-return]
 
     def verify_json(self, token: Text, at: Optional[int] = None) -> Any:
-        """:meth:`verify`, then decode the content as JSON."""
-        return json.loads(self._native.verify(token, at))
+        """:meth:`verify`, then decode the content as JSON.
+
+        The content must fit ``max_json_len`` and ``max_json_depth`` before it is decoded.
+
+        :raises LimitExceededError: the content is larger or nested deeper than the limits.
+        :raises ValueError: the content is not JSON (``json.JSONDecodeError``, ``UnicodeDecodeError``).
+        """
+        _args.token(token, self._max_token_len)
+        with _fork.guard:
+            content = self._native.verify_json(token, at)
+        try:
+            return json.loads(content)
+        except RecursionError:
+            # only when max_json_depth was raised past what Python's json module can nest
+            raise LimitExceededError(
+                "JSON nesting depth exceeds what Python's json module can decode",
+                "JSON nesting depth",
+            ) from None
 
     def hash(self, token: str) -> List[str]:
         """The token's cache keys: its hashes for PKI/PKIZ tokens, else ``[token]`` (as the middleware)."""
-        hashes = _kstoken.hash_token(token, list(self.hash_algorithms))
+        _args.token(token, None)
+        with _fork.guard:
+            hashes = _kstoken.hash_token(token, list(self.hash_algorithms))
         return [token] if hashes is None else hashes  # type: ignore[no-any-return]
 
     def validate(
@@ -156,20 +191,29 @@ class Verifier:
         :raises TokenRejected: with ``.step`` one of ``detect`` (not PKI: validate online),
             ``revoked_by_hash``, ``signature``, ``body``, ``revoked_by_audit_id``, ``expiry``,
             ``bind``; ``.cause`` holds the underlying exception (VerificationError, CMSError,
-            BindError) where there is one.
+            BindError) where there is one. A ``str`` token with a lone surrogate (not UTF-8 text)
+            is rejected like any malformed token, never raised as ``UnicodeEncodeError``.
+        :raises TypeError: ``revocation_list`` is not a :class:`RevocationList`.
         """
-        result = _kstoken.validate(
-            token,
-            self._native,
-            None if revocation_list is None else revocation_list._native,
-            hash_algorithms=list(self.hash_algorithms),
-            bind_mode=bind_mode,
-            lenient=lenient,
-            auth_type=auth_type,
-            remote_user=remote_user,
-            client_cert=client_cert,
-            now=now,
+        revocations = (
+            None
+            if revocation_list is None
+            else _args.kstoken_object(revocation_list, RevocationList, "revocation_list")
         )
+        token = _args.pipeline_token(token)
+        with _fork.guard:
+            result = _kstoken.validate(
+                token,
+                self._native,
+                revocations,
+                hash_algorithms=list(self.hash_algorithms),
+                bind_mode=bind_mode,
+                lenient=lenient,
+                auth_type=auth_type,
+                remote_user=remote_user,
+                client_cert=client_cert,
+                now=now,
+            )
         return ValidatedToken(*result)
 
     def __repr__(self) -> str:
@@ -224,6 +268,7 @@ class ValidatedToken:
 
 def validate(token: str, verifier: Verifier, **kwargs: Any) -> ValidatedToken:
     """:meth:`Verifier.validate` as a function."""
+    _args.kstoken_object(verifier, Verifier, "verifier")
     return verifier.validate(token, **kwargs)
 
 
@@ -236,10 +281,19 @@ class RevocationList:
 
     __slots__ = ("_native", "__weakref__")
 
-    def __init__(self, entries: Iterable[Dict[str, Optional[str]]] = ()) -> None:
-        self._native = _kstoken.RevocationList(
-            [(e.get("id"), e.get("expires"), e.get("audit_id")) for e in entries]
-        )
+    def __init__(self, entries: Iterable[Mapping[str, Optional[str]]] = ()) -> None:
+        """:raises TypeError: ``entries`` is not an iterable of mappings (a bare dict or str is not)."""
+        if isinstance(entries, (str, bytes, bytearray, collections.abc.Mapping)):
+            raise TypeError(
+                "entries must be an iterable of dicts, not a bare %s (wrap one entry in a list)"
+                % type(entries).__name__
+            )
+        rows = []
+        for e in entries:
+            if not isinstance(e, collections.abc.Mapping):
+                raise TypeError("each entry must be a dict, not %s" % type(e).__name__)
+            rows.append((e.get("id"), e.get("expires"), e.get("audit_id")))
+        self._native = _kstoken.RevocationList(rows)
 
     @classmethod
     def _wrap(cls, native: Any) -> "RevocationList":
@@ -258,12 +312,22 @@ class RevocationList:
 
         :raises VerificationError: the signature does not verify.
         :raises CMSError: the body or the list cannot be decoded.
+        :raises TypeError: ``verifier`` is not a :class:`Verifier`.
         """
-        return cls._wrap(_kstoken.RevocationList.from_signed(body, verifier._native, at))
+        native_verifier = _args.kstoken_object(verifier, Verifier, "verifier")
+        _args.token(body, None)
+        with _fork.guard:
+            return cls._wrap(_kstoken.RevocationList.from_signed(body, native_verifier, at))
 
     def is_revoked(self, hashes: Iterable[str] = (), audit_ids: Iterable[str] = ()) -> bool:
-        """Whether any of the token hashes or audit ids is listed."""
-        return self._native.is_revoked(list(hashes), list(audit_ids))  # type: ignore[no-any-return]
+        """Whether any of the token hashes or audit ids is listed.
+
+        Both are iterables of ``str``: a bare ``str`` is refused with ``TypeError`` (it would be
+        looked up one character at a time); pass ``[token_hash]``, or use :meth:`contains_hash`.
+        """
+        return self._native.is_revoked(  # type: ignore[no-any-return]
+            _args.str_items(hashes, "hashes"), _args.str_items(audit_ids, "audit_ids")
+        )
 
     def contains_hash(self, token_hash: str) -> bool:
         return self._native.contains_hash(token_hash)  # type: ignore[no-any-return]
@@ -291,8 +355,13 @@ class RevocationList:
         return self._native.to_json()  # type: ignore[no-any-return]
 
     def sign(self, signer: "Signer") -> str:
-        """keystone's signed response body ``{"signed": "<CMS PEM>"}``."""
-        return self._native.sign(signer._native)  # type: ignore[no-any-return]
+        """keystone's signed response body ``{"signed": "<CMS PEM>"}``.
+
+        :raises TypeError: ``signer`` is not a :class:`Signer`.
+        """
+        native_signer = _args.kstoken_object(signer, Signer, "signer")
+        with _fork.guard:
+            return self._native.sign(native_signer)  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
         return len(self._native)
@@ -313,30 +382,42 @@ class Signer:
     def __init__(
         self, cert: PemOrPath, key: PemOrPath, *, digest: str = "sha256", binary: bool = False
     ) -> None:
-        self._native = _kstoken.Signer(
-            _load(cert, "signing certificate"), _load(key, "signing key"), digest=digest, binary=binary
-        )
+        cert_pem = _load(cert, "signing certificate")
+        key_pem = _load(key, "signing key")
+        with _fork.guard:
+            self._native = _kstoken.Signer(cert_pem, key_pem, digest=digest, binary=binary)
 
     @property
     def digest(self) -> str:
         """The digest algorithm name."""
         return self._native.digest  # type: ignore[no-any-return]
 
+    # A str to sign is encoded as UTF-8; one that cannot be (a lone surrogate) raises
+    # UnicodeEncodeError, a ValueError, as str.encode does.
+
     def sign_pki(self, text: Text) -> str:
         """Sign; return a PKI token (``cms_sign_token``)."""
-        return self._native.sign_pki(text)  # type: ignore[no-any-return]
+        data = _utf8(text)
+        with _fork.guard:
+            return self._native.sign_pki(data)  # type: ignore[no-any-return]
 
     def sign_pkiz(self, text: Text, compression_level: int = 6) -> str:
         """Sign; return a PKIZ token (``pkiz_sign``)."""
-        return self._native.sign_pkiz(text, compression_level)  # type: ignore[no-any-return]
+        data = _utf8(text)
+        with _fork.guard:
+            return self._native.sign_pkiz(data, compression_level)  # type: ignore[no-any-return]
 
     def sign_cms(self, text: Text) -> str:
         """Sign; return CMS PEM text (``cms_sign_text``)."""
-        return self._native.sign_cms(text)  # type: ignore[no-any-return]
+        data = _utf8(text)
+        with _fork.guard:
+            return self._native.sign_cms(data)  # type: ignore[no-any-return]
 
     def sign_der(self, text: Text) -> bytes:
         """Sign; return CMS DER."""
-        return self._native.sign_der(text)  # type: ignore[no-any-return]
+        data = _utf8(text)
+        with _fork.guard:
+            return self._native.sign_der(data)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return "<kstoken.Signer digest=%s>" % self.digest
@@ -345,9 +426,13 @@ class Signer:
 def hash_token(token: str, algorithms: Union[str, Iterable[str]] = ("md5",)) -> Optional[List[str]]:
     """Keystone's token-id hashes (``cms_hash_token``), one per algorithm, lowercase hex.
 
-    ``None`` unless ``token`` is a PKI (``MII``) or PKIZ (``PKIZ_``) token.
+    ``None`` unless ``token`` is a PKI (``MII``) or PKIZ (``PKIZ_``) token. ``algorithms`` is one
+    name or an iterable of names.
     """
-    return _kstoken.hash_token(token, _algorithm_names(algorithms))  # type: ignore[no-any-return]
+    names = _args.str_or_items(algorithms, "algorithms")
+    _args.token(token, None)
+    with _fork.guard:
+        return _kstoken.hash_token(token, names)  # type: ignore[no-any-return]
 
 
 def detect(token: str, lenient: bool = False) -> str:
@@ -356,6 +441,7 @@ def detect(token: str, lenient: bool = False) -> str:
     The default is keystone's rule (``MII`` / ``PKIZ_`` prefixes); ``lenient=True`` also recognises
     PKI tokens whose DER is shorter than 256 or longer than 16 KiB.
     """
+    _args.token(token, None)
     return _kstoken.detect(token, lenient)  # type: ignore[no-any-return]
 
 
@@ -372,6 +458,11 @@ def check_bind(
     ``bind`` the token's bind dict (or ``None``); ``auth_type`` / ``remote_user`` the WSGI
     ``AUTH_TYPE`` / ``REMOTE_USER``; ``client_cert`` the TLS client certificate (PEM or DER) for an
     ``x509`` bind. Returns ``None`` when accepted.
+
+    A ``kerberos`` bind matches only a ``remote_user`` equal to its principal, which must be a
+    string: ``{"kerberos": None}`` never matches, where keystone and keystonemiddleware accept it
+    from a Negotiate request without ``REMOTE_USER`` (``None != None`` is false) - a bind that an
+    unauthenticated request satisfies would fail open.
 
     :raises BindError: when rejected (``.kind`` says why).
     """
@@ -402,10 +493,15 @@ def generate_pki(
     """A throw-away CA and signing certificate in ``keystone-manage pki_setup``'s layout.
 
     Returns ``{"ca_cert", "ca_key", "signing_cert", "signing_key"}`` as PEM bytes.
+
+    :raises InvalidArgumentError: ``valid_days`` is below 1 or would end the certificates after
+        9999-12-31 (the last date a certificate can carry).
     """
-    ca_cert, ca_key, cert, key = _kstoken.generate_pki(
-        key_bits=key_bits, valid_days=valid_days, subject=subject
-    )
+    days = _args.valid_days(valid_days)
+    with _fork.guard:
+        ca_cert, ca_key, cert, key = _kstoken.generate_pki(
+            key_bits=key_bits, valid_days=days, subject=subject
+        )
     return {
         "ca_cert": bytes(ca_cert),
         "ca_key": bytes(ca_key),

@@ -6,6 +6,7 @@ _Entry = Tuple[Optional[str], Optional[str], Optional[str]]
 
 PKI_ASN1_PREFIX: str
 PKIZ_PREFIX: str
+DEFAULT_MAX_TOKEN_LEN: int
 
 class Verifier:
     def __init__(
@@ -19,6 +20,9 @@ class Verifier:
         max_json_depth: Optional[int] = ...,
     ) -> None: ...
     def verify(self, token: _Data, at: Optional[int] = ...) -> bytes: ...
+    def verify_json(self, token: _Data, at: Optional[int] = ...) -> bytes: ...
+    @property
+    def max_token_len(self) -> int: ...
     def verify_pem(self, pem: _Data, at: Optional[int] = ...) -> bytes: ...
 
 class Signer:

@@ -1,16 +1,40 @@
 """A drop-in for ``keystoneclient.common.cms`` (python-keystoneclient 6.0.0) that spawns no process.
 
 Same public names, defaults, argument types and return types. Functions take file paths, as upstream
-does; the parsed certificates (and the verifier's cached chain verdict) are kept per path and reused
-while each file's ``(st_dev, st_ino, st_mtime_ns, st_size)`` is unchanged, so a call costs one
-``stat`` per file. keystonemiddleware replaces its certificate files atomically (new inode), which
-this notices.
+does, which re-reads the files on every call; kstoken keeps the parsed certificates (and the
+verifier's cached chain verdict) per path, and reuses them only while the files are provably the
+ones they were built from:
 
-Errors: a missing or unreadable certificate/CA file raises :class:`CertificateConfigError`; a token
-that cannot be decoded raises :class:`CMSError` (stock keystoneclient on OpenSSL 3 misreports it as
+* Each call runs ``stat`` on both files. A cached object is reused only while every file's
+  ``(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns)`` is unchanged. The ctime is the key: any
+  write, rename onto the path or ``touch`` sets it to the current time, and unlike the mtime no
+  user can set it back, so a rotation that keeps sizes, mtimes and inodes (GNU ``tar -x`` unlinks
+  and recreates each file and ext4 hands the inode back; an in-place rewrite then ``touch -r``) is
+  still seen.
+* A file whose ctime is less than 2 seconds older than the moment kstoken began reading it may
+  change again without its ctime changing: before Linux 6.13 (multigrain timestamps) the kernel
+  stamps files from its coarse clock, which ticks every 1-10 ms, and some file systems store whole
+  seconds (ext4 with 128-byte inodes, HFS+) or 2 s steps (FAT). While a file is that
+  young, each call reads both files again (bounded, as always) and reuses the cached object only if
+  their SHA-256 is unchanged; the first read that begins 2 s or more after the last change settles
+  the entry, and from then on a call costs the two ``stat`` calls alone. (Counted by callgrind: a
+  settled lookup costs about 6% of the instructions of a verification, a young one about half;
+  the window only follows a change.) The rule assumes the file system's clock agrees with this
+  host's to within that window.
+* keystonemiddleware replaces its certificate files atomically (new inode), which is seen at once.
+
+Files are read with a bound (``kstoken._credentials.MAX_CREDENTIAL_LEN``, 1 MiB): a larger one is
+refused with :class:`CertificateConfigError`. A token text longer than the verifier's token limit is
+refused before it is encoded or copied.
+
+Errors: a missing, unreadable or oversized certificate/CA file, or a path with a NUL byte, raises
+:class:`CertificateConfigError`; a token that cannot be decoded (a ``str`` with a lone surrogate
+included) raises :class:`CMSError` (stock keystoneclient on OpenSSL 3 misreports it as
 ``CertificateConfigError``); a verification failure raises :class:`VerificationError`, a
 ``subprocess.CalledProcessError`` with returncode 4; signing failures raise :class:`SigningError`, a
-``subprocess.CalledProcessError`` as upstream.
+``subprocess.CalledProcessError`` as upstream (returncode 2 for an unusable certificate or key file).
+
+The module is fork-safe: see ``kstoken._fork`` (and the README's fork safety section).
 """
 
 import hashlib
@@ -18,10 +42,12 @@ import logging
 import os
 import subprocess
 import threading
+import time
 import warnings
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
-from kstoken import _kstoken
+from kstoken import _args, _fork, _kstoken
+from kstoken._credentials import read_credential
 from kstoken.exceptions import (
     CertificateConfigError,
     CMSError,
@@ -78,41 +104,93 @@ def set_subprocess(_subprocess: Any = None) -> None:
 
 # --- file-keyed caches ---------------------------------------------------------------------------
 
-_StatKey = Tuple[int, int, int, int]
+# (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns)
+_FileKey = Tuple[int, int, int, int, int]
 _CACHE_MAX = 64
+# A file whose ctime is less than this before the read began may change again without a new ctime
+# (coarse clock tick, or a file system storing whole seconds or 2 s steps): its content is re-checked
+# on each use until a read begins this long after the change.
+_SETTLE_NS = 2 * 10**9
+
+
+class _Entry(NamedTuple):
+    keys: Tuple[_FileKey, _FileKey]
+    # SHA-256 of both files while their ctimes are young, None once settled
+    digest: Optional[bytes]
+    value: Any
+
+
 _lock = threading.Lock()
-_verifiers: Dict[Tuple[str, str], Tuple[Tuple[_StatKey, _StatKey], Any]] = {}
-_signers: Dict[Tuple[str, str, str], Tuple[Tuple[_StatKey, _StatKey], Any]] = {}
+_verifiers: Dict[Tuple[str, str], _Entry] = {}
+_signers: Dict[Tuple[str, str, str], _Entry] = {}
 
 
-def _stat_key(st: os.stat_result) -> _StatKey:
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+def _reset_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at fork; it does not exist in the child.
+    global _lock
+    _lock = threading.Lock()
 
 
-def _read(path: Any) -> Tuple[_StatKey, bytes]:
-    with open(path, "rb") as f:
-        key = _stat_key(os.fstat(f.fileno()))
-        return key, f.read()
+os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
-def _read_pair(first: Any, second: Any) -> Tuple[Tuple[_StatKey, _StatKey], bytes, bytes]:
-    """Both files' contents, with the (dev, inode, mtime, size) they were read at."""
-    first_key, first_data = _read(first)
-    second_key, second_data = _read(second)
-    return (first_key, second_key), first_data, second_data
+def _file_key(st: os.stat_result) -> _FileKey:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _lookup(cache: Dict[Any, Any], key: Any, stats: Tuple[_StatKey, _StatKey]) -> Any:
-    """The cached object for ``key`` if its files are unchanged since it was built, else None."""
-    hit = cache.get(key)
-    return hit[1] if hit is not None and hit[0] == stats else None
+def _digest(first: bytes, second: bytes) -> bytes:
+    h = hashlib.sha256(len(first).to_bytes(8, "big"))
+    h.update(first)
+    h.update(second)
+    return h.digest()
 
 
-def _remember(cache: Dict[Any, Any], key: Any, value: Any) -> None:
+def _read_pair(first: Any, second: Any, what: Tuple[str, str]) -> Tuple[_Entry, bytes, bytes]:
+    """Both files' contents and an entry (without value) saying whether they may still change."""
+    started = time.time_ns()
+    first_st, first_data = read_credential(first, what[0])
+    second_st, second_data = read_credential(second, what[1])
+    keys = (_file_key(first_st), _file_key(second_st))
+    settled = all(started - key[4] >= _SETTLE_NS for key in keys)
+    digest = None if settled else _digest(first_data, second_data)
+    return _Entry(keys, digest, None), first_data, second_data
+
+
+def _cached(
+    cache: Dict[Any, _Entry],
+    cache_key: Any,
+    keys: Tuple[_FileKey, _FileKey],
+    paths: Tuple[Any, Any],
+    what: Tuple[str, str],
+    build: Callable[[bytes, bytes], Any],
+) -> Any:
+    """The object ``build`` made from the two files, reused while both are unchanged.
+
+    ``keys`` are the files' stats just taken. A hit costs nothing more once the files are settled;
+    while young, the files are read again and the hit stands only if their content is the same.
+    """
+    hit = cache.get(cache_key)
+    if hit is not None and hit.keys == keys and hit.digest is None:
+        return hit.value
+    entry, first, second = _read_pair(paths[0], paths[1], what)
+    if (
+        hit is not None
+        and hit.keys == entry.keys
+        and hit.digest == (entry.digest or _digest(first, second))
+    ):
+        if entry.digest is None:  # settled now: stop re-reading
+            _remember(cache, cache_key, hit._replace(digest=None))
+        return hit.value
+    value = build(first, second)
+    _remember(cache, cache_key, entry._replace(value=value))
+    return value
+
+
+def _remember(cache: Dict[Any, _Entry], key: Any, entry: _Entry) -> None:
     with _lock:
-        if len(cache) >= _CACHE_MAX:
+        if key not in cache and len(cache) >= _CACHE_MAX:
             cache.clear()
-        cache[key] = value
+        cache[key] = entry
 
 
 def clear_cache() -> None:
@@ -124,62 +202,68 @@ def clear_cache() -> None:
 
 def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> Any:
     try:
-        cert_key = _stat_key(os.stat(signing_cert_file_name))
-    except OSError as e:
+        cert_key = _file_key(os.stat(os.fspath(signing_cert_file_name)))
+    except (OSError, ValueError) as e:
         raise CertificateConfigError(
             "Could not open file or uri for loading certs of certificate file from %s: %s"
-            % (signing_cert_file_name, e.strerror)
+            % (signing_cert_file_name, _why(e))
         ) from None
     try:
-        ca_key = _stat_key(os.stat(ca_file_name))
-    except OSError as e:
-        raise CertificateConfigError(
-            "Error loading file %s: %s" % (ca_file_name, e.strerror)
-        ) from None
-    key = (os.fspath(signing_cert_file_name), os.fspath(ca_file_name))
-    verifier = _lookup(_verifiers, key, (cert_key, ca_key))
-    if verifier is not None:
-        return verifier
-    try:
-        stats, cert_pem, ca_pem = _read_pair(signing_cert_file_name, ca_file_name)
-    except OSError as e:
-        raise CertificateConfigError("Error loading file %s: %s" % (e.filename, e.strerror)) from None
-    verifier = _kstoken.Verifier(cert_pem, ca_pem)
-    _remember(_verifiers, key, (stats, verifier))
-    return verifier
+        ca_key = _file_key(os.stat(os.fspath(ca_file_name)))
+    except (OSError, ValueError) as e:
+        raise CertificateConfigError("Error loading file %s: %s" % (ca_file_name, _why(e))) from None
+    return _cached(
+        _verifiers,
+        (os.fspath(signing_cert_file_name), os.fspath(ca_file_name)),
+        (cert_key, ca_key),
+        (signing_cert_file_name, ca_file_name),
+        ("signing certificate file", "CA file"),
+        _new_verifier,
+    )
+
+
+def _new_verifier(cert_pem: bytes, ca_pem: bytes) -> Any:
+    with _fork.guard:
+        return _kstoken.Verifier(cert_pem, ca_pem)
+
+
+def _why(e: Exception) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
 def _signer(signing_cert_file_name: Any, signing_key_file_name: Any, message_digest: str) -> Any:
     try:
-        cert_key = _stat_key(os.stat(signing_cert_file_name))
-        key_key = _stat_key(os.stat(signing_key_file_name))
-    except OSError as e:
+        cert_key = _file_key(os.stat(os.fspath(signing_cert_file_name)))
+        key_key = _file_key(os.stat(os.fspath(signing_key_file_name)))
+    except (OSError, ValueError) as e:
         raise SigningError(
             OpensslCmsExitStatus.INPUT_FILE_READ_ERROR,
-            "cannot open %s: %s" % (e.filename, e.strerror),
+            "cannot open %s: %s" % (getattr(e, "filename", None) or signing_cert_file_name, _why(e)),
         ) from None
-    key = (os.fspath(signing_cert_file_name), os.fspath(signing_key_file_name), message_digest)
-    cached = _lookup(_signers, key, (cert_key, key_key))
-    if cached is not None:
-        return cached
+
+    def build(cert_pem: bytes, key_pem: bytes) -> Any:
+        try:
+            with _fork.guard:
+                return _kstoken.Signer(cert_pem, key_pem, digest=message_digest)
+        except SigningError:
+            raise
+        except CertificateConfigError as e:
+            raise SigningError(OpensslCmsExitStatus.INPUT_FILE_READ_ERROR, e.output) from None
+        except (ValueError, TypeError) as e:
+            # `openssl cms -sign -md <unknown>` fails while parsing options
+            raise SigningError(OpensslCmsExitStatus.COMMAND_OPTIONS_PARSING_ERROR, str(e)) from None
+
     try:
-        stats, cert_pem, key_pem = _read_pair(signing_cert_file_name, signing_key_file_name)
-    except OSError as e:
-        raise SigningError(
-            OpensslCmsExitStatus.INPUT_FILE_READ_ERROR,
-            "cannot open %s: %s" % (e.filename, e.strerror),
-        ) from None
-    try:
-        signer = _kstoken.Signer(cert_pem, key_pem, digest=message_digest)
-    except SigningError:
-        raise
-    except CertificateConfigError as e:
+        return _cached(
+            _signers,
+            (os.fspath(signing_cert_file_name), os.fspath(signing_key_file_name), message_digest),
+            (cert_key, key_key),
+            (signing_cert_file_name, signing_key_file_name),
+            ("signing certificate file", "signing key file"),
+            build,
+        )
+    except CertificateConfigError as e:  # unreadable or too large
         raise SigningError(OpensslCmsExitStatus.INPUT_FILE_READ_ERROR, e.output) from None
-    except (ValueError, TypeError) as e:
-        # `openssl cms -sign -md <unknown>` fails while parsing options
-        raise SigningError(OpensslCmsExitStatus.COMMAND_OPTIONS_PARSING_ERROR, str(e)) from None
-    _remember(_signers, key, (stats, signer))
-    return signer
 
 
 # --- verification --------------------------------------------------------------------------------
@@ -205,12 +289,15 @@ def cms_verify(
     :raises kstoken.exceptions.CertificateConfigError: certificate or CA file unusable.
     :raises kstoken.exceptions.CMSError: the document cannot be decoded.
     """
+    # the file caches' verifiers have the default limits; refused before the encoding copy
+    _args.token(formatted, _kstoken.DEFAULT_MAX_TOKEN_LEN)
     if isinstance(formatted, str):
         data: Any = bytes(formatted, _encoding_for_form(inform))
     else:
         data = formatted
     verifier = _verifier(signing_cert_file_name, ca_file_name)
-    return verifier.verify_pem(data)  # type: ignore[no-any-return]
+    with _fork.guard:
+        return verifier.verify_pem(data)  # type: ignore[no-any-return]
 
 
 def is_pkiz(token_text: str) -> bool:
@@ -245,8 +332,10 @@ def pkiz_uncompress(signed_text: str) -> bytes:
     :raises kstoken.exceptions.PKIZDecodeError: (a ``CMSError`` and a ``binascii.Error``) when the
         payload is not canonical URL-safe base64 of one zlib stream.
     """
-    payload = signed_text[len(PKIZ_PREFIX):].encode("utf-8")
     try:
+        # checked before the slice and the encoding copy it
+        _args.token(signed_text, _kstoken.DEFAULT_MAX_TOKEN_LEN)
+        payload = signed_text[len(PKIZ_PREFIX):].encode("utf-8")
         return _kstoken.pkiz_uncompress(PKIZ_PREFIX.encode("ascii") + payload)  # type: ignore[no-any-return]
     except CMSError as e:
         raise PKIZDecodeError(e.output) from None
@@ -262,11 +351,13 @@ def token_to_cms(signed_text: str) -> str:
     """PKI token text to CMS PEM (``-`` back to ``/``, 64-character lines, CMS armour)."""
     if not isinstance(signed_text, str):
         raise TypeError("a str is required, not %s" % type(signed_text).__name__)
+    _args.token(signed_text, None)
     return _kstoken.token_to_cms(signed_text)  # type: ignore[no-any-return]
 
 
 def verify_token(token: str, signing_cert_file_name: str, ca_file_name: str) -> bytes:
     """Verify a PKI token; return the content."""
+    _args.token(token, _kstoken.DEFAULT_MAX_TOKEN_LEN)
     return cms_verify(token_to_cms(token), signing_cert_file_name, ca_file_name)
 
 
@@ -320,7 +411,8 @@ def cms_sign_data(
         data = data_to_sign
     try:
         signer = _signer(signing_cert_file_name, signing_key_file_name, message_digest)
-        output = signer.sign_cms(data)
+        with _fork.guard:
+            output = signer.sign_cms(data)
     except SigningError as e:
         if e.returncode == OpensslCmsExitStatus.CREATE_CMS_READ_MIME_ERROR:
             LOG.error(
@@ -355,6 +447,7 @@ def cms_to_token(cms_text: str) -> str:
     """CMS PEM to PKI token text (``/`` to ``-``, armour and newlines removed)."""
     if not isinstance(cms_text, str):
         raise TypeError("a str is required, not %s" % type(cms_text).__name__)
+    _args.token(cms_text, None)
     return _kstoken.cms_to_token(cms_text)  # type: ignore[no-any-return]
 
 
@@ -366,8 +459,10 @@ def cms_hash_token(token_id: Optional[str], mode: str = "md5") -> Optional[str]:
     if token_id is None:
         return None
     if is_asn1_token(token_id) or is_pkiz(token_id):
+        _args.token(token_id, None)
         if isinstance(mode, str) and mode.lower() in _NATIVE_HASHES:
-            hashes = _kstoken.hash_token(token_id, [mode])
+            with _fork.guard:
+                hashes = _kstoken.hash_token(token_id, [mode])
             if hashes is not None:
                 return hashes[0]  # type: ignore[no-any-return]
         return hashlib.new(mode, token_id.encode("utf-8")).hexdigest()

@@ -13,8 +13,20 @@ spawning ``openssl``. It also sets ``keystoneclient.common.cms.subprocess`` to t
   :func:`kstoken.check_bind` (which adds the ``x509`` bind type, checked against the request's
   ``SSL_CLIENT_CERT``).
 
-``patch()`` is idempotent and records the originals; ``unpatch()`` restores them; ``patched()`` is a
-context manager that undoes only what it did.
+Deliberate difference with ``bind=True``: a ``kerberos`` bind whose principal is JSON ``null``
+never matches. Stock keystonemiddleware (5.3.0 and 6.1.0) and keystone's ``validate_token_bind``
+compare ``REMOTE_USER != identifier``, so a request with ``AUTH_TYPE: Negotiate`` and no
+``REMOTE_USER`` passes a ``{"kerberos": null}`` bind (``None != None`` is false) in every
+enforcement mode. keystone only writes a kerberos bind from an authenticated ``REMOTE_USER`` (or the
+user's name), so a null principal is never legitimate, and a bind that an unauthenticated request
+satisfies would fail open. kstoken rejects it; every other case decides as upstream does
+(``tests/test_compat.py`` drives both middlewares with and without the patch).
+
+``patch()`` is all or nothing: it imports and looks up every target before setting the first
+attribute (``bind=True`` without keystonemiddleware raises ``ImportError`` and patches nothing), and
+undoes what it set if setting fails. It is idempotent and records the originals; ``unpatch()``
+restores them; ``patched()`` is a context manager that undoes only what it did. The module's lock
+is renewed in a forked child.
 
 What a patch cannot reach: a name bound before the patch, as in
 ``from keystoneclient.common.cms import cms_verify`` executed before ``patch()``; a
@@ -26,6 +38,7 @@ which the patch reaches, even in modules imported before it.
 
 import contextlib
 import importlib
+import os
 import subprocess
 import threading
 from typing import Any, Dict, Iterator, List, Tuple
@@ -46,8 +59,21 @@ _lock = threading.RLock()
 _originals: Dict[Tuple[str, str, str], Any] = {}
 
 
+def _reset_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at fork; it does not exist in the child.
+    global _lock
+    _lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
 def confirm_token_bind(self: Any, auth_ref: Any, req: Any) -> None:
-    """kstoken's replacement for keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind``."""
+    """kstoken's replacement for keystonemiddleware's ``BaseAuthProtocol._confirm_token_bind``.
+
+    Decides as upstream does, except that a ``{"kerberos": null}`` bind never matches (upstream
+    accepts it from a Negotiate request without ``REMOTE_USER``; see the module docstring).
+    """
     from kstoken import BindError, check_bind
 
     environ = getattr(req, "environ", None) or {}
@@ -69,38 +95,54 @@ def _target(module_name: str, owner: str) -> Any:
     return getattr(module, owner) if owner else module
 
 
-def _set(key: Tuple[str, str, str], value: Any, done: List[Tuple[str, str, str]]) -> None:
-    module_name, owner, attr = key
-    obj = _target(module_name, owner)
+def _set(key: Tuple[str, str, str], obj: Any, value: Any, done: List[Tuple[str, str, str]]) -> None:
+    _, owner, attr = key
     current = obj.__dict__.get(attr, _MISSING) if owner else getattr(obj, attr, _MISSING)
-    if key in _originals:
-        if current is value:
-            return
-    else:
-        _originals[key] = current
+    if key in _originals and current is value:
+        return
     setattr(obj, attr, value)
+    _originals.setdefault(key, current)
     done.append(key)
 
 
 def patch(*, helpers: bool = False, bind: bool = False) -> List[Tuple[str, str, str]]:
     """Patch kstoken in; returns the attributes this call changed (empty when already patched).
 
-    :raises ImportError: keystoneclient (or, with ``bind=True``, keystonemiddleware) is missing.
+    All or nothing: every target is imported and looked up before the first attribute is set, and
+    a failure while setting undoes what this call set.
+
+    :raises ImportError: keystoneclient (or, with ``bind=True``, keystonemiddleware) is missing;
+        nothing was patched.
     """
     done: List[Tuple[str, str, str]] = []
     with _lock:
+        plan: List[Tuple[Tuple[str, str, str], Any]] = []
         ksc_cms = importlib.import_module(_KSC_CMS)
         if getattr(ksc_cms, "subprocess", None) is None:
-            _set((_KSC_CMS, "", "subprocess"), subprocess, done)
+            plan.append(((_KSC_CMS, "", "subprocess"), subprocess))
         for name in _CORE + (_HELPERS if helpers else ()):
-            _set((_KSC_CMS, "", name), getattr(_cms, name), done)
+            plan.append(((_KSC_CMS, "", name), getattr(_cms, name)))
         if bind:
-            _set((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind, done)
+            plan.append(
+                ((_KSM_AUTH_TOKEN, "BaseAuthProtocol", "_confirm_token_bind"), confirm_token_bind)
+            )
+        targets = [(key, _target(key[0], key[1]), value) for key, value in plan]
+        try:
+            for key, obj, value in targets:
+                _set(key, obj, value, done)
+        except BaseException:
+            unpatch(done)
+            raise
     return done
 
 
 def unpatch(keys: Any = None) -> None:
-    """Restore the originals (all of them, or only ``keys`` as returned by :func:`patch`)."""
+    """Restore the originals (all of them, or only ``keys`` as returned by :func:`patch`).
+
+    :raises TypeError: ``keys`` is one key rather than a list of them.
+    """
+    if isinstance(keys, tuple) and keys and isinstance(keys[0], str):
+        raise TypeError("keys must be a list of keys as patch() returns, not one key (wrap it: [key])")
     with _lock:
         for key in list(_originals) if keys is None else list(keys):
             if key not in _originals:

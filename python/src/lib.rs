@@ -7,12 +7,12 @@
 
 use std::str::FromStr;
 
-use kstoken::bind::{AuthContext, BindMode, BindRejection};
+use kstoken::bind::{AuthContext, BindMode};
 use kstoken::body::TokenVersion;
-use kstoken::pipeline::{Policy, Rejection, Step};
+use kstoken::pipeline::{Policy, Rejection, ValidateError};
 use kstoken::revocation::{RevocationList, RevokedEntry};
-use kstoken::{DetectionRule, Error, HashAlgorithm, Limits, TokenForm, VerifyFailure};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use kstoken::{DetectionRule, Error, HashAlgorithm, HashAlgorithms, Limits};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::sync::PyOnceLock;
@@ -38,29 +38,10 @@ static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The Python exception for a core error, built by `kstoken.exceptions._from_native`.
 fn to_py(py: Python<'_>, err: Error) -> PyErr {
-    let (kind, reason, detail, what) = match &err {
-        Error::CertificateConfig(m) => ("certificate_config", None, m.clone(), None),
-        Error::Malformed(m) => ("malformed", None, m.clone(), None),
-        // For chain failures OpenSSL's own verify error text (the detail) is the reason it prints.
-        Error::Verification { reason, detail } => (
-            "verification",
-            Some(
-                if *reason == VerifyFailure::UntrustedChain && !detail.is_empty() {
-                    detail.clone()
-                } else {
-                    reason.openssl_reason().to_owned()
-                },
-            ),
-            detail.clone(),
-            None,
-        ),
-        Error::LimitExceeded { what, .. } => {
-            ("limit", None, err.to_string(), Some(what.to_string()))
-        }
-        Error::Signing(m) => ("signing", None, m.clone(), None),
-        Error::InvalidArgument(m) => ("invalid_argument", None, m.clone(), None),
-        _ => ("other", None, err.to_string(), None),
-    };
+    let kind = err.kind().as_str();
+    let reason = err.openssl_reason().map(str::to_owned);
+    let detail = err.detail().to_owned();
+    let what = err.limit_kind().map(|w| w.to_string());
     let message = err.to_string();
     let factory = FROM_NATIVE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         Ok(py
@@ -76,8 +57,7 @@ fn to_py(py: Python<'_>, err: Error) -> PyErr {
 }
 
 fn algorithm(name: &str) -> PyResult<HashAlgorithm> {
-    HashAlgorithm::from_str(name)
-        .map_err(|_| PyValueError::new_err(format!("unsupported hash type {name}")))
+    HashAlgorithm::from_str(name).map_err(|e| PyValueError::new_err(e.detail().to_owned()))
 }
 
 fn algorithms(names: Vec<PyBackedStr>) -> PyResult<Vec<HashAlgorithm>> {
@@ -132,9 +112,10 @@ impl PyVerifier {
             max_json_depth,
         );
         let inner = py
-            .detach(|| kstoken::Verifier::new(signing_certs.as_bytes(), ca.as_bytes()))
-            .map_err(|e| to_py(py, e))?
-            .with_limits(limits);
+            .detach(|| {
+                kstoken::Verifier::new_with_limits(signing_certs.as_bytes(), ca.as_bytes(), limits)
+            })
+            .map_err(|e| to_py(py, e))?;
         Ok(PyVerifier { inner })
     }
 
@@ -146,11 +127,25 @@ impl PyVerifier {
         token: Data,
         at: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let at = at.unwrap_or_else(kstoken::unix_now);
-        let content = py
-            .detach(|| self.inner.verify_at(token.as_bytes(), at))
-            .map_err(|e| to_py(py, e))?;
-        Ok(PyBytes::new(py, &content))
+        self.verified(py, &token, at, false)
+    }
+
+    /// Verifies as `verify`, then checks the content against the JSON size and depth limits, so
+    /// the caller's JSON decoder never meets a document nested deeper than `max_json_depth`.
+    #[pyo3(signature = (token, at=None))]
+    fn verify_json<'py>(
+        &self,
+        py: Python<'py>,
+        token: Data,
+        at: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.verified(py, &token, at, true)
+    }
+
+    /// The longest token, CMS text or DER document accepted, in bytes.
+    #[getter]
+    fn max_token_len(&self) -> usize {
+        self.inner.limits().max_token_len
     }
 
     /// Verifies CMS PEM only (what `openssl cms -verify -inform PEM` reads).
@@ -173,6 +168,30 @@ impl PyVerifier {
 
     fn __repr__(&self) -> String {
         "<kstoken._kstoken.Verifier>".to_owned()
+    }
+}
+
+impl PyVerifier {
+    /// The content of `token` verified at `at` (default now), checked against the JSON limits
+    /// when `json` is set.
+    fn verified<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Data,
+        at: Option<i64>,
+        json: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let at = at.unwrap_or_else(kstoken::unix_now);
+        let content = py
+            .detach(|| -> kstoken::Result<Vec<u8>> {
+                let content = self.inner.verify_at(token.as_bytes(), at)?;
+                if json {
+                    kstoken::json::check_json_limits(&content, self.inner.limits())?;
+                }
+                Ok(content)
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyBytes::new(py, &content))
     }
 }
 
@@ -251,14 +270,16 @@ fn hash_token(
     algorithms_: Vec<PyBackedStr>,
 ) -> PyResult<Option<Vec<String>>> {
     let algs = algorithms(algorithms_)?;
-    Ok(py.detach(|| kstoken::hash::hash_token_all(&token, &algs)))
+    py.detach(|| kstoken::hash::hash_token_all(token.as_bytes(), &algs))
+        .map_err(|e| to_py(py, e))
 }
 
 /// Hex digest of `data` (always hashes; keystoneclient's `hash_signed_token`).
 #[pyfunction]
 fn hash_hex(py: Python<'_>, data: Data, algorithm_: &str) -> PyResult<String> {
     let alg = algorithm(algorithm_)?;
-    Ok(py.detach(|| kstoken::hash::hash_hex(data.as_bytes(), alg)))
+    py.detach(|| kstoken::hash::hash_hex(data.as_bytes(), alg))
+        .map_err(|e| to_py(py, e))
 }
 
 #[pyfunction]
@@ -310,27 +331,7 @@ fn pkiz_compress(py: Python<'_>, pem: Data, level: u32) -> PyResult<String> {
 #[pyfunction]
 #[pyo3(signature = (token, lenient=false))]
 fn detect(token: PyBackedStr, lenient: bool) -> &'static str {
-    let rule = if lenient {
-        DetectionRule::Lenient
-    } else {
-        DetectionRule::Upstream
-    };
-    match kstoken::detect_with(&token, rule) {
-        TokenForm::Pki => "pki",
-        TokenForm::Pkiz => "pkiz",
-        _ => "other",
-    }
-}
-
-fn bind_rejection_kind(r: &BindRejection) -> &'static str {
-    match r {
-        BindRejection::MissingBind => "missing_bind",
-        BindRejection::ModeNotInBind(_) => "mode_not_in_bind",
-        BindRejection::KerberosMismatch => "kerberos_mismatch",
-        BindRejection::X509Mismatch => "x509_mismatch",
-        BindRejection::UnsupportedBindType(_) => "unsupported_bind_type",
-        _ => "other",
-    }
+    kstoken::detect_with(token.as_bytes(), DetectionRule::from_lenient(lenient)).as_str()
 }
 
 /// Enforces a bind section (JSON text of the object, or `None`); returns `None` when accepted or
@@ -338,20 +339,17 @@ fn bind_rejection_kind(r: &BindRejection) -> &'static str {
 #[pyfunction]
 #[pyo3(signature = (mode, bind_json, auth_type=None, remote_user=None, client_cert=None))]
 fn check_bind(
+    py: Python<'_>,
     mode: &str,
     bind_json: Option<&str>,
     auth_type: Option<&str>,
     remote_user: Option<&str>,
     client_cert: Option<Data>,
 ) -> PyResult<Option<(&'static str, String)>> {
-    let bind: Option<serde_json::Map<String, serde_json::Value>> = match bind_json {
+    let bind = match bind_json {
         None => None,
-        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => Some(map),
-            Ok(serde_json::Value::Null) => None,
-            Ok(_) => return Err(PyTypeError::new_err("bind must be a dict or None")),
-            Err(e) => return Err(PyValueError::new_err(format!("bind is not JSON: {e}"))),
-        },
+        Some(text) => kstoken::bind::parse_section(text.as_bytes(), &Limits::default())
+            .map_err(|e| to_py(py, e))?,
     };
     let ctx = AuthContext {
         auth_type,
@@ -361,7 +359,7 @@ fn check_bind(
     Ok(
         kstoken::bind::enforce(&BindMode::parse(mode), bind.as_ref(), &ctx)
             .err()
-            .map(|r| (bind_rejection_kind(&r), r.to_string())),
+            .map(|r| (r.as_str(), r.to_string())),
     )
 }
 
@@ -530,26 +528,6 @@ impl PyRevocationList {
     }
 }
 
-fn step_name(step: Step) -> &'static str {
-    match step {
-        Step::Detect => "detect",
-        Step::RevokedByHash => "revoked_by_hash",
-        Step::Signature => "signature",
-        Step::Body => "body",
-        Step::RevokedByAuditId => "revoked_by_audit_id",
-        Step::Expiry => "expiry",
-        Step::Bind => "bind",
-    }
-}
-
-fn form_name(form: TokenForm) -> &'static str {
-    match form {
-        TokenForm::Pki => "pki",
-        TokenForm::Pkiz => "pkiz",
-        _ => "other",
-    }
-}
-
 /// What `validate` returns: `(form, hashes, content, version, audit_ids, expires, bind_json)`.
 type ValidatedTuple<'py> = (
     &'static str,
@@ -582,19 +560,13 @@ fn validate<'py>(
 ) -> PyResult<ValidatedTuple<'py>> {
     let mut policy = Policy {
         bind_mode: BindMode::parse(bind_mode),
+        detection: DetectionRule::from_lenient(lenient),
         ..Policy::default()
     };
     if !hash_algorithms.is_empty() {
-        policy.hash_algorithms = algorithms(hash_algorithms)?;
+        policy.hash_algorithms = HashAlgorithms::from_names(hash_algorithms.iter())
+            .map_err(|e| PyValueError::new_err(e.detail().to_owned()))?;
     }
-    if lenient {
-        policy.detection = DetectionRule::Lenient;
-    }
-    let now = match now {
-        Some(t) => time::OffsetDateTime::from_unix_timestamp(t)
-            .map_err(|e| PyValueError::new_err(format!("now: {e}")))?,
-        None => time::OffsetDateTime::now_utc(),
-    };
     let ctx = AuthContext {
         auth_type,
         remote_user,
@@ -602,7 +574,17 @@ fn validate<'py>(
     };
     let v = &verifier.inner;
     let r = revocations.as_ref().map(|r| &r.inner);
-    let result = py.detach(|| kstoken::pipeline::validate(&token, v, r, &policy, &ctx, now));
+    let result = py.detach(|| match now {
+        Some(t) => kstoken::pipeline::validate(token.as_bytes(), v, r, &policy, &ctx, t),
+        None => kstoken::pipeline::validate_instant(
+            token.as_bytes(),
+            v,
+            r,
+            &policy,
+            &ctx,
+            time::OffsetDateTime::now_utc(),
+        ),
+    });
     match result {
         Ok(ok) => {
             let version = match ok.body.version {
@@ -615,7 +597,7 @@ fn validate<'py>(
                 .as_ref()
                 .map(|b| serde_json::Value::Object(b.clone()).to_string());
             Ok((
-                form_name(ok.form),
+                ok.form.as_str(),
                 ok.hashes,
                 PyBytes::new(py, &ok.content),
                 version,
@@ -624,15 +606,16 @@ fn validate<'py>(
                 bind,
             ))
         }
-        Err(rejection) => {
-            let step = step_name(rejection.step());
+        Err(ValidateError::InvalidArgument(e)) => Err(to_py(py, e)),
+        Err(ValidateError::Rejected(rejection)) => {
+            let step = rejection.step().as_str();
             let message = rejection.to_string();
             let cause: Option<PyErr> = match rejection {
                 Rejection::Verification(e) | Rejection::Body(e) => Some(to_py(py, e)),
                 Rejection::Bind(b) => Some(PyErr::from_value(
                     py.import("kstoken.exceptions")?
                         .getattr("BindError")?
-                        .call1((bind_rejection_kind(&b), b.to_string()))?,
+                        .call1((b.as_str(), b.to_string()))?,
                 )),
                 _ => None,
             };
@@ -667,5 +650,6 @@ fn _kstoken(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_pki, m)?)?;
     m.add("PKI_ASN1_PREFIX", kstoken::form::PKI_ASN1_PREFIX)?;
     m.add("PKIZ_PREFIX", kstoken::form::PKIZ_PREFIX)?;
+    m.add("DEFAULT_MAX_TOKEN_LEN", Limits::default().max_token_len)?;
     Ok(())
 }

@@ -1,6 +1,10 @@
 """kstoken.compat: patch / unpatch round trip, and the pytest plugin."""
 
+import json
+import os
 import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -115,3 +119,135 @@ def test_pytest_plugin(pytester):
     result = pytester.runpytest_subprocess("-p", "kstoken.pytest_plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert any("kstoken: keystoneclient.common.cms patched: True" in line for line in result.outlines)
+
+
+# --- all or nothing (issue 14, item 9) ------------------------------------------------------------
+
+
+def test_patch_without_keystonemiddleware_changes_nothing(monkeypatch):
+    """bind=True needs keystonemiddleware; without it the patch fails before touching anything."""
+    monkeypatch.setitem(sys.modules, "keystonemiddleware.auth_token", None)
+    originals = {n: getattr(ksc_cms, n) for n in ("cms_verify", "cms_sign_data", "subprocess")}
+    with pytest.raises(ImportError):
+        compat.patch(bind=True)
+    with pytest.raises(ImportError):
+        with compat.patched(helpers=True, bind=True):
+            raise AssertionError("the block must not run")
+    assert {n: getattr(ksc_cms, n) for n in originals} == originals
+    assert not compat.is_patched() and compat._originals == {}
+
+
+def test_patch_rolls_back_when_setting_fails(monkeypatch):
+    """A failure half-way through setting undoes what was set."""
+    auth_token = pytest.importorskip("keystonemiddleware.auth_token")
+    original_verify = ksc_cms.cms_verify
+
+    class Frozen(type):
+        def __setattr__(cls, name, value):
+            raise AttributeError("read-only class")
+
+    frozen = Frozen("BaseAuthProtocol", (), {"_confirm_token_bind": lambda *a: None})
+    monkeypatch.setattr(auth_token, "BaseAuthProtocol", frozen)
+    with pytest.raises(AttributeError, match="read-only"):
+        compat.patch(bind=True)
+    assert ksc_cms.cms_verify is original_verify and not compat.is_patched()
+
+
+# --- bind through the real keystonemiddleware (issue 14, item 11) ---------------------------------
+
+BIND_DRIVER = textwrap.dedent(
+    r"""
+    import contextlib, json, sys
+    sys.path.insert(0, sys.argv[1])
+    import webob, webob.dec
+    from keystoneauth1 import fixture
+    from keystonemiddleware import auth_token
+    import kstoken
+    from kstoken import compat
+
+    pki = kstoken.generate_pki(key_bits=1024)
+    signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
+    verifier = kstoken.Verifier(pki["signing_cert"], pki["ca_cert"])
+
+    class PkiMiddleware(auth_token.BaseAuthProtocol):
+        # the token is a real PKI token, verified offline by kstoken
+        def fetch_token(self, token, **kwargs):
+            return verifier.verify_json(token)
+
+    @webob.dec.wsgify
+    def app(req):
+        # BaseAuthProtocol passes every request on, marked Confirmed or Invalid
+        return webob.Response(req.headers.get("X-Identity-Status", "missing"))
+
+    def token(bind):
+        t = fixture.V3Token()
+        t.set_project_scope()
+        t.add_role(name="member")
+        for name, value in bind.items():
+            t.set_bind(name, value)
+        return signer.sign_pki(json.dumps(t))
+
+    CASES = [
+        # name, bind, environ
+        ("null principal, Negotiate, no REMOTE_USER", {"kerberos": None}, {"AUTH_TYPE": "Negotiate"}),
+        ("null principal, no AUTH_TYPE, no REMOTE_USER", {"kerberos": None}, {}),
+        ("null principal, Negotiate, REMOTE_USER bob", {"kerberos": None},
+         {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "bob"}),
+        ("bob, Negotiate, REMOTE_USER bob", {"kerberos": "bob"},
+         {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "bob"}),
+        ("bob, Negotiate, no REMOTE_USER", {"kerberos": "bob"}, {"AUTH_TYPE": "Negotiate"}),
+        ("bob, Negotiate, REMOTE_USER eve", {"kerberos": "bob"},
+         {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "eve"}),
+    ]
+    results = {}
+    for mode in ("permissive", "strict", "required", "kerberos"):
+        for name, bind, environ in CASES:
+            tok = token(bind)
+            for label in ("stock", "kstoken"):
+                patch = compat.patched(bind=True) if label == "kstoken" else contextlib.nullcontext()
+                with patch:
+                    patched = auth_token.BaseAuthProtocol._confirm_token_bind is compat.confirm_token_bind
+                    assert patched == (label == "kstoken")
+                    req = webob.Request.blank("/", environ=dict(environ))
+                    req.headers["X-Auth-Token"] = tok
+                    resp = req.get_response(PkiMiddleware(app, enforce_token_bind=mode))
+                results["%s | %s | %s" % (mode, name, label)] = resp.text
+    print(json.dumps(results))
+    """
+)
+
+
+def ksm_trees():
+    tree = os.environ.get("KSTOKEN_TEST_KSM_TREE")
+    if not tree:
+        return []
+    parent = os.path.dirname(tree)
+    return sorted(
+        os.path.join(parent, d) for d in os.listdir(parent) if d.startswith("keystonemiddleware-")
+    )
+
+
+@pytest.mark.skipif(not ksm_trees(), reason="needs KSTOKEN_TEST_KSM_TREE (scripts/test-python.sh sets it)")
+@pytest.mark.parametrize("tree", ksm_trees(), ids=os.path.basename)
+def test_null_kerberos_principal_through_the_real_middleware(tree):
+    """Stock keystonemiddleware accepts {"kerberos": null} from a request without REMOTE_USER
+    (``req.remote_user != identifier`` is ``None != None``); kstoken's bind patch refuses it:
+    a null principal never matches. Every other case decides the same with and without kstoken."""
+    out = subprocess.run(
+        [sys.executable, "-c", BIND_DRIVER, tree], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout.splitlines()[-1])
+    differ = {}
+    for key, status in results.items():
+        mode, name, label = key.split(" | ")
+        if label == "stock" and results["%s | %s | kstoken" % (mode, name)] != status:
+            differ["%s | %s" % (mode, name)] = (status, results["%s | %s | kstoken" % (mode, name)])
+    print(os.path.basename(tree), "stock vs kstoken where they differ:", differ)
+    modes = ("permissive", "strict", "required", "kerberos")
+    null = "null principal, Negotiate, no REMOTE_USER"
+    assert differ == {"%s | %s" % (mode, null): ("Confirmed", "Invalid") for mode in modes}
+    for mode in modes:
+        assert results["%s | bob, Negotiate, REMOTE_USER bob | kstoken" % mode] == "Confirmed"
+        assert results["%s | bob, Negotiate, REMOTE_USER eve | kstoken" % mode] == "Invalid"
+        assert results["%s | null principal, Negotiate, REMOTE_USER bob | stock" % mode] == "Invalid"

@@ -350,7 +350,7 @@ fn extension_lines(spec: &CertSpec, issued: bool) -> Vec<String> {
     ext
 }
 
-/// Keystone-style PKI as `keystone-manage pki_setup` makes it (spec §11): returns (ca, signer), files `ca_*.pem` / `signing_*.pem`.
+/// Keystone-style PKI as `keystone-manage pki_setup` makes it (`docs/reference-behaviour.md#pki-setup`): returns (ca, signer), files `ca_*.pem` / `signing_*.pem`.
 ///
 /// Both have subject `/C=US/ST=Unset/L=Unset/O=Unset/CN=www.example.com` and RSA keys of `key_bits`.
 /// The CA has keystone's `v3_ca` extensions (`basicConstraints=CA:TRUE`, SKI hash, AKI `keyid:always,issuer`);
