@@ -105,6 +105,7 @@ class State:
         self.pki = {name: self._read(name + ".pem") for name in ("ca_cert", "ca_key", "signing_cert", "signing_key")}
         self.revoked: List[Dict[str, str]] = []
         self.revoked_signer: str = "keystone"  # or "untrusted": signed by a key the CA never certified
+        self.rogue: Optional[Dict[str, bytes]] = None
         self.fail: Dict[str, int] = {}  # endpoint name -> HTTP status to answer instead
         self.tokens: Dict[str, Dict[str, Any]] = {}  # token id -> {"v3": body or None, "v2": body or None}
         self.counts: Dict[str, int] = {}
@@ -146,7 +147,10 @@ class State:
             signer_kind = self.revoked_signer
             pki = dict(self.pki)
         if signer_kind == "untrusted":
-            rogue = kstoken.generate_pki(key_bits=2048)
+            with self.lock:
+                if self.rogue is None:  # made once: key generation is slow
+                    self.rogue = kstoken.generate_pki(key_bits=2048)
+                rogue = self.rogue
             signer = kstoken.Signer(rogue["signing_cert"], rogue["signing_key"])
         else:
             signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
