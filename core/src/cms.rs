@@ -9,12 +9,13 @@ use ::cms::signed_data::{
 };
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
-use der::{Any, Decode, Encode, Tag, Tagged};
+use der::{Any, Decode, Encode, EncodingRules, Header, Reader, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::name::Name;
 
 use crate::algorithm::HashAlgorithm;
 use crate::error::{Error, Result};
+use crate::name;
 
 /// id-signedData (RFC 5652).
 pub(crate) const ID_SIGNED_DATA: ObjectIdentifier =
@@ -135,7 +136,7 @@ impl SignerSummary {
 /// A decoded SignedData document: the embedded content and its signers. Nothing is verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedDocument {
-    /// The eContent bytes, exactly as embedded.
+    /// The eContent bytes: the OCTET STRING's value, its segments joined if it is constructed (BER).
     pub content: Vec<u8>,
     /// The eContentType.
     pub content_type: ObjectIdentifier,
@@ -145,16 +146,134 @@ pub struct SignedDocument {
     pub signers: Vec<SignerSummary>,
     /// How many certificates the document embeds (kstoken never uses them).
     pub embedded_certificates: usize,
+    /// Where the document departs from keystone's token profile, found while decoding.
+    deviation: Option<ProfileDeviation>,
+}
+
+impl SignedDocument {
+    /// The first way this document departs from keystone's token profile (see [`CmsProfile`]),
+    /// or `None` if keystone's signer could have written it.
+    ///
+    /// The signature algorithm is only checked here against the digest; that it also suits the
+    /// signer's key is checked by the verifier, which knows the key.
+    pub fn profile_deviation(&self) -> Option<ProfileDeviation> {
+        self.deviation
+    }
+}
+
+/// Which CMS documents a [`Verifier`](crate::Verifier) accepts.
+///
+/// One signed document has many encodings that OpenSSL accepts (BER, attributes or certificates
+/// added, other algorithm identifiers), and each is a new token text with a new token hash, so it
+/// passes a revocation check by hash. The keystone profile accepts only the one encoding keystone's
+/// signer writes, which makes the hash of a PKI token a function of the signed document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CmsProfile {
+    /// Only what keystone's signer (`openssl cms -sign -nodetach -nocerts -noattr -md MD`, never
+    /// `-stream`) writes: DER; SignedData version 1; one `digestAlgorithms` entry, the signer's;
+    /// eContentType id-data; no certificates, no CRLs; one SignerInfo, version 1, identified by
+    /// issuer and serial number, with no signed or unsigned attributes, a digestAlgorithm without
+    /// parameters and the signatureAlgorithm OpenSSL writes for its key (rsaEncryption with NULL
+    /// parameters, or ecdsa-with-SHA* of the digest without); and PKI token text without `/`.
+    ///
+    /// Anything else is refused as [`Error::Malformed`] (an invalid token, a 401 in the middleware)
+    /// naming the [`ProfileDeviation`]. What it cannot pin: the spelling of the issuer name (matched
+    /// as OpenSSL matches it, because keystoneclient's regenerated certificates re-spelled it), an
+    /// ECDSA signature's `s` or `n - s`, and the PKIZ compression (any zlib level, any deflate
+    /// blocks); revocation by audit id, which keystone's lists carry, catches those texts.
+    #[default]
+    Keystone,
+    /// Every SignedData `openssl cms -verify` accepts and kstoken supports: BER (indefinite
+    /// lengths, constructed OCTET STRINGs, which are joined as OpenSSL joins them), other versions,
+    /// extra `digestAlgorithms` entries, other eContentTypes, unsigned attributes, certificates and
+    /// CRLs (decoded and ignored), several SignerInfos, signers named by key identifier, any RSA
+    /// signature OID, and PKI token text that kept its `/` (as the reference reads it).
+    ///
+    /// It still refuses what it refuses under both profiles: signed attributes, MD5, RSASSA-PSS and
+    /// unknown algorithms, bytes after the document, non-minimal lengths and other BER beyond
+    /// indefinite lengths and constructed OCTET STRINGs, and names OpenSSL cannot decode; and it
+    /// verifies every signer, its chain and its signature exactly as under the keystone profile.
+    Lenient,
+}
+
+/// How a CMS document or token text departs from keystone's token profile ([`CmsProfile::Keystone`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProfileDeviation {
+    /// BER rather than DER (`openssl cms -sign -stream` output, or a DER token re-encoded).
+    Ber,
+    /// A SignedData version other than 1.
+    SignedDataVersion,
+    /// An eContentType other than id-data.
+    ContentType,
+    /// Embedded certificates.
+    Certificates,
+    /// Embedded CRLs or other revocation information.
+    Crls,
+    /// More than one SignerInfo.
+    SignerCount,
+    /// A SignerInfo version other than 1.
+    SignerVersion,
+    /// A signer identified by subject key identifier rather than issuer and serial number.
+    SignerKeyId,
+    /// Signed attributes.
+    SignedAttributes,
+    /// Unsigned attributes.
+    UnsignedAttributes,
+    /// A digestAlgorithm with parameters.
+    DigestParameters,
+    /// A `digestAlgorithms` set other than exactly the signer's digestAlgorithm.
+    DigestAlgorithms,
+    /// A signatureAlgorithm other than the one OpenSSL writes for the signer's key and digest.
+    SignatureAlgorithm,
+    /// PKI token text with `/`, which keystone's `cms_to_token` always replaces by `-`.
+    TokenAlphabet,
+}
+
+impl std::fmt::Display for ProfileDeviation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProfileDeviation::Ber => "BER encoding (keystone's tokens are DER)",
+            ProfileDeviation::SignedDataVersion => "SignedData version is not 1",
+            ProfileDeviation::ContentType => "eContentType is not id-data",
+            ProfileDeviation::Certificates => "embedded certificates",
+            ProfileDeviation::Crls => "embedded CRLs",
+            ProfileDeviation::SignerCount => "more than one SignerInfo",
+            ProfileDeviation::SignerVersion => "SignerInfo version is not 1",
+            ProfileDeviation::SignerKeyId => "signer identified by key identifier",
+            ProfileDeviation::SignedAttributes => "signed attributes",
+            ProfileDeviation::UnsignedAttributes => "unsigned attributes",
+            ProfileDeviation::DigestParameters => "digest algorithm parameters",
+            ProfileDeviation::DigestAlgorithms => {
+                "digestAlgorithms is not exactly the signer's digest algorithm"
+            }
+            ProfileDeviation::SignatureAlgorithm => {
+                "signature algorithm is not the one OpenSSL writes for this key and digest"
+            }
+            ProfileDeviation::TokenAlphabet => "PKI token text contains '/'",
+        })
+    }
+}
+
+impl ProfileDeviation {
+    /// The error a verifier with [`CmsProfile::Keystone`] returns for this deviation.
+    pub(crate) fn error(self) -> Error {
+        Error::malformed(format!("outside keystone's token profile: {self}"))
+    }
 }
 
 /// Decodes a CMS ContentInfo holding SignedData with embedded content.
 ///
-/// DER is required, except that BER (indefinite lengths, as `openssl cms -sign -stream` writes) is
-/// accepted when the document is not DER. Bytes after the ContentInfo are refused.
+/// DER is tried first; BER (indefinite lengths and constructed OCTET STRINGs, as
+/// `openssl cms -sign -stream` writes) is decoded when the document is not DER, and recorded as a
+/// [`ProfileDeviation::Ber`]. Bytes after the ContentInfo are refused, and so are names OpenSSL's
+/// decoder refuses, since OpenSSL then cannot read the document at all.
 pub fn parse(der: &[u8]) -> Result<SignedDocument> {
-    let signed = decode_signed_data(der)?;
-    let content = match signed.encap_content_info.econtent {
-        Some(any) => econtent_bytes(any)?,
+    let (signed, ber) = decode_signed_data(der)?;
+    check_names(&signed)?;
+    let deviation = keystone_deviation(&signed, ber);
+    let content = match &signed.encap_content_info.econtent {
+        Some(any) => econtent_bytes(any, ber.then_some(der))?,
         None => return Err(Error::malformed("CMS has no embedded content (detached)")),
     };
     let digest_algorithms = signed.digest_algorithms.iter().map(|a| a.oid).collect();
@@ -174,16 +293,18 @@ pub fn parse(der: &[u8]) -> Result<SignedDocument> {
         digest_algorithms,
         signers,
         embedded_certificates: signed.certificates.map_or(0, |c| c.0.len()),
+        deviation,
     })
 }
 
-fn decode_signed_data(der: &[u8]) -> Result<SignedData> {
+/// The SignedData, and whether it had to be decoded as BER.
+fn decode_signed_data(der: &[u8]) -> Result<(SignedData, bool)> {
     let strict = ContentInfo::from_der(der).and_then(|ci| {
         check_signed_data_type(&ci)?;
         ci.content.decode_as::<SignedData>()
     });
     match strict {
-        Ok(sd) => Ok(sd),
+        Ok(sd) => Ok((sd, false)),
         Err(der_err) => {
             let ci = ContentInfo::from_ber(der)
                 .map_err(|_| Error::malformed(format!("not a CMS document: {der_err}")))?;
@@ -191,10 +312,78 @@ fn decode_signed_data(der: &[u8]) -> Result<SignedData> {
                 return Err(Error::malformed("CMS content type is not signedData"));
             }
             ci.content
-                .decode_as_encoding::<SignedData>(der::EncodingRules::Ber)
+                .decode_as_encoding::<SignedData>(EncodingRules::Ber)
+                .map(|sd| (sd, true))
                 .map_err(|e| Error::malformed(format!("not a CMS SignedData: {e}")))
         }
     }
+}
+
+/// Refuses a document with a name OpenSSL's `X509_NAME` decoder refuses: OpenSSL then fails to
+/// read the whole document, so matching such a name (as a canonical comparison could) would accept
+/// what OpenSSL rejects.
+fn check_names(signed: &SignedData) -> Result<()> {
+    let refuse = |what: &str, e: String| Error::malformed(format!("{what}: {e}"));
+    for si in signed.signer_infos.0.iter() {
+        if let SignerIdentifier::IssuerAndSerialNumber(isn) = &si.sid {
+            name::check_decodable(&isn.issuer).map_err(|e| refuse("signer issuer name", e))?;
+        }
+    }
+    for choice in signed.certificates.iter().flat_map(|c| c.0.iter()) {
+        if let ::cms::cert::CertificateChoices::Certificate(cert) = choice {
+            let tbs = cert.tbs_certificate();
+            name::check_decodable(tbs.issuer())
+                .and_then(|()| name::check_decodable(tbs.subject()))
+                .map_err(|e| refuse("embedded certificate name", e))?;
+        }
+    }
+    for choice in signed.crls.iter().flat_map(|c| c.0.iter()) {
+        if let ::cms::revocation::RevocationInfoChoice::Crl(crl) = choice {
+            name::check_decodable(&crl.tbs_cert_list.issuer)
+                .map_err(|e| refuse("embedded CRL issuer name", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first departure from what keystone's signer writes (see [`CmsProfile::Keystone`]).
+fn keystone_deviation(signed: &SignedData, ber: bool) -> Option<ProfileDeviation> {
+    use ProfileDeviation as D;
+    let [si] = signed.signer_infos.0.as_slice() else {
+        return Some(D::SignerCount);
+    };
+    let digest_algorithms = signed.digest_algorithms.as_slice();
+    let signature = &si.signature_algorithm;
+    let keystone_signature = (signature.oid == RSA_ENCRYPTION
+        && signature.parameters == Some(Any::null()))
+        || (signature.parameters.is_none()
+            && HashAlgorithm::from_oid(&si.digest_alg.oid)
+                .is_some_and(|digest| ECDSA_SIGNATURE_OIDS.contains(&(digest, signature.oid))));
+    [
+        (ber, D::Ber),
+        (signed.version != CmsVersion::V1, D::SignedDataVersion),
+        (
+            signed.encap_content_info.econtent_type != ID_DATA,
+            D::ContentType,
+        ),
+        (signed.certificates.is_some(), D::Certificates),
+        (signed.crls.is_some(), D::Crls),
+        (si.version != CmsVersion::V1, D::SignerVersion),
+        (
+            matches!(si.sid, SignerIdentifier::SubjectKeyIdentifier(_)),
+            D::SignerKeyId,
+        ),
+        (si.signed_attrs.is_some(), D::SignedAttributes),
+        (si.unsigned_attrs.is_some(), D::UnsignedAttributes),
+        (si.digest_alg.parameters.is_some(), D::DigestParameters),
+        (
+            digest_algorithms != std::slice::from_ref(&si.digest_alg),
+            D::DigestAlgorithms,
+        ),
+        (!keystone_signature, D::SignatureAlgorithm),
+    ]
+    .into_iter()
+    .find_map(|(departs, deviation)| departs.then_some(deviation))
 }
 
 fn check_signed_data_type(ci: &ContentInfo) -> der::Result<()> {
@@ -208,13 +397,73 @@ fn check_signed_data_type(ci: &ContentInfo) -> der::Result<()> {
     }
 }
 
-fn econtent_bytes(any: Any) -> Result<Vec<u8>> {
-    if any.tag() == Tag::OctetString {
+/// How many constructed levels OpenSSL's `asn1_collect` follows inside a constructed string
+/// (`ASN1_MAX_STRING_NEST`); one more and it refuses the document.
+const MAX_STRING_NEST: usize = 5;
+
+/// The eContent OCTET STRING's value. `ber` is the whole document when it was decoded as BER: the
+/// decoded `Any` does not say whether the string was constructed, so the header is read there.
+fn econtent_bytes(any: &Any, ber: Option<&[u8]>) -> Result<Vec<u8>> {
+    let malformed = |e: der::Error| Error::malformed(format!("CMS eContent: {e}"));
+    if any.tag() != Tag::OctetString {
+        return Err(Error::malformed("CMS eContent is not an OCTET STRING"));
+    }
+    let constructed = match ber {
+        Some(document) => econtent_is_constructed(document).map_err(malformed)?,
+        None => false,
+    };
+    if !constructed {
         return Ok(any.value().to_vec());
     }
-    any.decode_as_encoding::<OctetString>(der::EncodingRules::Ber)
-        .map(|o| o.into_bytes().into_vec())
-        .map_err(|e| Error::malformed(format!("CMS eContent is not an OCTET STRING: {e}")))
+    // The segments hold at most the value's length in content: bounded by the document's size.
+    let mut content = Vec::with_capacity(any.value().len());
+    join_segments(any.value(), 0, &mut content).map_err(malformed)?;
+    Ok(content)
+}
+
+/// Whether the eContent OCTET STRING of this BER ContentInfo is constructed: walks ContentInfo,
+/// `[0]`, SignedData, version, digestAlgorithms, EncapsulatedContentInfo, eContentType and `[0]`
+/// to the string's header.
+fn econtent_is_constructed(ber: &[u8]) -> der::Result<bool> {
+    // Skips one TLV. `Reader::tlv_bytes` would miscount an indefinite length's header.
+    fn skip(reader: &mut SliceReader<'_>) -> der::Result<()> {
+        Any::decode(reader).map(drop)
+    }
+    let mut reader = SliceReader::new_with_encoding_rules(ber, EncodingRules::Ber)?;
+    Header::decode(&mut reader)?; // ContentInfo
+    skip(&mut reader)?; // contentType
+    Header::decode(&mut reader)?; // [0] EXPLICIT
+    Header::decode(&mut reader)?; // SignedData
+    skip(&mut reader)?; // version
+    skip(&mut reader)?; // digestAlgorithms
+    Header::decode(&mut reader)?; // EncapsulatedContentInfo
+    skip(&mut reader)?; // eContentType
+    Header::decode(&mut reader)?; // [0] EXPLICIT
+    Ok(Header::decode(&mut reader)?.is_constructed())
+}
+
+/// Appends the content of the segments of a constructed OCTET STRING (`value`, without the outer
+/// header or end-of-contents) to `out`, as OpenSSL's `asn1_collect` joins them: primitive segments
+/// are concatenated, constructed ones (definite or indefinite length) joined recursively up to
+/// [`MAX_STRING_NEST`] levels. Unlike OpenSSL, which ignores the segments' tags, every segment
+/// must be an OCTET STRING, as X.690 (8.7.3.2) requires.
+fn join_segments(value: &[u8], depth: usize, out: &mut Vec<u8>) -> der::Result<()> {
+    let mut reader = SliceReader::new_with_encoding_rules(value, EncodingRules::Ber)?;
+    while !reader.is_finished() {
+        let header = Header::peek(&reader)?;
+        header.tag().assert_eq(Tag::OctetString)?;
+        // The owned decode drops an indefinite-length segment's end-of-contents octets.
+        let segment = Any::decode(&mut reader)?;
+        if header.is_constructed() {
+            if depth >= MAX_STRING_NEST {
+                return Err(reader.error(der::ErrorKind::NestingDepth));
+            }
+            join_segments(segment.value(), depth + 1, out)?;
+        } else {
+            out.extend_from_slice(segment.value());
+        }
+    }
+    Ok(())
 }
 
 fn summarise_signer(si: SignerInfo) -> Result<SignerSummary> {

@@ -42,6 +42,7 @@ pub mod verifier;
 
 pub use algorithm::{HashAlgorithm, HashAlgorithms};
 pub use canonical::ContentMode;
+pub use cms::CmsProfile;
 pub use error::{Error, ErrorKind, LimitKind, Result, VerifyFailure};
 pub use form::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
 pub use limits::Limits;

@@ -24,8 +24,8 @@ enum CanonValue {
 pub(crate) struct CanonicalName(Vec<Vec<(ObjectIdentifier, CanonValue)>>);
 
 impl CanonicalName {
-    /// The canonical form of `name`, or `None` if a text value cannot be decoded (OpenSSL then
-    /// fails the comparison).
+    /// The canonical form of `name`, or `None` if OpenSSL cannot decode it (see
+    /// [`check_decodable`]; OpenSSL then cannot read the document or certificate holding it).
     pub(crate) fn of(name: &Name) -> Option<Self> {
         name.iter_rdn()
             .map(|rdn| {
@@ -43,28 +43,98 @@ impl CanonicalName {
 }
 
 fn canon_value(tag: Tag, value: &[u8]) -> Option<CanonValue> {
+    if !decodable(tag, value) {
+        return None;
+    }
     let text = match tag {
         Tag::Utf8String => std::str::from_utf8(value).ok()?.to_owned(),
         // One byte per character, read as Latin-1 (OpenSSL's tag2nbyte table). UniversalString
-        // cannot reach here: the der crate refuses to decode it.
-        Tag::PrintableString | Tag::TeletexString | Tag::Ia5String | Tag::VisibleString => {
+        // cannot reach here: the der crate refuses to decode it. VisibleString is in OpenSSL's
+        // canonical set but never reaches it: its name decoder refuses the type.
+        Tag::PrintableString | Tag::TeletexString | Tag::Ia5String => {
             value.iter().map(|b| char::from(*b)).collect()
         }
-        Tag::BmpString => {
-            let units: Vec<u16> = value
-                .chunks(2)
-                .map(|c| match c {
-                    [hi, lo] => Some(u16::from_be_bytes([*hi, *lo])),
-                    _ => None,
-                })
-                .collect::<Option<_>>()?;
-            char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .ok()?
+        Tag::BmpString => bmp_units(value)
+            .map(|unit| char::from_u32(u32::from(unit)))
+            .collect::<Option<String>>()?,
+        // OpenSSL's decoder clears a BIT STRING's unused bits, so they do not count.
+        Tag::BitString => {
+            let mut raw = value.to_vec();
+            if let (Some(&unused), true) = (value.first(), value.len() > 1) {
+                if let Some(last) = raw.last_mut() {
+                    *last &= 0xff << unused;
+                }
+            }
+            return Some(CanonValue::Raw(format!("{tag:?}"), raw));
         }
         _ => return Some(CanonValue::Raw(format!("{tag:?}"), value.to_vec())),
     };
     Some(CanonValue::Text(canonical_text(text.as_bytes())))
+}
+
+/// The UCS-2 code units of a BMPString (an odd last byte is dropped: [`decodable`] refuses it).
+fn bmp_units(value: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    value.chunks_exact(2).map(|c| {
+        u16::from_be_bytes([
+            c.first().copied().unwrap_or(0),
+            c.get(1).copied().unwrap_or(0),
+        ])
+    })
+}
+
+/// Whether OpenSSL's name decoder takes this attribute value: a type it takes
+/// ([`decodable_tag`]); for UTF8String valid UTF-8; for BMPString, which OpenSSL reads as UCS-2,
+/// whole characters none of which is a surrogate (even one of a valid UTF-16 pair); for a
+/// BIT STRING an unused-bits octet of at most 7. Checked without allocating: it runs on every
+/// token's signer name.
+fn decodable(tag: Tag, value: &[u8]) -> bool {
+    match tag {
+        Tag::Utf8String => std::str::from_utf8(value).is_ok(),
+        Tag::BmpString => {
+            value.len().is_multiple_of(2)
+                && bmp_units(value).all(|unit| !(0xd800..=0xdfff).contains(&unit))
+        }
+        Tag::BitString => value.first().is_some_and(|unused| *unused <= 7),
+        _ => decodable_tag(tag),
+    }
+}
+
+/// Whether OpenSSL's `X509_NAME` decoder takes an attribute value with this tag: the universal
+/// types of its `DirectoryString`-like `ASN1_PRINTABLE` mask (with `B_ASN1_UNKNOWN`), as the
+/// der crate can represent them. VisibleString, GeneralString, GraphicString, VideotexString,
+/// the time types, INTEGER, BOOLEAN, NULL, OCTET STRING, OBJECT IDENTIFIER, ENUMERATED, SET and
+/// every non-universal tag make OpenSSL refuse the name, and with it the whole document.
+fn decodable_tag(tag: Tag) -> bool {
+    matches!(
+        tag,
+        Tag::BitString
+            | Tag::Real
+            | Tag::Utf8String
+            | Tag::RelativeOid
+            | Tag::Sequence
+            | Tag::NumericString
+            | Tag::PrintableString
+            | Tag::TeletexString
+            | Tag::Ia5String
+            | Tag::BmpString
+    )
+}
+
+/// Checks that OpenSSL can decode `name` ([`decodable`] for every value). Otherwise OpenSSL
+/// refuses to read the document (or certificate) holding the name, so kstoken must not match it.
+pub(crate) fn check_decodable(name: &Name) -> Result<(), String> {
+    match name
+        .iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .find(|atv| !decodable(atv.value.tag(), atv.value.value()))
+    {
+        Some(atv) => Err(format!(
+            "OpenSSL cannot decode the {} value of attribute {} in a name",
+            atv.value.tag(),
+            atv.oid
+        )),
+        None => Ok(()),
+    }
 }
 
 /// OpenSSL's `asn1_string_canon` on UTF-8 bytes: trim, collapse whitespace, lowercase ASCII.
@@ -137,8 +207,22 @@ mod tests {
         assert_eq!(canon_value(Tag::Utf8String, &[0xff]), None);
         assert_eq!(canon_value(Tag::BmpString, &[0x00]), None);
         assert!(matches!(
-            canon_value(Tag::OctetString, &[1]),
+            canon_value(Tag::NumericString, b"1"),
             Some(CanonValue::Raw(..))
         ));
+        // Types and values OpenSSL's name decoder refuses.
+        assert_eq!(canon_value(Tag::OctetString, &[1]), None);
+        assert_eq!(canon_value(Tag::VisibleString, b"Root"), None);
+        assert_eq!(canon_value(Tag::BmpString, &[0xd8, 0x3d, 0xde, 0x00]), None);
+        assert_eq!(canon_value(Tag::BitString, &[]), None);
+        assert_eq!(canon_value(Tag::BitString, &[8, 0]), None);
+        assert_eq!(
+            canon_value(Tag::BitString, &[4, 0xff]),
+            canon_value(Tag::BitString, &[4, 0xf0])
+        );
+        assert_eq!(
+            canon_value(Tag::BmpString, &[0, b'R', 0, b'o']),
+            canon_value(Tag::Utf8String, b"ro")
+        );
     }
 }

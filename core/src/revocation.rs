@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::json::parse_json;
@@ -26,12 +27,6 @@ pub struct RevokedEntry {
     pub audit_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ListDocument {
-    #[serde(default)]
-    revoked: Option<Vec<RevokedEntry>>,
-}
-
 /// A verified revocation list, indexed by token hash and by audit id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RevocationList {
@@ -41,20 +36,20 @@ pub struct RevocationList {
 }
 
 impl RevocationList {
-    /// A list from its verified JSON text `{"revoked": [...]}`.
+    /// A list from its JSON text `{"revoked": [...]}`, which must look exactly like keystone's.
     ///
-    /// A missing or empty `revoked` member is an empty list, as keystonemiddleware treats it; an
-    /// entry with neither `id` nor `audit_id`, or any other shape, is an error — a list that cannot
-    /// be read must never read as "nothing revoked".
+    /// The document must be an object whose only member is the `revoked` array; each entry an
+    /// object with a string `id` and/or a string `audit_id`, and optionally `expires` (a string,
+    /// or null: the middleware ignores it), and no other member. `{"revoked": []}` is empty.
+    ///
+    /// keystonemiddleware reads a document without `revoked` as an empty list. Here it is an
+    /// error, because every document keystone signs verifies like a list: an attacker who can
+    /// replace the list response (keystone over plain HTTP) could send any user's PKI token
+    /// instead, whose content is a token body, and clear every revocation. A list that cannot be
+    /// read, or is not a list, must never read as "nothing revoked".
     pub fn from_json(content: &[u8], limits: &Limits) -> Result<Self> {
         let value = parse_json(content, limits)?;
-        if !value.is_object() {
-            return Err(Error::malformed("revocation list is not a JSON object"));
-        }
-        let document: ListDocument = serde_json::from_value(value)
-            .map_err(|e| Error::malformed(format!("revocation list: {e}")))?;
-        let entries = document.revoked.unwrap_or_default();
-        Self::from_entries(entries)
+        Self::from_entries(entries_of(&value)?)
     }
 
     /// A list from entries.
@@ -77,8 +72,9 @@ impl RevocationList {
     }
 
     /// A list from keystone's signed response (`{"signed": "<CMS PEM>"}`) or the CMS PEM itself,
-    /// verified with `verifier` at `at` exactly as a token is. The clock is checked first, as
-    /// every entry point does ([`crate::timestamp::unix_time`]).
+    /// verified with `verifier` at `at` exactly as a token is; the verified content must then be a
+    /// revocation list as [`RevocationList::from_json`] requires, not any other signed document.
+    /// The clock is checked first, as every entry point does ([`crate::timestamp::unix_time`]).
     pub fn from_signed(body: &[u8], verifier: &Verifier, at: i64) -> Result<Self> {
         unix_time(at)?;
         let content = if body.trim_ascii_start().starts_with(b"{") {
@@ -125,6 +121,49 @@ impl RevocationList {
         self.entries.is_empty()
     }
 }
+
+/// The entries of a revocation list document, refusing anything keystone would not have written.
+fn entries_of(document: &Value) -> Result<Vec<RevokedEntry>> {
+    let bad = |what: String| Error::malformed(format!("not a revocation list: {what}"));
+    let Some(members) = document.as_object() else {
+        return Err(bad("the document is not a JSON object".into()));
+    };
+    if let Some(other) = members.keys().find(|k| *k != "revoked") {
+        return Err(bad(format!("unexpected member {other:?}")));
+    }
+    let Some(revoked) = members.get("revoked") else {
+        return Err(bad("no \"revoked\" member".into()));
+    };
+    let Some(items) = revoked.as_array() else {
+        return Err(bad("\"revoked\" is not an array".into()));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let Some(fields) = item.as_object() else {
+                return Err(bad(format!("entry {i} is not an object")));
+            };
+            if let Some(other) = fields.keys().find(|k| !ENTRY_KEYS.contains(&k.as_str())) {
+                return Err(bad(format!("entry {i} has an unexpected member {other:?}")));
+            }
+            let text = |key: &str, null_allowed: bool| match fields.get(key) {
+                None => Ok(None),
+                Some(Value::Null) if null_allowed => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(format!("entry {i}: {key:?} is not a string"))),
+            };
+            Ok(RevokedEntry {
+                id: text("id", false)?,
+                expires: text("expires", true)?,
+                audit_id: text("audit_id", false)?,
+            })
+        })
+        .collect()
+}
+
+/// The members of a revocation list entry keystone writes.
+const ENTRY_KEYS: [&str; 3] = ["id", "expires", "audit_id"];
 
 /// The list's JSON text exactly as keystone serialised it (`jsonutils.dumps`: `", "` and `": "`
 /// separators, ASCII-only, entry keys in the order of keystone's responses).
@@ -240,16 +279,30 @@ mod tests {
     #[test]
     fn empty_and_malformed_lists() {
         let l = Limits::default();
-        for empty in [&b"{}"[..], b"{\"revoked\": []}", b"{\"revoked\": null}"] {
+        for empty in [&b"{\"revoked\": []}"[..], b" {\"revoked\":[]}\n"] {
             assert!(RevocationList::from_json(empty, &l).unwrap().is_empty());
         }
+        let list = RevocationList::from_json(
+            br#"{"revoked": [{"audit_id": "A", "expires": null}, {"id": "h"}]}"#,
+            &l,
+        )
+        .unwrap();
+        assert!(list.contains_audit_id("A") && list.contains_hash("h"));
         for bad in [
             &b""[..],
             b"[]",
+            b"{}",
+            b"{\"revoked\": null}",
             b"{\"revoked\": {}}",
             b"{\"revoked\": [{}]}",
             b"{\"revoked\": [{\"id\": 5}]}",
+            b"{\"revoked\": [{\"id\": null, \"audit_id\": \"A\"}]}",
+            b"{\"revoked\": [{\"id\": \"h\", \"expires\": 5}]}",
+            b"{\"revoked\": [{\"id\": \"h\", \"user\": \"u\"}]}",
             b"{\"revoked\": [\"abc\"]}",
+            b"{\"revoked\": [], \"token\": {}}",
+            br#"{"token": {"methods": ["password"], "expires_at": "2030-01-01T00:00:00Z"}}"#,
+            br#"{"access": {"token": {"id": "x"}}}"#,
             b"not json",
         ] {
             assert!(

@@ -2,7 +2,8 @@
 //!
 //! `openssl cms -verify` validates the signer's chain for every token. The verdict only depends on
 //! the certificates and the clock, so it is computed once per signer with OpenSSL's own path
-//! validation and reused while the clock stays inside the chain's common validity window.
+//! validation and reused while the clock stays between the same two validity boundaries (see
+//! [`SigningCert::check_chain`]).
 
 use std::sync::RwLock;
 
@@ -44,6 +45,13 @@ pub(crate) struct Window {
 impl Window {
     fn contains(self, t: i64) -> bool {
         self.not_before <= t && t < self.not_after
+    }
+
+    fn intersect(self, other: Window) -> Window {
+        Window {
+            not_before: self.not_before.max(other.not_before),
+            not_after: self.not_after.min(other.not_after),
+        }
     }
 }
 
@@ -113,18 +121,51 @@ impl SigningCert {
         self.kind
     }
 
-    /// Validates the chain at `at`, reusing the cached verdict when `at` is inside its window.
+    /// Validates the chain at `at`, reusing a cached verdict when `at` is inside its window.
+    ///
+    /// A verdict is reused only where OpenSSL would reach the same one: between the validity
+    /// boundaries (every `notBefore` and `notAfter`) of the CA bundle and this certificate that
+    /// surround the instant it was computed at. `X509_verify_cert`, with no CRLs and no other
+    /// certificates, depends on the time only through whether each of these certificates is valid
+    /// then (`notBefore <= t < notAfter`): each certificate of the chain must be, and among
+    /// several CA certificates of the issuer's name it takes the first one that is valid at `t`.
+    /// Between two consecutive boundaries none of those facts changes, so neither does the chain
+    /// nor the verdict. The chain's own validity window alone would not do: with two CAs of the
+    /// same name, OpenSSL's choice changes when the other one becomes valid.
     pub(crate) fn check_chain(&self, ca: &[X509], at: i64) -> Result<()> {
         let cached = self.verdict.read().map(|v| *v).unwrap_or(None);
         if cached.is_some_and(|w| w.contains(at)) {
             return Ok(());
         }
         let window = validate_chain(ca, &self.x509, at)?;
-        if let Ok(mut slot) = self.verdict.write() {
-            *slot = Some(window);
+        if let Some(stable) = stable_window(ca, &self.x509, at) {
+            if let Ok(mut slot) = self.verdict.write() {
+                *slot = Some(window.intersect(stable));
+            }
         }
         Ok(())
     }
+}
+
+/// The instants around `at` between which no certificate of `ca` or `leaf` starts or stops being
+/// valid, or `None` if a validity time cannot be read (then nothing is cached).
+fn stable_window(ca: &[X509], leaf: &X509, at: i64) -> Option<Window> {
+    let epoch = Asn1Time::from_unix(0).ok()?;
+    let mut window = Window {
+        not_before: i64::MIN,
+        not_after: i64::MAX,
+    };
+    for cert in ca.iter().chain(std::iter::once(leaf)) {
+        for boundary in [cert.not_before(), cert.not_after()] {
+            let b = unix_seconds(&epoch, boundary).ok()?;
+            if b <= at {
+                window.not_before = window.not_before.max(b);
+            } else {
+                window.not_after = window.not_after.min(b);
+            }
+        }
+    }
+    Some(window)
 }
 
 /// Runs OpenSSL's path validation as `CMS_verify` does: trust store = the CA bundle, no untrusted

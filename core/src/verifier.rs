@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use openssl::x509::X509;
 
 use crate::algorithm::HashAlgorithm;
-use crate::cms::{self, signature_family, SignatureFamily, SignedDocument};
+use crate::cms::{
+    self, signature_family, CmsProfile, ProfileDeviation, SignatureFamily, SignedDocument,
+};
 use crate::crypto::{digest, verify_digest, KeyKind};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
 use crate::form;
@@ -20,11 +22,13 @@ use crate::trust::{load_bundle, SigningCert};
 /// token costs one signature check. Verdicts are those of `openssl cms -verify -certfile S
 /// -CAfile CA`: the signer is found by issuer and serial (or key id) among the signing certs,
 /// its chain is built from the CA bundle only, and it must be fit for S/MIME signing at the
-/// verification time.
+/// verification time. By default only documents in keystone's token profile are accepted
+/// ([`CmsProfile::Keystone`]); [`Verifier::with_profile`] relaxes that.
 pub struct Verifier {
     signers: Vec<SigningCert>,
     ca: Vec<X509>,
     limits: Limits,
+    profile: CmsProfile,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Verifier {
             .field("signing_certs", &self.signers.len())
             .field("ca_certs", &self.ca.len())
             .field("limits", &self.limits)
+            .field("profile", &self.profile)
             .finish()
     }
 }
@@ -73,6 +78,7 @@ impl Verifier {
             signers,
             ca,
             limits,
+            profile: CmsProfile::default(),
         })
     }
 
@@ -88,6 +94,19 @@ impl Verifier {
         &self.limits
     }
 
+    /// The same verifier accepting the documents of `profile`: [`CmsProfile::Lenient`] accepts
+    /// every structure `openssl cms -verify` accepts (BER, attributes, certificates, ...) for
+    /// tokens that keystone's signer did not write.
+    pub fn with_profile(mut self, profile: CmsProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The CMS profile in force.
+    pub fn profile(&self) -> CmsProfile {
+        self.profile
+    }
+
     /// Verifies a PKI token, a PKIZ token or CMS PEM text now, returning the signed content.
     pub fn verify(&self, token: &[u8]) -> Result<Vec<u8>> {
         self.verify_at(token, unix_now())
@@ -100,6 +119,14 @@ impl Verifier {
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
         let decoded = form::decode(token, &self.limits)?;
+        // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a new
+        // token text (and token hash) for the same document.
+        if self.profile == CmsProfile::Keystone
+            && decoded.encoding == form::Encoding::Pki
+            && memchr::memchr(b'/', token).is_some()
+        {
+            return Err(ProfileDeviation::TokenAlphabet.error());
+        }
         self.verify_der_at(&decoded.der, at)
     }
 
@@ -112,8 +139,13 @@ impl Verifier {
     }
 
     /// Verifies a decoded document at `at`, in `CMS_verify`'s order: find every signer, check every
-    /// signer's chain, then every signature. Returns the content.
+    /// signer's chain, then every signature. Returns the content. Under [`CmsProfile::Keystone`] a
+    /// document outside the profile is refused first, as [`Error::Malformed`].
     pub fn verify_document_at(&self, document: SignedDocument, at: i64) -> Result<Vec<u8>> {
+        let keystone = self.profile == CmsProfile::Keystone;
+        if let Some(deviation) = document.profile_deviation().filter(|_| keystone) {
+            return Err(deviation.error());
+        }
         let signers = document
             .signers
             .iter()
@@ -125,6 +157,14 @@ impl Verifier {
                     .ok_or_else(|| Error::verify(VerifyFailure::SignerNotFound, ""))
             })
             .collect::<Result<Vec<_>>>()?;
+        // OpenSSL ignores an EC signer's signatureAlgorithm; the profile pins the one it writes.
+        let ec_signature_elsewhere = |(si, cert): &(&cms::SignerSummary, &SigningCert)| {
+            cert.kind() == Some(KeyKind::Ec)
+                && signature_family(&si.signature_oid) != SignatureFamily::Ecdsa
+        };
+        if keystone && signers.iter().any(ec_signature_elsewhere) {
+            return Err(ProfileDeviation::SignatureAlgorithm.error());
+        }
         for (_, cert) in &signers {
             cert.check_chain(&self.ca, at)?;
         }

@@ -3,15 +3,17 @@
 //!
 //! `KSTOKEN_DIFF_CASES` sets the number of cases (default 300, a few seconds); run with e.g.
 //! `KSTOKEN_DIFF_CASES=20000 cargo test -p kstoken --test differential_mutations -- --nocapture`
-//! for a long campaign. kstoken may be stricter than OpenSSL only by refusing to parse (trailing
-//! bytes, some BER) or by refusing algorithm identifiers OpenSSL tolerates (an unrecognised signer
-//! digest OID, which OpenSSL replaces by the first digestAlgorithms entry), as the README
-//! documents; it must never accept what OpenSSL rejects.
+//! for a long campaign. Each case also goes through a [`CmsProfile::Lenient`] verifier. kstoken
+//! may be stricter than OpenSSL only as the README documents: by refusing to parse (trailing bytes,
+//! some BER) or refusing algorithm identifiers OpenSSL tolerates (an unrecognised signer digest OID,
+//! which OpenSSL replaces by the first digestAlgorithms entry) under both profiles, and by refusing a
+//! document outside keystone's token profile under the default one (a case the lenient verifier
+//! then accepts with OpenSSL's content). It must never accept what OpenSSL rejects.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use kstoken::pem::{der_to_pem, pem_to_der};
-use kstoken::{Error, Limits, Verifier, VerifyFailure};
+use kstoken::{CmsProfile, Error, Limits, Verifier, VerifyFailure};
 use kstoken_testkit::{cms_sign, cms_verify, keystone_pki, unix_now, CertSpec, KeySpec, Workdir};
 
 /// xorshift64*: deterministic, seedable, no dependency.
@@ -71,6 +73,9 @@ fn mutated_tokens_get_openssl_verdicts() {
     bundle.extend_from_slice(&ec.cert_pem);
     let bundle_path = dir.write("bundle.pem", &bundle);
     let verifier = Verifier::new(&bundle, &ca.cert_pem).unwrap();
+    let lenient = Verifier::new(&bundle, &ca.cert_pem)
+        .unwrap()
+        .with_profile(CmsProfile::Lenient);
     let body = br#"{"token":{"methods":["password"],"user":{"id":"u1","name":"admin"},"expires_at":"2099-01-01T00:00:00Z"}}"#;
     let originals: Vec<Vec<u8>> = [&rsa, &ec]
         .iter()
@@ -81,49 +86,74 @@ fn mutated_tokens_get_openssl_verdicts() {
         .collect();
     let now = unix_now();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut both_accept, mut both_reject, mut stricter) = (0, 0, 0);
+    let (mut both_accept, mut both_reject, mut parser, mut profile) = (0, 0, 0, 0);
+    let mut deviations = std::collections::BTreeMap::new();
     for case in 0..cases {
         let original = &originals[case % originals.len()];
         let der = mutate(&mut rng, original);
         let pem = der_to_pem(&der);
         let oracle = cms_verify(pem.as_bytes(), &bundle_path, &ca.cert_path, Some(now));
         let ours = verifier.verify_at(pem.as_bytes(), now);
-        match (ours, oracle.ok()) {
-            (Ok(content), true) => {
-                assert_eq!(content, oracle.stdout, "case {case}: content differs");
-                both_accept += 1;
-            }
-            (Err(_), false) => both_reject += 1,
+        let relaxed = lenient.verify_at(pem.as_bytes(), now);
+        // The lenient verifier against OpenSSL: only the parser and algorithm strictness.
+        match (&relaxed, oracle.ok()) {
+            (Ok(content), true) => assert_eq!(content, &oracle.stdout, "case {case}: content"),
+            (Err(_), false) => {}
             (Ok(_), false) => panic!(
-                "case {case}: kstoken accepted what openssl rejects ({}): {}",
+                "case {case}: kstoken (lenient) accepted what openssl rejects ({}): {}",
                 oracle.stderr,
                 hex(&der)
             ),
-            (Err(err), true) => {
+            (Err(err), true) => assert!(
+                matches!(
+                    err,
+                    Error::Malformed(_)
+                        | Error::Verification {
+                            reason: VerifyFailure::UnsupportedAlgorithm,
+                            ..
+                        }
+                ),
+                "case {case}: openssl accepts, kstoken (lenient) says {err}: {}",
+                hex(&der)
+            ),
+        }
+        // The default verifier accepts a subset of the lenient one's, refusing the rest only as
+        // outside the keystone profile.
+        match (ours, &relaxed) {
+            (Ok(content), Ok(relaxed_content)) => {
+                assert_eq!(&content, relaxed_content, "case {case}");
+                both_accept += 1;
+            }
+            (Ok(_), Err(err)) => panic!("case {case}: only the keystone profile accepts: {err}"),
+            (Err(err), Ok(_)) => {
                 assert!(
-                    matches!(
-                        err,
-                        Error::Malformed(_)
-                            | Error::Verification {
-                                reason: VerifyFailure::UnsupportedAlgorithm,
-                                ..
-                            }
-                    ),
-                    "case {case}: openssl accepts, kstoken says {err}: {}",
+                    matches!(&err, Error::Malformed(m) if m.contains("keystone's token profile")),
+                    "case {case}: the profile refuses with {err}: {}",
                     hex(&der)
                 );
-                if stricter < 10 {
+                if let Some(d) = kstoken::cms::parse(&der)
+                    .ok()
+                    .and_then(|d| d.profile_deviation())
+                {
+                    *deviations.entry(format!("{d:?}")).or_insert(0) += 1;
+                }
+                profile += 1;
+            }
+            (Err(_), Err(err)) if oracle.ok() => {
+                if parser < 10 {
                     println!("stricter, case {case}: {err}");
                 }
-                stricter += 1;
+                parser += 1;
             }
+            (Err(_), Err(_)) => both_reject += 1,
         }
     }
     println!(
-        "differential: {cases} cases, {both_accept} both accept, {both_reject} both reject, \
-         {stricter} refused by kstoken's stricter parser only"
+        "differential: {cases} cases, {both_accept} accepted and {both_reject} rejected by all, \
+         {parser} refused by kstoken's stricter parser only, {profile} refused as outside the \
+         keystone profile only ({deviations:?})"
     );
-    assert_eq!(both_accept + both_reject + stricter, cases);
+    assert_eq!(both_accept + both_reject + parser + profile, cases);
     assert!(both_reject > 0);
 }
 

@@ -20,7 +20,9 @@ pub struct kst_revocation_list {
 }
 
 /// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}` (default
-/// limits). A missing `revoked` member is an empty list; any other shape is `KST_MALFORMED`.
+/// limits). Anything but keystone's shape, an object whose only member is the `revoked` array of
+/// entries with a string `id` and/or `audit_id` and an optional `expires`, is `KST_MALFORMED`
+/// (a document without `revoked` too: it is some other signed document, not an empty list).
 ///
 /// # Safety
 /// `json` points to `json_len` readable bytes; `out` is valid for writing a pointer; `err` is

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cms::content_info::ContentInfo;
+use cms::signed_data::SignedData;
+use der::{Decode, Encode};
+
 /// A temporary directory (removed on drop) in which certificates, keys and other files are written.
 #[derive(Debug)]
 pub struct Workdir {
@@ -39,7 +43,8 @@ pub enum KeySpec {
 pub struct CertSpec {
     /// Key algorithm of the certificate's subject key.
     pub key: KeySpec,
-    /// Subject DN in `openssl -subj` form, e.g. `/C=US/O=Test/CN=Signer` (order is preserved).
+    /// Subject DN in `openssl -subj` form, e.g. `/C=US/O=Test/CN=Signer` (order is preserved;
+    /// UTF-8, written as UTF8String values).
     pub subject: String,
     /// Make an X.509 v1 certificate (no extensions at all; other extension fields must be unset).
     pub v1: bool,
@@ -177,6 +182,50 @@ impl Workdir {
         self.make_cert(name, spec, Some(issuer), &ext)
     }
 
+    /// An empty v2 CRL issued by `issuer` (`openssl ca -gencrl`), DER.
+    pub fn crl(&self, issuer: &Issued) -> Vec<u8> {
+        let scratch = tempfile::Builder::new()
+            .prefix(".crl-")
+            .tempdir_in(self.path())
+            .unwrap_or_else(|e| panic!("kstoken-testkit: cannot create scratch directory: {e}"));
+        let s = scratch.path();
+        write_file(&s.join("index.txt"), b"");
+        let conf = format!(
+            "[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = {}\n\
+             default_md = sha256\ndefault_crl_days = 30\ncrl_extensions = crl_ext\n\
+             [crl_ext]\nauthorityKeyIdentifier = keyid:always\n",
+            s.join("index.txt").display()
+        );
+        let conf_path = s.join("crl.cnf");
+        write_file(&conf_path, conf.as_bytes());
+        let pem_path = s.join("crl.pem");
+        let der_path = s.join("crl.der");
+        let args: [&OsStr; 10] = [
+            "ca".as_ref(),
+            "-gencrl".as_ref(),
+            "-config".as_ref(),
+            conf_path.as_ref(),
+            "-cert".as_ref(),
+            issuer.cert_path.as_ref(),
+            "-keyfile".as_ref(),
+            issuer.key_path.as_ref(),
+            "-out".as_ref(),
+            pem_path.as_ref(),
+        ];
+        must(&args, None, "generate CRL");
+        let args: [&OsStr; 7] = [
+            "crl".as_ref(),
+            "-in".as_ref(),
+            pem_path.as_ref(),
+            "-outform".as_ref(),
+            "DER".as_ref(),
+            "-out".as_ref(),
+            der_path.as_ref(),
+        ];
+        must(&args, None, "convert CRL to DER");
+        read_file(&der_path)
+    }
+
     /// Generates the key, CSR and certificate with `openssl genpkey`, `req` and `ca`.
     fn make_cert(
         &self,
@@ -265,9 +314,11 @@ impl Workdir {
 
         // CSR.
         let csr_path = s.join("req.csr");
-        let args: [&OsStr; 10] = [
+        // `-utf8`: a subject with non-ASCII characters is read as UTF-8, not byte by byte.
+        let args: [&OsStr; 11] = [
             "req".as_ref(),
             "-new".as_ref(),
+            "-utf8".as_ref(),
             "-config".as_ref(),
             conf_path.as_ref(),
             "-key".as_ref(),
@@ -387,16 +438,35 @@ pub fn keystone_pki(dir: &Workdir, key_bits: u32) -> (Issued, Issued) {
 
 /// `openssl cms -sign -signer C -inkey K -outform PEM -nosmimecap -nodetach -nocerts -noattr -md MD`, data on stdin.
 pub fn cms_sign(cert: &Path, key: &Path, data: &[u8], md: &str) -> OpensslOutcome {
-    cms_sign_args(cert, key, data, md, false)
+    cms_sign_args(cert, key, data, md, "PEM", &[])
 }
 
 /// Like [`cms_sign`] with `-binary` added (no MIME text canonicalisation of the content).
 pub fn cms_sign_binary(cert: &Path, key: &Path, data: &[u8], md: &str) -> OpensslOutcome {
-    cms_sign_args(cert, key, data, md, true)
+    cms_sign_args(cert, key, data, md, "PEM", &["-binary"])
 }
 
-/// Runs `openssl cms -sign` with keystone's flags, optionally with `-binary`.
-fn cms_sign_args(cert: &Path, key: &Path, data: &[u8], md: &str, binary: bool) -> OpensslOutcome {
+/// Like [`cms_sign`] with `-stream` and `-outform FORM` (`PEM` or `DER`): BER with indefinite
+/// lengths and the content as a constructed OCTET STRING of segments (4096 bytes in OpenSSL 3.0).
+pub fn cms_sign_stream(
+    cert: &Path,
+    key: &Path,
+    data: &[u8],
+    md: &str,
+    outform: &str,
+) -> OpensslOutcome {
+    cms_sign_args(cert, key, data, md, outform, &["-stream"])
+}
+
+/// Runs `openssl cms -sign` with keystone's flags, the output form and extra arguments.
+fn cms_sign_args(
+    cert: &Path,
+    key: &Path,
+    data: &[u8],
+    md: &str,
+    outform: &str,
+    extra: &[&str],
+) -> OpensslOutcome {
     let mut args: Vec<&OsStr> = vec![
         "cms".as_ref(),
         "-sign".as_ref(),
@@ -405,7 +475,7 @@ fn cms_sign_args(cert: &Path, key: &Path, data: &[u8], md: &str, binary: bool) -
         "-inkey".as_ref(),
         key.as_ref(),
         "-outform".as_ref(),
-        "PEM".as_ref(),
+        outform.as_ref(),
         "-nosmimecap".as_ref(),
         "-nodetach".as_ref(),
         "-nocerts".as_ref(),
@@ -413,9 +483,7 @@ fn cms_sign_args(cert: &Path, key: &Path, data: &[u8], md: &str, binary: bool) -
         "-md".as_ref(),
         md.as_ref(),
     ];
-    if binary {
-        args.push("-binary".as_ref());
-    }
+    args.extend(extra.iter().map(|a| OsStr::new(*a)));
     run_openssl(&args, Some(data))
 }
 
@@ -426,6 +494,17 @@ pub fn cms_verify(
     cafile: &Path,
     attime: Option<i64>,
 ) -> OpensslOutcome {
+    cms_verify_form(pem, certfile, cafile, attime, "PEM")
+}
+
+/// Like [`cms_verify`] with `-inform FORM` (`PEM` or `DER`) for the document on stdin.
+pub fn cms_verify_form(
+    input: &[u8],
+    certfile: &Path,
+    cafile: &Path,
+    attime: Option<i64>,
+    inform: &str,
+) -> OpensslOutcome {
     let attime = attime.map(|t| t.to_string());
     let mut args: Vec<&OsStr> = vec![
         "cms".as_ref(),
@@ -435,7 +514,7 @@ pub fn cms_verify(
         "-CAfile".as_ref(),
         cafile.as_ref(),
         "-inform".as_ref(),
-        "PEM".as_ref(),
+        inform.as_ref(),
         "-nosmimecap".as_ref(),
         "-nodetach".as_ref(),
         "-nocerts".as_ref(),
@@ -445,7 +524,7 @@ pub fn cms_verify(
         args.push("-attime".as_ref());
         args.push(t.as_ref());
     }
-    run_openssl(&args, Some(pem))
+    run_openssl(&args, Some(input))
 }
 
 /// OpenSSL's verification failure reason from stderr (e.g. `certificate has expired`, `content verify error`); `None` when none found.
@@ -562,6 +641,126 @@ pub fn openssl_time(unix: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// Decodes a DER CMS ContentInfo holding SignedData, lets `edit` change the SignedData, and
+/// encodes the result as DER: for documents OpenSSL accepts but no signer writes.
+pub fn edit_signed_data(der: &[u8], edit: impl FnOnce(&mut SignedData)) -> Vec<u8> {
+    let info = ContentInfo::from_der(der).expect("kstoken-testkit: not a DER ContentInfo");
+    let mut signed: SignedData = info
+        .content
+        .decode_as()
+        .expect("kstoken-testkit: not a DER SignedData");
+    edit(&mut signed);
+    ContentInfo {
+        content_type: info.content_type,
+        content: der::Any::encode_from(&signed).expect("kstoken-testkit: cannot encode SignedData"),
+    }
+    .to_der()
+    .expect("kstoken-testkit: cannot encode ContentInfo")
+}
+
+/// Hand-built ASN.1 encodings, DER and BER, for documents no encoder writes (one-byte tags only).
+pub mod asn1 {
+    /// The DER (minimal) length octets of `n`.
+    pub fn length(n: usize) -> Vec<u8> {
+        if n < 0x80 {
+            return vec![n as u8];
+        }
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        let mut out = vec![0x80 | bytes.len() as u8];
+        out.extend(bytes);
+        out
+    }
+
+    /// A TLV with a definite, minimal length.
+    pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend(length(content.len()));
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A TLV with an indefinite length (`tag` must be constructed), closed by end-of-contents.
+    pub fn indefinite(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag, 0x80];
+        out.extend_from_slice(content);
+        out.extend([0, 0]);
+        out
+    }
+
+    /// Splits the DER TLV at the start of `der` into its tag, its content and the bytes after it.
+    ///
+    /// Panics on anything but a one-byte tag with a definite length that fits.
+    pub fn split(der: &[u8]) -> (u8, &[u8], &[u8]) {
+        let (tag, first) = (der[0], der[1]);
+        let (len, head) = if first < 0x80 {
+            (usize::from(first), 2)
+        } else {
+            let n = usize::from(first & 0x7f);
+            assert!(
+                (1..=4).contains(&n),
+                "kstoken-testkit: not a definite DER length"
+            );
+            let len = der[2..2 + n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + n)
+        };
+        (tag, &der[head..head + len], &der[head + len..])
+    }
+
+    /// The TLVs (each whole) that make up a constructed value's DER content.
+    pub fn children(mut content: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        while !content.is_empty() {
+            let (_, _, rest) = split(content);
+            out.push(&content[..content.len() - rest.len()]);
+            content = rest;
+        }
+        out
+    }
+
+    /// `der` with every constructed value re-encoded with an indefinite length, as a streaming
+    /// encoder writes BER (primitive values, OCTET STRINGs included, are kept as they are).
+    pub fn to_indefinite(der: &[u8]) -> Vec<u8> {
+        let (tag, content, rest) = split(der);
+        assert!(rest.is_empty(), "kstoken-testkit: bytes after the TLV");
+        if tag & 0x20 == 0 {
+            return der.to_vec();
+        }
+        let inner: Vec<u8> = children(content)
+            .into_iter()
+            .flat_map(to_indefinite)
+            .collect();
+        indefinite(tag, &inner)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn encodings() {
+            assert_eq!(length(5), [5]);
+            assert_eq!(length(0x80), [0x81, 0x80]);
+            assert_eq!(length(0x1234), [0x82, 0x12, 0x34]);
+            let der = tlv(
+                0x30,
+                &[tlv(0x04, b"ab"), tlv(0x31, &tlv(0x02, &[1]))].concat(),
+            );
+            assert_eq!(children(split(&der).1).len(), 2);
+            assert_eq!(
+                to_indefinite(&der),
+                [&[0x30, 0x80, 0x04, 2, b'a', b'b', 0x31, 0x80, 0x02, 1, 1, 0, 0, 0, 0][..]]
+                    .concat()
+            );
+        }
+    }
 }
 
 /// Writes a file or panics.
