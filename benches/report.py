@@ -244,6 +244,18 @@ def main():
         lines += [f"| {n} | {v:.2f} | {g} |" for n, v, g in rust_targets + [tuple(t) for t in targets]]
         lines.append("")
 
+    # the middleware benchmark's section (scripts/bench-middleware.sh), when it ran
+    mw_json = os.path.join(os.path.dirname(os.path.abspath(py_json)), "middleware.json")
+    if os.path.exists(mw_json):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "middleware_report", os.path.join(os.path.dirname(os.path.abspath(__file__)), "middleware", "report.py"))
+        middleware_report = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(middleware_report)
+        with open(mw_json) as f:
+            lines += middleware_report.section(json.load(f)) + [""]
+
     with open(os.path.join(out_dir, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))
     try:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark command: criterion (Rust) and the Python script in one run, then the report
+# The benchmark command: criterion (Rust), the Python script and the middleware under wrk
+# (scripts/bench-middleware.sh, which can also run alone) in one run, then the report
 # benches/RESULTS.md and the chart benches/results.png. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,9 @@ bash scripts/build-wheel.sh "$B/venv" > "$B/wheel.log" 2>&1 || { cat "$B/wheel.l
 "$B/venv/bin/pip" install --quiet --no-build-isolation M2Crypto > "$B/m2crypto.log" 2>&1 ||
   echo "   M2Crypto did not build (see $B/m2crypto.log): measured without it"
 "$B/venv/bin/python" benches/python_bench.py "$B/fixtures" "$B/python.json"
+
+echo "== middleware in gunicorn under wrk"
+bash scripts/bench-middleware.sh
 
 echo "== report"
 "$B/venv/bin/python" benches/report.py target/criterion "$B/python.json" benches "$B/rust_threads.txt" "$B/instructions.txt" "$B/strict_ratio.txt"

@@ -26,9 +26,12 @@ bash scripts/test-c.sh
 stage "Python distributions (make wheel): the portable wheel and the sdist"
 bash scripts/build-wheel.sh
 stage "Python: the portable wheel against python/tests and the upstream suites"
-KSTOKEN_WHEEL="$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)" bash scripts/test-python.sh
+wheel="$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)"
+KSTOKEN_WHEEL="$wheel" bash scripts/test-python.sh
 stage "Packaging: installed libkstoken, vendored OpenSSL, the crate, the wheel and the sdist"
 bash scripts/test-packaging.sh
+stage "middleware: differential against keystonemiddleware, real servers"
+KSTOKEN_WHEEL="$wheel" bash scripts/test-middleware.sh
 stage "fuzz smoke"
 bash scripts/test-fuzz.sh
 stage ""
