@@ -266,6 +266,11 @@ def test_revocation_takes_effect(kind, spawn, private_standin, memcached, workdi
     t0 = time.monotonic()
     wait_until(lambda: srv.get(doomed)[0] == 401, 15, "the revoked token refused (%s)" % kind, interval=0.2,
                proc=srv.proc)
+    # Each gunicorn worker refreshes its own list (both middlewares, per process, started by the
+    # worker's first request), so one worker can be up to revocation_cache_time behind the other:
+    # wait until every worker refuses, i.e. a run of refusals, before asserting on any request.
+    wait_until(lambda: all(srv.get(doomed)[0] == 401 for _ in range(8)), 15,
+               "the revoked token refused by every worker (%s)" % kind, interval=0.2, proc=srv.proc)
     print("%s: revocation effective after %.1f s" % (kind, time.monotonic() - t0))
     assert_refused(srv.get(doomed))
     for text in good:
