@@ -3,7 +3,8 @@
  * `openssl cms`. C ABI of libkstoken (shared: -lkstoken; static: libkstoken.a plus
  * -lssl -lcrypto -lz -lpthread -ldl -lm).
  *
- * ABI stability: the ABI is 0.x and may change between minor versions. Changed after 0.1.0:
+ * ABI stability: SONAME libkstoken.so.0; the number changes on every ABI break, and only then
+ * (additions keep it). Changed in 0.2.0, the first release with a SONAME:
  * verifiers, revocation lists and policies are reference-counted `const` handles (kst_*_clone,
  * kst_*_free); the mutable kst_policy with setters gave way to kst_policy_builder_* and
  * kst_policy_builder_build; kst_limits gained max_credential_len and max_content_len;
