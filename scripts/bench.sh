@@ -13,7 +13,7 @@ rm -rf target/criterion
 cargo bench --locked -p kstoken-benches
 
 echo "== Rust threads (one Verifier shared by 1, 2, 4 threads)"
-cargo run --quiet --release --locked -p kstoken-benches --example threads | tee "$B/rust_threads.txt" "$B/instructions.txt" "$B/strict_ratio.txt"
+cargo run --quiet --release --locked -p kstoken-benches --example threads | tee "$B/rust_threads.txt"
 
 echo "== Rust verify over the strict floor, interleaved"
 cargo run --quiet --release --locked -p kstoken-benches --example strict_ratio | tee "$B/strict_ratio.txt"
