@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
+use crate::python_json;
 use crate::signer::Signer;
 use crate::timestamp::unix_time;
 use crate::verifier::Verifier;
@@ -186,9 +187,9 @@ pub fn to_json(entries: &[RevokedEntry]) -> String {
                     out.push_str(", ");
                 }
                 first = false;
-                push_python_json_string(&mut out, key);
+                python_json::write_str(key, &mut out);
                 out.push_str(": ");
-                push_python_json_string(&mut out, value);
+                python_json::write_str(value, &mut out);
             }
         }
         out.push('}');
@@ -201,33 +202,9 @@ pub fn to_json(entries: &[RevokedEntry]) -> String {
 pub fn sign(signer: &Signer, entries: &[RevokedEntry]) -> Result<String> {
     let pem = signer.sign_pem(to_json(entries).as_bytes())?;
     let mut out = String::from("{\"signed\": ");
-    push_python_json_string(&mut out, &pem);
+    python_json::write_str(&pem, &mut out);
     out.push('}');
     Ok(out)
-}
-
-/// A JSON string as Python's `json.dumps` writes it with `ensure_ascii=True`.
-fn push_python_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            other => {
-                let mut units = [0u16; 2];
-                for unit in other.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -255,7 +232,7 @@ mod tests {
         );
         assert_eq!(to_json(&[]), r#"{"revoked": []}"#);
         let mut s = String::new();
-        push_python_json_string(&mut s, "a\"\\\n\u{7f}\u{e9}\u{1F600}");
+        python_json::write_str("a\"\\\n\u{7f}\u{e9}\u{1F600}", &mut s);
         assert_eq!(s, r#""a\"\\\n\u007f\u00e9\ud83d\ude00""#);
     }
 
