@@ -67,7 +67,7 @@
 #define KSTOKEN_VERSION_MAJOR 0
 
 // Minor version of the header.
-#define KSTOKEN_VERSION_MINOR 1
+#define KSTOKEN_VERSION_MINOR 2
 
 // Patch version of the header.
 #define KSTOKEN_VERSION_PATCH 0

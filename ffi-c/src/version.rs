@@ -7,7 +7,7 @@ use crate::panic::boundary_value;
 /// Major version of the header (the library's `kst_version()` should agree).
 pub const KSTOKEN_VERSION_MAJOR: u32 = 0;
 /// Minor version of the header.
-pub const KSTOKEN_VERSION_MINOR: u32 = 1;
+pub const KSTOKEN_VERSION_MINOR: u32 = 2;
 /// Patch version of the header.
 pub const KSTOKEN_VERSION_PATCH: u32 = 0;
 

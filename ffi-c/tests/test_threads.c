@@ -32,6 +32,26 @@ static const kst_revocation_list *slot = NULL;
 /* Validations done with a list that revokes the token (1) or not (0). */
 static atomic_int seen[2];
 static atomic_int workers_running;
+/* Lists installed by the refresher, and workers waiting for the second one. The workers start after
+ * the first swap and wait half-way for the second, so that both lists are used and replaced while
+ * in use however the threads are scheduled (valgrind runs one thread at a time and may not run the
+ * refresher at all before the workers finish). */
+static atomic_int swaps;
+static atomic_int waiting_for[3];
+
+/* Blocks the calling worker until the refresher has installed `n` (1 or 2) lists. */
+static void wait_for_swaps(int n) {
+  atomic_fetch_add(&waiting_for[n], 1);
+  while (atomic_load(&swaps) < n)
+    sched_yield();
+  atomic_fetch_sub(&waiting_for[n], 1);
+}
+
+/* Whether every running worker waits for the refresher's next list. */
+static int workers_wait_for_next(void) {
+  int next = atomic_load(&swaps) + 1;
+  return next < 3 && atomic_load(&waiting_for[next]) == atomic_load(&workers_running);
+}
 
 /* A new reference to the current list. */
 static const kst_revocation_list *current_list(void) {
@@ -65,7 +85,9 @@ typedef struct {
 static void *worker(void *arg) {
   job *j = arg;
   char body[128];
+  wait_for_swaps(1);
   for (int i = 0; i < iterations; i++) {
+    if (i == iterations / 2) wait_for_swaps(2);
     uint8_t *out = NULL;
     size_t out_len = 0;
     /* Verify the shared token. */
@@ -123,7 +145,6 @@ typedef struct {
   const kst_verifier *verifier;
   const char *list_a_json, *list_a_pem;
   size_t list_a_json_len, list_a_pem_len;
-  int swaps;
   int bad;
 } refresher_job;
 
@@ -149,8 +170,10 @@ static void *refresher(void *arg) {
     }
     int before = atomic_load(&seen[revoking]);
     replace_list(list);
-    r->swaps++;
-    while (atomic_load(&seen[revoking]) - before < swap_every && atomic_load(&workers_running) > 0)
+    atomic_fetch_add(&swaps, 1);
+    /* Until the list has been used enough, unless every running worker waits for the next one. */
+    while (atomic_load(&seen[revoking]) - before < swap_every && atomic_load(&workers_running) > 0 &&
+           !workers_wait_for_next())
       sched_yield();
   }
   return NULL;
@@ -159,6 +182,8 @@ static void *refresher(void *arg) {
 int main(int argc, char **argv) {
   if (argc > 1) iterations = atoi(argv[1]);
   if (argc > 2) swap_every = atoi(argv[2]);
+  /* The workers use the first list for half their iterations: at least one. */
+  CHECK(iterations >= 2);
   size_t cert_len, ca_len, key_len, pem_len, rl_len, rl_pem_len;
   char *cert = read_vector(KC6 "certs/signing_cert.pem", &cert_len);
   char *ca = read_vector(KC6 "certs/cacert.pem", &ca_len);
@@ -186,7 +211,7 @@ int main(int argc, char **argv) {
   atomic_store(&workers_running, THREADS);
   pthread_t threads[THREADS], refresher_thread;
   job jobs[THREADS];
-  refresher_job r = {verifier, rl, rl_pem, rl_len, rl_pem_len, 0, 0};
+  refresher_job r = {verifier, rl, rl_pem, rl_len, rl_pem_len, 0};
   for (int t = 0; t < THREADS; t++) {
     jobs[t] = (job){verifier, signer, policy, token, 3121, t, 0, 0};
     CHECK(pthread_create(&threads[t], NULL, worker, &jobs[t]) == 0);
@@ -202,7 +227,7 @@ int main(int argc, char **argv) {
   CHECK(pthread_join(refresher_thread, NULL) == 0);
   CHECK(r.bad == 0);
   /* Both kinds of list were in use, and replaced while in use. */
-  CHECK(r.swaps >= 2);
+  CHECK(atomic_load(&swaps) >= 2);
   CHECK(atomic_load(&seen[0]) > 0 && atomic_load(&seen[1]) > 0);
   CHECK(atomic_load(&seen[0]) + atomic_load(&seen[1]) == THREADS * iterations);
 
