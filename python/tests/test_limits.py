@@ -26,8 +26,9 @@ from kstoken.exceptions import (
     SigningError,
 )
 
-# Peak RSS growth allowed for one refused call: the bounded read (MAX_CREDENTIAL_LEN, 16 MiB) with room to spare,
-# far below the hundreds of MiB or GiB an unbounded read or an early copy costs.
+# Peak RSS growth allowed for one refused call: the bounded read (MAX_CREDENTIAL_LEN, 16 MiB)
+# with room to spare, and far below the hundreds of MiB or GiB an unbounded read or an early copy
+# costs.
 MAX_GROWTH = 32 << 20
 BIG_TOKEN = 96 << 20  # characters: three times MAX_GROWTH
 
