@@ -96,7 +96,7 @@ pub struct Identity {
     pub roles: String,
     /// `OpenStack-System-Scope`: `all` for a token scoped to the whole system.
     pub system_scope: Option<String>,
-    /// The ten template values, in [`TEMPLATE`] order: domain id/name, project id/name,
+    /// The ten template values, in this order: domain id/name, project id/name,
     /// project domain id/name, user id/name, user domain id/name.
     pub values: [Option<String>; 10],
     /// `X-Is-Admin-Project`.
