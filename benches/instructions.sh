@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 fixtures=${1:?usage: benches/instructions.sh FIXTURES_DIR [OUT]}
 out=${2:-/dev/stdout}
 iterations=${INSTRUCTION_ITERATIONS:-200}
-cargo build --quiet --release --locked -p kstoken-benches --example instructions
+# The `profiling` profile: release code that keeps its symbols (the release profile strips them,
+# and callgrind's --toggle-collect finds the measured function by name).
+cargo build --quiet --profile profiling --locked -p kstoken-benches --example instructions
 [ -f "$fixtures/realistic.pki" ] ||
   cargo run --quiet --release --locked -p kstoken-benches --example fixtures -- "$fixtures" >/dev/null
-bin=target/release/examples/instructions
+bin=target/profiling/examples/instructions
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/lines"
@@ -21,6 +23,8 @@ for size in realistic large; do
       --toggle-collect='*measured*' "$bin" "$fixtures" "$op" "$size" "$iterations" 2> "$tmp/log" ||
       { cat "$tmp/log" >&2; exit 1; }
     total=$(sed -n 's/^summary: //p' "$tmp/cg")
+    # Nothing counted means the measured function was not found: an error, not a zero.
+    [ "${total:-0}" -gt 0 ] || { echo "callgrind counted nothing for $op $size (symbols?)" >&2; exit 1; }
     echo "$op $size $((total / iterations))" >> "$tmp/lines"
   done
 done
