@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a built-in demo: a throw-away PKI, a v3 token with a bind section signed, then
 # verified through the CLI (whole middleware pipeline), the Rust API, the C library and the Python
-# wheel; a tampered token rejected; time per verification next to the `openssl cms -verify`
-# subprocess that keystoneclient spawns per token.
+# wheel, and sent in HTTP requests through kstoken.middleware; a tampered token rejected; time per
+# verification next to the `openssl cms -verify` subprocess that keystoneclient spawns per token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -70,7 +70,12 @@ open(f"{work}/python_us", "w").write(f"{per * 1e6:.1f}")
 PY
 
 echo
-echo "== 6. a tampered token is rejected"
+echo "== 6. the request path: kstoken.middleware (keystonemiddleware's auth_token) in front of a WSGI app on 127.0.0.1"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check keystoneauth1 pymemcache  # kstoken[middleware]
+"$work/venv/bin/python" scripts/demo_middleware.py "$cert" "$ca" "$work"
+
+echo
+echo "== 7. a tampered token is rejected"
 python3 -c "import sys; t=open(sys.argv[1]).read(); i=len(t)//2; sys.stdout.write(t[:i]+('A' if t[i]!='A' else 'B')+t[i+1:])" \
   "$work/token.pki" > "$work/tampered.pki"
 if "$kst" verify --signing-cert "$cert" --ca "$ca" < "$work/tampered.pki" 2> "$work/err"; then
@@ -79,7 +84,7 @@ fi
 echo "   $(cat "$work/err")"
 
 echo
-echo "== 7. the Rust API, and time per verification"
+echo "== 8. the Rust API, and time per verification"
 cargo run --quiet --release --locked -p kstoken --example demo | sed 's/^/   /'
 runs=30
 start=$(date +%s%N)
