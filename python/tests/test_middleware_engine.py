@@ -369,3 +369,20 @@ def test_paste_filter_factory(pkis, tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_signing_dir_files_are_read_with_a_bound(tmp_path, caplog):
+    """A file in signing_dir that never ends (a link to /dev/zero) is refused after at most the
+    credential limit, logged, and treated as unusable; a missing one is None without a log line."""
+    from kstoken._credentials import MAX_CREDENTIAL_LEN
+    from kstoken.middleware._signing_dir import SigningDirectory
+
+    d = signing_dir(tmp_path)
+    os.symlink("/dev/zero", os.path.join(d, "signing_cert.pem"))
+    sd = SigningDirectory(d, logging.getLogger("kstoken.middleware.test"))
+    with caplog.at_level(logging.WARNING, logger="kstoken.middleware.test"):
+        assert sd.read("signing_cert.pem") is None
+        assert sd.read("cacert.pem") is None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "signing_cert.pem" in warnings[0], warnings
+    assert "larger than %d bytes" % MAX_CREDENTIAL_LEN in warnings[0], warnings

@@ -13,6 +13,8 @@ import tempfile
 import threading
 from typing import Optional, Tuple
 
+from kstoken._credentials import read_credential
+from kstoken.exceptions import CertificateConfigError
 from kstoken.middleware._config import ConfigurationError
 
 __all__ = ["SigningDirectory", "SIGNING_CERT", "CA_CERT", "REVOCATION_LIST"]
@@ -73,11 +75,18 @@ class SigningDirectory:
         return os.path.join(self.path, name)
 
     def read(self, name: str) -> Optional[bytes]:
-        """The file's contents, or ``None`` when it cannot be read."""
+        """The file's contents, or ``None`` when it cannot be read or is over the credential limit.
+
+        Read with kstoken's bounded credential reader: a file in ``signing_dir`` is never read
+        whole before its size is checked. A file that exists but is refused is logged.
+        """
+        path = self.file(name)
         try:
-            with open(self.file(name), "rb") as f:
-                return f.read()
-        except OSError:
+            return read_credential(path, name)[1]
+        except CertificateConfigError as e:
+            if os.path.exists(path):
+                # keystoneclient's CertificateConfigError: str() is fixed, the detail is .output
+                self._log.warning("signing_dir: %s", getattr(e, "output", None) or e)
             return None
 
     def stamp(self, name: str) -> Optional[Stamp]:
