@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitKind, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
 use crate::python_json;
@@ -75,20 +75,25 @@ impl RevocationList {
     /// A list from keystone's signed response (`{"signed": "<CMS PEM>"}`) or the CMS PEM itself,
     /// verified with `verifier` at `at` exactly as a token is; the verified content must then be a
     /// revocation list as [`RevocationList::from_json`] requires, not any other signed document.
-    /// The clock is checked first, as every entry point does ([`crate::timestamp::unix_time`]).
+    /// The clock is checked first, as every entry point does ([`crate::timestamp::unix_time`]),
+    /// then the body's length against the verifier's [`Limits::max_revocation_list_len`], which
+    /// also bounds the PEM, the DER and the JSON inside ([`Limits::for_revocation_list`]): a list
+    /// is far larger than a token, and refusing it would leave every token unverifiable.
     pub fn from_signed(body: &[u8], verifier: &Verifier, at: i64) -> Result<Self> {
         unix_time(at)?;
+        let limits = verifier.limits().for_revocation_list();
+        limits.check(LimitKind::RevocationListLength, body.len())?;
         let content = if body.trim_ascii_start().starts_with(b"{") {
-            let value = parse_json(body, verifier.limits())?;
+            let value = parse_json(body, &limits)?;
             let pem = value
                 .get("signed")
                 .and_then(serde_json::Value::as_str)
                 .ok_or_else(|| Error::malformed("Revocation list improperly formatted."))?;
-            verifier.verify_at(pem.as_bytes(), at)?
+            verifier.verify_at_within(pem.as_bytes(), at, &limits)?
         } else {
-            verifier.verify_at(body, at)?
+            verifier.verify_at_within(body, at, &limits)?
         };
-        Self::from_json(&content, verifier.limits())
+        Self::from_json(&content, &limits)
     }
 
     /// Whether any of the token's hashes or audit ids is listed.
