@@ -839,23 +839,29 @@ impl Authenticator {
     }
 
     /// A shared-cache lookup over every hash, in order (the reference's `_cache_get_hashes`).
+    ///
+    /// Anything that cannot be read is a miss, token data that does not decode as a token body
+    /// (`{}`, `{"token": 1}`, truncated JSON) included: the token is then validated here, so a
+    /// corrupt entry never refuses a valid token. Only the reference's `"invalid"` marker is a
+    /// cached refusal.
     fn shared_lookup(
         &self,
         shared: &dyn SharedCache,
         hashes: &[String],
     ) -> Option<Result<Arc<TokenData>, Refusal>> {
         let format = &self.config.shared_format;
-        let value = hashes.iter().find_map(|h| {
+        hashes.iter().find_map(|h| {
             let slot = format.slot(h).ok()?;
-            format.decode(&slot, &shared.get(&slot.key)?)
-        })?;
-        Some(match value {
-            SharedValue::Invalid => Err(Refusal::Verification(Error::Malformed(
-                "token is cached as invalid".to_owned(),
-            ))),
-            SharedValue::Token(content) => TokenData::decode(content, &self.config, &self.catalogs)
-                .map(Arc::new)
-                .map_err(Refusal::Body),
+            match format.decode(&slot, &shared.get(&slot.key)?)? {
+                SharedValue::Invalid => Some(Err(Refusal::Verification(Error::Malformed(
+                    "token is cached as invalid".to_owned(),
+                )))),
+                SharedValue::Token(content) => {
+                    TokenData::decode(content, &self.config, &self.catalogs)
+                        .ok()
+                        .map(|data| Ok(Arc::new(data)))
+                }
+            }
         })
     }
 
@@ -1428,6 +1434,36 @@ mod tests {
         let o = second.authenticate(&broken, NOW, Some(&shared));
         assert_eq!(o.decision, Decision::Reject);
         assert_eq!(o.user.unwrap().source, Source::SharedCache);
+    }
+
+    #[test]
+    fn unreadable_shared_entries_are_misses() {
+        let token = valid();
+        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
+        let slot = SharedFormat::default().slot(&md5).unwrap();
+        let creds = Credentials {
+            user_token: Some(token.as_bytes()),
+            ..Credentials::default()
+        };
+        for junk in [
+            &br#"{"token": 1}"#[..],
+            b"{}",
+            br#"{"token": {"expires_at": "2099-01-01T00:00:00Z", "user": {"#,
+            b"\x9c\x01random",
+            br#"[{"token": 1}, 0]"#,
+        ] {
+            let shared = Shared::default();
+            shared.set(&slot.key, junk);
+            let a = auth(Config::default());
+            let o = a.authenticate(&creds, NOW, Some(&shared));
+            assert_eq!(o.decision, Decision::Pass, "{}", String::from_utf8_lossy(junk));
+            assert_eq!(o.user.unwrap().source, Source::Validated);
+        }
+        // The reference's marker is a cached refusal.
+        let shared = Shared::default();
+        shared.set(&slot.key, b"\"invalid\"");
+        let o = auth(Config::default()).authenticate(&creds, NOW, Some(&shared));
+        assert_eq!(o.decision, Decision::Reject);
     }
 
     #[test]
