@@ -172,10 +172,16 @@ impl Refusal {
         }
     }
 
-    /// Whether a fresh copy of the signing certificates might change the verdict (key rotation).
+    /// Whether a fresh copy of the signing certificates might change the verdict: none are loaded,
+    /// the signer is not among them (key rotation), or the signer is found but the signature does
+    /// not match, which is also what a rebuilt PKI looks like (keystone's `pki_setup` run again
+    /// makes a signing certificate with the same issuer name and serial 1 under a new CA). A
+    /// tampered token looks the same: fetching is the caller's to rate-limit.
     pub fn wants_new_certificates(&self) -> bool {
-        matches!(self, Refusal::Verification(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound))
-            || *self == Refusal::Unavailable(Unavailable::NoCertificates)
+        matches!(self, Refusal::Verification(e) if matches!(
+            e.verify_failure(),
+            Some(VerifyFailure::SignerNotFound | VerifyFailure::BadSignature)
+        )) || *self == Refusal::Unavailable(Unavailable::NoCertificates)
     }
 }
 
@@ -873,6 +879,9 @@ impl Authenticator {
         };
         let value = match &entry.state {
             Ok(data) => SharedValue::Token(data.content.clone()),
+            // A refusal new certificates may undo (a bad signature) is kept in this process only,
+            // where new certificates drop it: in memcached it would outlive them.
+            Err(refusal) if refusal.wants_new_certificates() => return,
             Err(_) => SharedValue::Invalid,
         };
         if let Ok(stored) = format.encode(&slot, &value) {
@@ -1125,6 +1134,8 @@ mod tests {
         let again = user(&a, &token);
         assert_eq!(again.user.as_ref().unwrap().source, Source::Cache);
         assert_eq!(again.decision, Decision::Reject);
+        // A bad signature may be a rebuilt PKI: new certificates could change the verdict.
+        assert!(o.user.as_ref().unwrap().refusal.as_ref().unwrap().wants_new_certificates());
         for garbage in ["MIIgarbage", "PKIZ_notzlib", "PKIZ_eJzLSM3JyQcABiwCFQ"] {
             let o = user(&a, garbage);
             assert_eq!(o.decision, Decision::Reject, "{garbage}");
@@ -1422,6 +1433,18 @@ mod tests {
         assert_eq!(o.decision, Decision::Pass);
         assert_eq!(o.user.as_ref().unwrap().source, Source::SharedCache);
         assert_eq!(o.headers(), first.authenticate(&creds, NOW, None).headers());
+        // A bad signature is not shared: new certificates may undo it.
+        let mut tampered = token.clone().into_bytes();
+        let i = tampered.len() / 2;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered_creds = Credentials {
+            user_token: Some(&tampered),
+            ..Credentials::default()
+        };
+        let before = shared.0.lock().unwrap().len();
+        let o = first.authenticate(&tampered_creds, NOW, Some(&shared));
+        assert_eq!(o.decision, Decision::Reject);
+        assert_eq!(shared.0.lock().unwrap().len(), before);
         // Refusals are shared as the reference's marker.
         let broken = Credentials {
             user_token: Some(b"MIIbroken"),
