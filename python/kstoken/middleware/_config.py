@@ -93,7 +93,9 @@ _KSM_OPTS = [
     _Opt("revocation_cache_time", _float, 10.0),
     _Opt("memcache_security_strategy", _str, "None"),
     _Opt("memcache_secret_key", _str),
-    _Opt("memcache_pool_dead_retry", _int, 300),
+    # Unset: 300 with memcache_use_advanced_pool, else python-memcached's 30 (keystonemiddleware's
+    # default client ignores the option).
+    _Opt("memcache_pool_dead_retry", _int),
     _Opt("memcache_pool_maxsize", _int, 10),
     _Opt("memcache_pool_socket_timeout", _int, 3),
     _Opt("memcache_pool_unused_timeout", _int, 60),
@@ -128,6 +130,9 @@ _KSTOKEN_OPTS = [
     _Opt("kstoken_cache_max_bytes", _int, 64 << 20),
     _Opt("kstoken_online_validation", _str, "auto"),
     _Opt("kstoken_client_cert_key", _str, "SSL_CLIENT_CERT"),
+    _Opt("kstoken_request_fetch_timeout", _float, 3.0),
+    _Opt("kstoken_accept_new_ca", _bool, False),
+    _Opt("kstoken_revocation_list_max_bytes", _int, 64 << 20),
 ]
 
 _BY_NAME: Dict[str, _Opt] = {}
@@ -159,7 +164,7 @@ class Settings:
     revocation_cache_time: float
     memcache_security_strategy: str
     memcache_secret_key: Optional[str]
-    memcache_pool_dead_retry: int
+    memcache_pool_dead_retry: Optional[int]
     memcache_pool_maxsize: int
     memcache_pool_socket_timeout: int
     memcache_pool_unused_timeout: int
@@ -189,6 +194,9 @@ class Settings:
     kstoken_cache_max_bytes: int
     kstoken_online_validation: str
     kstoken_client_cert_key: str
+    kstoken_request_fetch_timeout: float
+    kstoken_accept_new_ca: bool
+    kstoken_revocation_list_max_bytes: int
     #: Raw values of options no table knows (auth plugin options, unknown keys), by name.
     extra: Dict[str, Any] = field(default_factory=dict)
     #: The conf dict to hand keystonemiddleware (kstoken options removed).
@@ -333,6 +341,10 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError("kstoken_online_validation must be auto or off")
     if s.kstoken_cache_max_entries < 1 or s.kstoken_cache_max_bytes < 1:
         raise ConfigurationError("the kstoken_cache_max_* bounds must be positive")
+    if s.kstoken_request_fetch_timeout < 0:
+        raise ConfigurationError("kstoken_request_fetch_timeout must not be negative")
+    if s.kstoken_revocation_list_max_bytes < 1:
+        raise ConfigurationError("kstoken_revocation_list_max_bytes must be positive")
     if not s.hash_algorithms:
         raise ConfigurationError("hash_algorithms is empty")
     strategy = str(s.memcache_security_strategy or "None")
