@@ -30,7 +30,7 @@ use crate::limits::Limits;
 use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
 use crate::shared_cache::{SharedFormat, SharedValue};
-use crate::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
+use crate::token_cache::{cache_key, CacheKey, CacheLimits, TokenCache, Weigh};
 use crate::token_view::TokenView;
 use crate::verifier::Verifier;
 
@@ -343,25 +343,86 @@ pub struct TokenEntry {
 }
 
 impl Weigh for TokenEntry {
+    /// The bytes this entry holds on the heap, allocator overhead included (a binding's own
+    /// objects are added by [`Authenticator::charge`] once it has built them).
     fn weight(&self) -> usize {
-        let hashes: usize = self.hashes.iter().map(|h| h.len() + 24).sum();
+        let hashes = heap(self.hashes.capacity() * std::mem::size_of::<String>())
+            + self.hashes.iter().map(string_heap).sum::<usize>();
         let data = match &self.state {
-            Ok(d) => {
-                d.content.len()
-                    + d.catalog.as_ref().map_or(0, |c| c.len())
-                    + d.identity.roles.len() * 2
-                    + d.identity
-                        .values
-                        .iter()
-                        .flatten()
-                        .map(|v| v.len() + 24)
-                        .sum::<usize>()
-                    + d.audit_ids.iter().map(|a| a.len() + 24).sum::<usize>()
-                    + 256
-            }
-            Err(_) => 64,
+            Ok(d) => d.heap_bytes(),
+            Err(refusal) => refusal.to_string().len() + 64,
         };
         hashes + data
+    }
+}
+
+impl TokenData {
+    /// The bytes this token data holds on the heap: its `Arc` allocation and everything its
+    /// fields own. A catalog shared with other tokens ([`CatalogMemo`]) is counted in full.
+    fn heap_bytes(&self) -> usize {
+        let identity = &self.identity;
+        #[allow(clippy::ptr_arg)] // the capacity is what a `Vec` holds
+        let strings = |v: &Vec<String>| {
+            heap(v.capacity() * std::mem::size_of::<String>())
+                + v.iter().map(string_heap).sum::<usize>()
+        };
+        heap(std::mem::size_of::<TokenData>() + 2 * std::mem::size_of::<usize>())
+            + heap(self.content.capacity())
+            + strings(&identity.role_names)
+            + string_heap(&identity.roles)
+            + identity.system_scope.as_ref().map_or(0, string_heap)
+            + identity
+                .values
+                .iter()
+                .flatten()
+                .map(string_heap)
+                .sum::<usize>()
+            + self
+                .catalog
+                .as_ref()
+                .map_or(0, |c| heap(c.len() + 2 * std::mem::size_of::<usize>()))
+            + strings(&self.audit_ids)
+            + self.bind.as_ref().map_or(0, map_heap)
+    }
+}
+
+/// The bytes the allocator takes for a block of `n` bytes: glibc's malloc adds an 8-byte header
+/// and rounds up to 16 bytes, 32 at least; an empty block allocates nothing.
+fn heap(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).div_ceil(16).max(2) * 16
+    }
+}
+
+// The capacity, not the length, is what a `String` holds.
+#[allow(clippy::ptr_arg)]
+fn string_heap(s: &String) -> usize {
+    heap(s.capacity())
+}
+
+/// The heap bytes of a JSON object (a bind section): a B-tree of keys and values, nodes about
+/// two-thirds full.
+fn map_heap(map: &Map<String, Value>) -> usize {
+    map.iter()
+        .map(|(k, v)| {
+            (std::mem::size_of::<String>() + std::mem::size_of::<Value>()) * 3 / 2
+                + string_heap(k)
+                + value_heap(v)
+        })
+        .sum()
+}
+
+fn value_heap(value: &Value) -> usize {
+    match value {
+        Value::String(s) => string_heap(s),
+        Value::Array(items) => {
+            heap(items.capacity() * std::mem::size_of::<Value>())
+                + items.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(map) => map_heap(map),
+        _ => 0,
     }
 }
 
@@ -390,6 +451,9 @@ pub struct TokenReport {
     pub hashes: Vec<String>,
     /// Where the verdict came from.
     pub source: Source,
+    /// The token's key in the process cache, when it is cached there (for
+    /// [`Authenticator::charge`]).
+    pub cache_key: Option<CacheKey>,
 }
 
 impl TokenReport {
@@ -404,6 +468,7 @@ impl TokenReport {
             data: None,
             hashes: Vec::new(),
             source: Source::None,
+            cache_key: None,
         }
     }
 }
@@ -624,6 +689,23 @@ impl Authenticator {
             .map(|s| (Arc::clone(&s.list), s.enforce_until_us))
     }
 
+    /// Adds `bytes` to what the process cache counts for the token of `report`: a binding's own
+    /// objects for the token's data, built after the data was cached and kept as long as it is.
+    /// The cache then evicts its oldest entries if it is over its byte bound. Nothing happens when
+    /// the token is not cached, or no longer with this data.
+    pub fn charge(&self, report: &TokenReport, bytes: usize, now_us: i64) {
+        let (Some(cache), Some(key), Some(data)) = (&self.cache, &report.cache_key, &report.data)
+        else {
+            return;
+        };
+        cache.charge(
+            key,
+            bytes,
+            now_us,
+            |entry| matches!(&entry.state, Ok(d) if Arc::ptr_eq(d, data)),
+        );
+    }
+
     /// Empties the process cache.
     pub fn clear_cache(&self) {
         if let Some(cache) = &self.cache {
@@ -805,6 +887,7 @@ impl Authenticator {
                                 data: None,
                                 hashes,
                                 source: Source::None,
+                                cache_key: None,
                             }
                         }
                     },
@@ -821,6 +904,7 @@ impl Authenticator {
             data: None,
             hashes: entry.hashes.clone(),
             source,
+            cache_key: key.map(|(_, k)| k),
         };
         let data = match &entry.state {
             Ok(data) => Arc::clone(data),
@@ -1135,7 +1219,14 @@ mod tests {
         assert_eq!(again.user.as_ref().unwrap().source, Source::Cache);
         assert_eq!(again.decision, Decision::Reject);
         // A bad signature may be a rebuilt PKI: new certificates could change the verdict.
-        assert!(o.user.as_ref().unwrap().refusal.as_ref().unwrap().wants_new_certificates());
+        assert!(o
+            .user
+            .as_ref()
+            .unwrap()
+            .refusal
+            .as_ref()
+            .unwrap()
+            .wants_new_certificates());
         for garbage in ["MIIgarbage", "PKIZ_notzlib", "PKIZ_eJzLSM3JyQcABiwCFQ"] {
             let o = user(&a, garbage);
             assert_eq!(o.decision, Decision::Reject, "{garbage}");
@@ -1479,7 +1570,12 @@ mod tests {
             shared.set(&slot.key, junk);
             let a = auth(Config::default());
             let o = a.authenticate(&creds, NOW, Some(&shared));
-            assert_eq!(o.decision, Decision::Pass, "{}", String::from_utf8_lossy(junk));
+            assert_eq!(
+                o.decision,
+                Decision::Pass,
+                "{}",
+                String::from_utf8_lossy(junk)
+            );
             assert_eq!(o.user.unwrap().source, Source::Validated);
         }
         // The reference's marker is a cached refusal.
@@ -1487,6 +1583,27 @@ mod tests {
         shared.set(&slot.key, b"\"invalid\"");
         let o = auth(Config::default()).authenticate(&creds, NOW, Some(&shared));
         assert_eq!(o.decision, Decision::Reject);
+    }
+
+    #[test]
+    fn cached_entries_weigh_what_they_hold_and_bindings_add_theirs() {
+        let a = auth(Config::default());
+        let body = v3("2099-01-01T00:00:00Z", "");
+        let o = user(&a, &sign(&body));
+        let (entries, bytes) = a.cache_usage();
+        assert_eq!(entries, 1);
+        // At least the body, the catalog and the headers, each in its own block.
+        assert!(bytes > body.len() + 200, "{bytes}");
+        let report = o.user.unwrap();
+        assert!(report.cache_key.is_some());
+        a.charge(&report, 5000, NOW);
+        assert_eq!(a.cache_usage(), (1, bytes + 5000));
+        // More than the cache may hold: the entry goes.
+        a.charge(&report, 64 << 20, NOW);
+        assert_eq!(a.cache_usage(), (0, 0));
+        // A report of another entry (or none) charges nothing.
+        a.charge(&report, 5000, NOW);
+        assert_eq!(a.cache_usage(), (0, 0));
     }
 
     #[test]
