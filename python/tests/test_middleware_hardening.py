@@ -504,6 +504,11 @@ def test_memcached_dead_retry_is_python_memcacheds(pki, tmp_path):
     assert AuthProtocol(App(), conf).engine.memcache._dead_retry == 30
     assert AuthProtocol(App(), dict(conf, memcache_use_advanced_pool="true")).engine.memcache._dead_retry == 300
     assert AuthProtocol(App(), dict(conf, memcache_pool_dead_retry="7")).engine.memcache._dead_retry == 7
+    # Given in the service's configuration file, too.
+    ini = tmp_path / "nova.conf"
+    ini.write_text("[keystone_authtoken]\nmemcache_pool_dead_retry = 9\n")
+    from_file = dict(conf, oslo_config_project="nova", oslo_config_file=str(ini))
+    assert AuthProtocol(App(), from_file).engine.memcache._dead_retry == 9
 
 
 def test_memcached_is_used_again_after_the_dead_retry(pki, tmp_path):
