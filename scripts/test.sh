@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test of the workspace, then the C library,
-# the Python distributions, the packaging checks and the fuzz smoke test. Prints each stage's time.
+# the Python distributions, the packaging checks, the middleware and httpd test beds and the fuzz
+# smoke test. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 times=()
@@ -32,6 +33,8 @@ stage "Packaging: installed libkstoken, vendored OpenSSL, the crate, the wheel a
 bash scripts/test-packaging.sh
 stage "middleware: differential against keystonemiddleware, real servers"
 KSTOKEN_WHEEL="$wheel" bash scripts/test-middleware.sh
+stage "httpd: a private KDC and httpd, real tickets and client certificates, kstoken.middleware under mod_wsgi"
+KSTOKEN_WHEEL="$wheel" bash scripts/test-httpd.sh
 stage "fuzz smoke"
 bash scripts/test-fuzz.sh
 stage ""
