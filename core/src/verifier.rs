@@ -86,6 +86,50 @@ impl Verifier {
         })
     }
 
+    /// A verifier for a new signing-certificate bundle under the CA bundle already trusted: how a
+    /// keystone signing-key rotation is taken in without trusting whoever served the new
+    /// certificate.
+    ///
+    /// The CA bundle, the limits and the profile are kept. Every certificate of
+    /// `signing_certs_pem` (checked against `max_credential_len` first) must chain to the trusted
+    /// CA bundle at `at` (Unix seconds) exactly as a token's signer is checked (OpenSSL's path
+    /// validation, purpose S/MIME signing); the new bundle then replaces the old one. A certificate
+    /// that does not is refused with [`Error::CertificateConfig`], whose message names it and says
+    /// what to do: a rotation never changes the CA, so a new CA (a rebuilt PKI) is trusted only by
+    /// replacing the CA bundle and building the verifier anew ([`Verifier::new`]). An unreadable
+    /// bundle is [`Error::CertificateConfig`] too; a clock outside the years 1 to 9999 is
+    /// [`Error::InvalidArgument`].
+    pub fn rotate(&self, signing_certs_pem: &[u8], at: i64) -> Result<Verifier> {
+        unix_time(at)?;
+        self.limits
+            .check(LimitKind::CredentialLength, signing_certs_pem.len())?;
+        let certs = load_bundle(signing_certs_pem, "new signing certificate file")?;
+        let count = certs.len();
+        let mut signers = Vec::with_capacity(count);
+        for (i, x509) in certs.into_iter().enumerate() {
+            let described = describe_cert(&x509, i, count);
+            let cert = SigningCert::new(x509)?;
+            // The verdict is cached in the certificate: the first token it signed costs no more.
+            if let Err(e) = cert.check_chain(&self.ca, at) {
+                let reason = e
+                    .openssl_reason()
+                    .map_or_else(|| e.to_string(), str::to_owned);
+                return Err(Error::CertificateConfig(format!(
+                    "{described} does not chain to the trusted CA at {at} (Unix time): {reason}; \
+                     a rotation keeps the trusted CA, so it is not accepted: if the CA itself was \
+                     replaced (a rebuilt PKI), check the new CA and install it as the CA bundle"
+                )));
+            }
+            signers.push(cert);
+        }
+        Ok(Verifier {
+            signers,
+            ca: self.ca.clone(),
+            limits: self.limits,
+            profile: self.profile,
+        })
+    }
+
     /// The same verifier with other resource limits (the credential limit no longer matters: the
     /// certificates are already read).
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -289,6 +333,31 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// "the new signing certificate (subject ..., serial ...)" for messages; `i` of `count` in a bundle.
+fn describe_cert(x509: &X509, i: usize, count: usize) -> String {
+    let subject = x509
+        .subject_name()
+        .entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_else(|_| "?".to_owned());
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let serial = x509
+        .serial_number()
+        .to_bn()
+        .and_then(|b| b.to_hex_str().map(|h| h.to_string()))
+        .unwrap_or_else(|_| "?".to_owned());
+    let which = if count > 1 {
+        format!(" {} of {count}", i + 1)
+    } else {
+        String::new()
+    };
+    format!("the new signing certificate{which} (subject {subject}, serial {serial})")
 }
 
 /// Where a verified document's content is.
