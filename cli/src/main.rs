@@ -10,6 +10,7 @@ mod pki_setup;
 mod revocation;
 mod sign;
 mod stdio;
+mod sync;
 mod verify;
 
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Hash(hash::HashArgs),
     /// Sign, verify and check keystone's signed token revocation lists.
     Revocation(revocation::RevocationArgs),
+    /// Keep a signing directory fresh from keystone: certificates and the signed revocation list.
+    Sync(sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Hash(args) => hash::run(args),
         Command::Revocation(args) => revocation::run(args),
+        Command::Sync(args) => sync::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::from(exit::OK),
