@@ -290,8 +290,13 @@ pub fn run(args: &SyncArgs) -> Outcome {
         let token = keystone.authenticate(credentials)?;
         let body = keystone.revocation_list(&token, limits.max(LimitKind::JsonSize))?;
         let list = RevocationList::from_signed(&body, &verifier, unix_now()).map_err(|e| {
+            let reason = match &e {
+                // the core's Display says "malformed token": what is malformed is the list
+                kstoken::Error::Malformed(detail) => format!("malformed: {detail}"),
+                other => other.to_string(),
+            };
             Failure::refused(format!(
-                "the revocation list from {} was refused: {e}; {} is kept",
+                "the revocation list from {} was refused: {reason}; {} is kept",
                 keystone.url("auth/tokens/OS-PKI/revoked"),
                 dir.file(REVOCATION_LIST).display()
             ))
