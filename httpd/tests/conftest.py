@@ -75,6 +75,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, preconditions: None) -> st
 
 
 @pytest.fixture(scope="session")
+def kstoken_cli() -> str:
+    """The ``kstoken`` command under test (``KSTOKEN_CLI``; scripts/test-httpd.sh builds it)."""
+    cli = os.environ.get("KSTOKEN_CLI", "")
+    assert os.access(cli, os.X_OK), "KSTOKEN_CLI must name the kstoken command (scripts/test-httpd.sh builds it)"
+    return cli
+
+
+@pytest.fixture(scope="session")
 def realm(workdir: str) -> Iterator[Realm]:
     r = Realm(os.path.join(workdir, "krb5"), HTTPD_USER)
     os.makedirs(r.root, exist_ok=True)

@@ -3,71 +3,41 @@ authenticated for real: a Kerberos-bound token is accepted with its principal's 
 with another's; an x509-bound token is accepted with its client certificate and refused with
 another or none. The middleware side of the later module-vs-middleware differential."""
 
-import json
 import os
-import shutil
 
 import pytest
 
-from testbed.httpd import gssapi
+from testbed import middleware
 from testbed.kdc import principal
+from testbed.middleware import accepted, refused
 from testbed.procs import wait_until
 from testbed.tokens import KeystonePki, v3_body
 
-WWW_AUTHENTICATE = "https://keystone.test:5000/v3"
 #: the middleware's log lines for the two refusals
 KERBEROS_MISMATCH = "bind check failed: kerberos bind does not match the authenticated user"
 X509_MISMATCH = "bind check failed: x509 bind does not match the client certificate"
 
 
 @pytest.fixture(scope="module")
-def keystone_pki(workdir):
-    cli = os.environ.get("KSTOKEN_CLI", "")
-    assert os.access(cli, os.X_OK), "KSTOKEN_CLI must name the kstoken command (scripts/test-httpd.sh builds it)"
-    return KeystonePki(cli, os.path.join(workdir, "keystone-pki"))
+def keystone_pki(workdir, kstoken_cli):
+    return KeystonePki(kstoken_cli, os.path.join(workdir, "keystone-pki"))
 
 
 @pytest.fixture(scope="module")
 def middleware_wsgi(workdir, keystone_pki):
-    """The middleware's WSGI script and its options; ``signing_dir`` holds keystone's certificates
-    under keystonemiddleware's names, owned by the daemon processes' user, mode 0700."""
+    """The middleware's WSGI script; its ``signing_dir`` holds keystone's certificates under
+    keystonemiddleware's names."""
     from conftest import HTTPD_USER
 
     root = os.path.join(workdir, "middleware")
-    signing_dir = os.path.join(root, "signing")
-    os.makedirs(signing_dir, exist_ok=True)
-    os.chmod(root, 0o755)
-    shutil.copy(keystone_pki.signing_cert, os.path.join(signing_dir, "signing_cert.pem"))
-    shutil.copy(keystone_pki.ca_cert, os.path.join(signing_dir, "cacert.pem"))
-    for name in os.listdir(signing_dir):
-        shutil.chown(os.path.join(signing_dir, name), HTTPD_USER, HTTPD_USER)
-    shutil.chown(signing_dir, HTTPD_USER, HTTPD_USER)
-    os.chmod(signing_dir, 0o700)
-    conf = os.path.join(root, "conf.json")
-    with open(conf, "w") as f:
-        json.dump({"signing_dir": signing_dir, "www_authenticate_uri": WWW_AUTHENTICATE,
-                   "enforce_token_bind": "permissive"}, f)
-    wsgi = os.path.join(root, "middleware.wsgi")
-    with open(wsgi, "w") as f:
-        f.write("from middleware_app import make_application\n\napplication = make_application(%r)\n" % conf)
-    return wsgi
+    os.makedirs(root, exist_ok=True)
+    signing = middleware.signing_dir(root, HTTPD_USER, {"signing_cert.pem": keystone_pki.signing_cert,
+                                                         "cacert.pem": keystone_pki.ca_cert})
+    return middleware.write_app(root, signing)
 
 
 def HTTPD_EXTRA(request):  # noqa: N802 (the test bed's hook name)
-    wsgi = request.getfixturevalue("middleware_wsgi")
-    realm = request.getfixturevalue("realm")
-    return """
-    # kstoken.middleware in front of the echo application: /mw/krb behind SPNEGO, /mw/cert with
-    # the virtual host's optional client certificate only
-    <Directory "{dir}">
-        Require all granted
-    </Directory>
-    WSGIScriptAlias /mw/krb "{wsgi}"
-    WSGIScriptAlias /mw/cert "{wsgi}"
-    <Location /mw/krb>
-        {gssapi}
-    </Location>
-""".format(dir=os.path.dirname(wsgi), wsgi=wsgi, gssapi=gssapi(realm))
+    return middleware.locations(request.getfixturevalue("middleware_wsgi"), request.getfixturevalue("realm"))
 
 
 @pytest.fixture(scope="module")
@@ -80,24 +50,6 @@ def tokens(keystone_pki, pki):
                                                          "x509": {"sha256": alice_cert}})),
         "unbound": keystone_pki.sign(v3_body("unbound")),
     }
-
-
-def accepted(r, user="alice"):
-    assert r.status == 200, r
-    env = r.json()
-    h = env["headers"]
-    assert h["HTTP_X_IDENTITY_STATUS"] == "Confirmed", env
-    assert h["HTTP_X_USER_NAME"] == user
-    assert h["HTTP_X_PROJECT_NAME"] == "demo"
-    assert h["HTTP_X_ROLES"] == "member,reader"
-    return env
-
-
-def refused(r):
-    assert r.status == 401, r
-    # the middleware's refusal, not mod_auth_gssapi's Negotiate challenge
-    assert r.header("WWW-Authenticate") == 'Keystone uri="%s"' % WWW_AUTHENTICATE, r
-    assert r.json()["error"]["code"] == 401
 
 
 @pytest.fixture

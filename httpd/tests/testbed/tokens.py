@@ -39,21 +39,36 @@ def v3_body(name: str, user: str = "alice", bind: Optional[Dict[str, Any]] = Non
     return {"token": token}
 
 
+class TokenSigner:
+    """Signs token bodies with ``kstoken sign`` and one signing certificate and key."""
+
+    def __init__(self, cli: str, cert: str, key: str, scratch: str) -> None:
+        self.cli = cli
+        self.cert = cert
+        self.key = key
+        self.scratch = scratch
+
+    def sign(self, body: Dict[str, Any]) -> str:
+        """The PKI token of ``body``."""
+        path = os.path.join(self.scratch, "body-%s.json" % _id(json.dumps(body, sort_keys=True)))
+        with open(path, "w") as f:
+            json.dump(body, f)
+        out = run([self.cli, "sign", "--cert", self.cert, "--key", self.key, "--in", path], timeout=60)
+        return out.stdout.decode().strip()
+
+
 class KeystonePki:
     """keystone's signing PKI in keystone-manage pki_setup's layout, made by ``kstoken pki-setup``."""
 
     def __init__(self, cli: str, directory: str) -> None:
-        self.cli = cli
         self.dir = directory
         run([cli, "pki-setup", directory], timeout=120)
         self.signing_cert = os.path.join(directory, "certs", "signing_cert.pem")
         self.ca_cert = os.path.join(directory, "certs", "ca.pem")
         self.signing_key = os.path.join(directory, "private", "signing_key.pem")
+        self.ca_key = os.path.join(directory, "private", "cakey.pem")
+        self.signer = TokenSigner(cli, self.signing_cert, self.signing_key, directory)
 
     def sign(self, body: Dict[str, Any]) -> str:
         """The PKI token of ``body`` (``kstoken sign``)."""
-        path = os.path.join(self.dir, "body-%s.json" % _id(json.dumps(body, sort_keys=True)))
-        with open(path, "w") as f:
-            json.dump(body, f)
-        out = run([self.cli, "sign", "--cert", self.signing_cert, "--key", self.signing_key, "--in", path], timeout=60)
-        return out.stdout.decode().strip()
+        return self.signer.sign(body)
