@@ -46,7 +46,8 @@ def sync_root(workdir):
 
 def HTTPD_EXTRA(request):  # noqa: N802 (the test bed's hook name)
     root = request.getfixturevalue("sync_root")
-    wsgi = middleware.write_app(root, os.path.join(root, "signing"))
+    # No keystone of its own: its unauthenticated re-fetch (identity_uri's default) fails at once.
+    wsgi = middleware.write_app(root, os.path.join(root, "signing"), http_request_max_retries="0")
     return middleware.locations(wsgi, request.getfixturevalue("realm"))
 
 
