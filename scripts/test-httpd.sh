@@ -4,10 +4,12 @@
 # backend), clients `kinit` + `curl --negotiate` and `curl --cert`; all on 127.0.0.1, stopped by PID.
 # Asserts the test bed itself (tickets and certificates reach the application and the backend, a
 # rogue certificate is refused), then kstoken.middleware under mod_wsgi enforcing Kerberos and x509
-# token binds on real tickets and real client certificates.
+# token binds on real tickets and real client certificates, `kstoken sync` against the keystone
+# stand-in keeping the middleware's signing directory fresh, and the mod_kstoken skeleton (built
+# with apxs against an installed libkstoken, loaded, its directives checked at startup).
 #
 # Installs what it needs on a fresh Debian machine: the packages (httpd/tests/packages.sh), the
-# kstoken command (cargo, debug build), and a virtualenv made with the Python mod_wsgi embeds, holding
+# kstoken command (cargo, debug build), libkstoken and mod_kstoken (httpd/build.sh), and a virtualenv made with the Python mod_wsgi embeds, holding
 # pytest and the kstoken wheel with its middleware extra. The wheel: KSTOKEN_WHEEL=path, else one
 # built by scripts/test-python.sh or scripts/test-middleware.sh that is newer than the sources, else
 # one built here. Runs as root. Work files: target/httpd-tests/work (wiped at the start of each run).
@@ -24,6 +26,10 @@ bash httpd/tests/packages.sh
 echo "== httpd: the kstoken command"
 cargo build -q -p kstoken-cli --locked
 CLI=$ROOT/target/debug/kstoken
+
+echo "== httpd: mod_kstoken (apxs, against libkstoken installed in target/httpd-tests/prefix)"
+MODULE=$(bash httpd/build.sh 2>"$T/build.log") || { cat "$T/build.log" >&2; exit 1; }
+echo "   $MODULE"
 
 echo "== httpd: the kstoken wheel"
 newer_than_sources() { # wheel: true when no source file is newer
@@ -77,7 +83,7 @@ echo "== httpd: pytest httpd/tests"
 rm -rf "$T/work"
 mkdir -p "$T/work"
 STATUS=0
-(cd "$T" && KSTOKEN_CLI=$CLI KSTOKEN_HTTPD_WORKDIR=$T/work "$VENV/bin/python" -m pytest -q -rfEs \
+(cd "$T" && KSTOKEN_CLI=$CLI KSTOKEN_HTTPD_MODULE=$MODULE KSTOKEN_HTTPD_WORKDIR=$T/work "$VENV/bin/python" -m pytest -q -rfEs \
     -c "$ROOT/httpd/tests/pytest.ini" --junitxml="$T/report.xml" "$ROOT/httpd/tests") || STATUS=1
 echo "httpd test bed: $(( $(date +%s) - START )) s"
 if [ "$STATUS" -ne 0 ]; then

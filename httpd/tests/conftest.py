@@ -83,6 +83,14 @@ def kstoken_cli() -> str:
 
 
 @pytest.fixture(scope="session")
+def kstoken_module() -> str:
+    """mod_kstoken.so built by httpd/build.sh (``KSTOKEN_HTTPD_MODULE``; scripts/test-httpd.sh builds it)."""
+    path = os.environ.get("KSTOKEN_HTTPD_MODULE", "")
+    assert os.path.isfile(path), "KSTOKEN_HTTPD_MODULE must name mod_kstoken.so (scripts/test-httpd.sh builds it)"
+    return path
+
+
+@pytest.fixture(scope="session")
 def realm(workdir: str) -> Iterator[Realm]:
     r = Realm(os.path.join(workdir, "krb5"), HTTPD_USER)
     os.makedirs(r.root, exist_ok=True)
@@ -122,12 +130,16 @@ def backend(workdir: str) -> Iterator[int]:
 @pytest.fixture(scope="module")
 def httpd(request: pytest.FixtureRequest, workdir: str, pki: Pki, realm: Realm, backend: int) -> Iterator[Httpd]:
     """An httpd instance for the test module: the module's ``HTTPD_EXTRA(request)`` (a function of
-    the fixture request, returning directives) goes into the virtual host."""
+    the fixture request, returning directives) goes into the virtual host, its
+    ``HTTPD_SERVER_EXTRA(request)`` into the server configuration."""
     extra_fn = getattr(request.module, "HTTPD_EXTRA", None)
     extra = extra_fn(request) if extra_fn else ""
+    server_fn = getattr(request.module, "HTTPD_SERVER_EXTRA", None)
+    server_extra = server_fn(request) if server_fn else ""
     name = request.module.__name__.rsplit(".", 1)[-1]
     python_path = ":".join([APPS, sysconfig.get_paths()["purelib"]])
-    instance = Httpd(os.path.join(workdir, "httpd-" + name), pki, realm, backend, python_path, HTTPD_USER, extra)
+    instance = Httpd(os.path.join(workdir, "httpd-" + name), pki, realm, backend, python_path, HTTPD_USER, extra,
+                     server_extra)
     try:
         yield instance.start()
     finally:

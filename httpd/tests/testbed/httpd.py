@@ -6,7 +6,7 @@ certificates would need TLS 1.3 post-handshake authentication, which curl does n
 ``SSLOptions +ExportCertData +StdEnvVars``; SPNEGO through mod_auth_gssapi on the ``*/spnego``
 locations; the echo WSGI application in a mod_wsgi daemon process; mod_proxy to the echo backend,
 with the authenticated identity forwarded in ``X-Testbed-*`` request headers. ``extra`` adds a test
-module's own directives to the virtual host.
+module's own directives to the virtual host, ``server_extra`` to the server (``LoadModule``).
 
 libkrb5 reads ``KRB5_CONFIG`` and ``KRB5RCACHEDIR`` from the process environment (``SetEnv`` reaches
 only CGI/WSGI environs), so they are given to the httpd process itself.
@@ -50,6 +50,7 @@ LogLevel warn auth_gssapi:info ssl:info wsgi:info
 LogFormat "%h %u %t \\"%r\\" %>s %b %D" testbed
 CustomLog "{root}/logs/access.log" testbed
 {load}
+{server_extra}
 
 StartServers 1
 ServerLimit 2
@@ -121,7 +122,7 @@ class Httpd:
     starts httpd in the foreground; ``stop()`` ends it by PID."""
 
     def __init__(self, root: str, pki: Pki, realm: Realm, backend_port: int, python_path: str,
-                 user: Optional[str], extra: str = "") -> None:
+                 user: Optional[str], extra: str = "", server_extra: str = "") -> None:
         self.root = root
         self.pki = pki
         self.realm = realm
@@ -132,6 +133,7 @@ class Httpd:
         self.python_path = python_path
         self.user = user
         self.extra = extra
+        self.server_extra = server_extra
         self.proc: Optional[Process] = None
 
     def url(self, path: str) -> str:
@@ -159,7 +161,8 @@ class Httpd:
             f.write(CONFIG.format(root=self.root, port=self.port, user=user, wsgi_user=wsgi_user, load=load,
                                   python_path=self.python_path, server_cert=self.pki.server.cert,
                                   server_key=self.pki.server.key, ca=self.pki.ca.cert,
-                                  gssapi=gssapi(self.realm), backend_port=self.backend_port, extra=self.extra))
+                                  gssapi=gssapi(self.realm), backend_port=self.backend_port, extra=self.extra,
+                                  server_extra=self.server_extra))
 
     def start(self) -> "Httpd":
         self.write()
