@@ -41,7 +41,8 @@ Exit codes:
   3  configuration error: unreadable, oversized or unusable certificate, key, CA, client
      certificate, or revocation list used to check a token; a refused option value (key size,
      validity, subject, md5 digest); pki-setup would overwrite files without --force; sync:
-     missing or refused credentials or options, an unusable signing directory
+     missing or refused credentials or options, keystone's TLS certificate not trusted, an
+     unusable signing directory
   4  I/O error: cannot read the input or write the output, or standard input or output is
      closed (`<&-`, `>&-`); without a message when the reader went away early (`| head`)
   5  sync: keystone unreachable, timed out or answering a server error (files unchanged; retry)

@@ -46,9 +46,16 @@ def sync_root(workdir):
 
 def HTTPD_EXTRA(request):  # noqa: N802 (the test bed's hook name)
     root = request.getfixturevalue("sync_root")
+    standin = request.getfixturevalue("standin")
     # No keystone of its own: its unauthenticated re-fetch (identity_uri's default) fails at once.
     wsgi = middleware.write_app(root, os.path.join(root, "signing"), http_request_max_retries="0")
-    return middleware.locations(wsgi, request.getfixturevalue("realm"))
+    # keystone behind TLS: the stand-in through this httpd, for sync's https:// URLs
+    return middleware.locations(wsgi, request.getfixturevalue("realm")) + """
+    ProxyPass /keystone/ {url}/
+    <Location /keystone/>
+        Require all granted
+    </Location>
+""".format(url=standin.url[:-len("/v3")])
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +131,23 @@ def test_a_rebuilt_pki_is_refused_by_sync(get, sync, kstoken_cli, standin, sync_
     # the middleware still validates with what it trusts, and refuses the rebuilt PKI's tokens
     accepted(get("/mw/cert", headers={"X-Auth-Token": trusted}))
     refused(get("/mw/cert", headers={"X-Auth-Token": keystone_token(kstoken_cli, standin, "rebuilt", workdir)}))
+
+
+def test_sync_over_tls_checks_keystones_certificate(kstoken_cli, httpd, pki, workdir):
+    """sync's TLS (native-tls, the system's OpenSSL): keystone's certificate is checked with
+    --os-cacert; without it (the system's roots) the private CA is not trusted."""
+    url = "https://127.0.0.1:%d/keystone/v3" % httpd.port
+    signing = os.path.join(workdir, "sync-tls")
+
+    def run(*extra):
+        env = dict(SERVICE_USER, OS_AUTH_URL=url, OS_PASSWORD=SERVICE_PASSWORD)
+        return subprocess.run([kstoken_cli, "sync", "--signing-dir", signing, "--timeout", "10", *extra], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    done = run()
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    assert "certificate" in done.stderr and "--os-cacert" in done.stderr, done.stderr
+    assert not os.listdir(signing)
+    done = run("--os-cacert", pki.ca.cert)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(signing)) == ["cacert.pem", "revoked.signed.pem", "signing_cert.pem"]

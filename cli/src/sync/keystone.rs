@@ -218,13 +218,18 @@ impl Keystone {
         read_body(&url, answer, limit)
     }
 
-    /// The answer of a request, or the failure that kept it from coming: connection, timeout and
-    /// TLS failures mean keystone is unreachable (5).
+    /// The answer of a request, or the failure that kept it from coming: connection failures and
+    /// timeouts mean keystone is unreachable (5); a TLS handshake refused (keystone's certificate
+    /// not trusted, no common protocol) does not go away by retrying: configuration (3).
     fn exchange(&self, url: &str, sent: Result<Answer, ureq::Error>) -> Result<Answer, Failure> {
         sent.map_err(|e| match e {
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
                 Failure::config(format!("OS_AUTH_URL gives an unusable URL {url}: {e}"))
             }
+            ureq::Error::NativeTls(_) | ureq::Error::Tls(_) => Failure::config(format!(
+                "TLS with keystone failed: {url}: {e}; if keystone's certificate is issued by a \
+                 private CA, give that CA's bundle with --os-cacert (OS_CACERT)"
+            )),
             other => Failure::unreachable(format!("keystone unreachable: {url}: {other}")),
         })
     }
