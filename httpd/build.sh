@@ -38,9 +38,14 @@ for f in $cflags; do args+=("-Wc,$f"); done
 (cd "$out" && "$apxs" "${args[@]}" $(pkg-config --libs kstoken) "-Wl,-Wl,-rpath,$libdir" mod_kstoken.c) \
     > "$out/apxs.log" 2>&1 || { grep -E 'error|warning' "$out/apxs.log" | head -n 40 >&2; exit 1; }
 cp "$out/.libs/mod_kstoken.so" "$out/mod_kstoken.so"
-ldd "$out/mod_kstoken.so" | grep -q "libkstoken.so.0 => $libdir/" || {
-    echo "$0: $out/mod_kstoken.so does not load libkstoken.so.0 from $libdir" >&2
-    ldd "$out/mod_kstoken.so" >&2
-    exit 1
-}
+# (ldd's output is kept whole: `ldd | grep -q` fails under pipefail when grep stops reading first)
+linked=$(ldd "$out/mod_kstoken.so")
+case "$linked" in
+    *"libkstoken.so.0 => $libdir/"*) ;;
+    *)
+        echo "$0: $out/mod_kstoken.so does not load libkstoken.so.0 from $libdir" >&2
+        echo "$linked" >&2
+        exit 1
+        ;;
+esac
 echo "$out/mod_kstoken.so"

@@ -666,3 +666,23 @@ fn certificates_only_needs_no_credentials() {
         .iter()
         .any(|r| r.contains("auth/tokens")));
 }
+
+#[test]
+fn an_existing_directory_with_another_mode_is_used_with_a_warning() {
+    let pki = new_pki();
+    let keystone = Keystone::start(&pki.ca, &pki.signing, signed_list(&pki.signing, &[]));
+    let setup = Setup::new();
+    std::fs::create_dir(setup.signing_dir()).unwrap();
+    std::fs::set_permissions(setup.signing_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (out, _) = setup.sync(&keystone.url(), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kstoken: warning: signing directory")
+            && stderr(&out).contains("has mode 755, not 700"),
+        "{}",
+        stderr(&out)
+    );
+    // the operator's mode is left as it is
+    assert_eq!(mode(&setup.signing_dir()), 0o755);
+    assert_eq!(mode(&setup.file("signing_cert.pem")), 0o600);
+}

@@ -5,6 +5,7 @@ service's user fills the directory, a signing-key rotation reaches the middlewar
 middleware keeps validating with the certificates it trusts."""
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -90,7 +91,7 @@ def test_sync_fills_the_signing_directory_as_the_services_user(sync, sync_root, 
     for name in ("signing_cert.pem", "cacert.pem", "revoked.signed.pem"):
         st = os.stat(os.path.join(signing, name))
         assert stat.S_IMODE(st.st_mode) == 0o600, name
-        assert st.st_uid == __import__("pwd").getpwnam(HTTPD_USER).pw_uid, name
+        assert st.st_uid == pwd.getpwnam(HTTPD_USER).pw_uid, name
     with open(os.path.join(signing, "cacert.pem"), "rb") as f, open(standin.path("ca_cert.pem"), "rb") as g:
         assert f.read() == g.read()
     assert "revoked.signed.pem: written: 1 entries, verified" in done.stdout
@@ -136,8 +137,13 @@ def test_a_rebuilt_pki_is_refused_by_sync(get, sync, kstoken_cli, standin, sync_
 def test_sync_over_tls_checks_keystones_certificate(kstoken_cli, httpd, pki, workdir):
     """sync's TLS (native-tls, the system's OpenSSL): keystone's certificate is checked with
     --os-cacert; without it (the system's roots) the private CA is not trusted."""
+    from conftest import HTTPD_USER
+
     url = "https://127.0.0.1:%d/keystone/v3" % httpd.port
+    # owned by the httpd user while sync runs as root: used, with a warning
     signing = os.path.join(workdir, "sync-tls")
+    os.makedirs(signing, mode=0o700, exist_ok=True)
+    shutil.chown(signing, HTTPD_USER, HTTPD_USER)
 
     def run(*extra):
         env = dict(SERVICE_USER, OS_AUTH_URL=url, OS_PASSWORD=SERVICE_PASSWORD)
@@ -150,4 +156,7 @@ def test_sync_over_tls_checks_keystones_certificate(kstoken_cli, httpd, pki, wor
     assert not os.listdir(signing)
     done = run("--os-cacert", pki.ca.cert)
     assert done.returncode == 0, done.stderr
+    uid = pwd.getpwnam(HTTPD_USER).pw_uid
+    assert "warning: signing directory %s is owned by uid %d, not by uid 0 that sync runs as" % (signing, uid) \
+        in done.stderr, done.stderr
     assert sorted(os.listdir(signing)) == ["cacert.pem", "revoked.signed.pem", "signing_cert.pem"]

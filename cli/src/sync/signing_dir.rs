@@ -43,8 +43,8 @@ pub enum Written {
 
 impl SigningDir {
     /// Opens `path`, creating it (mode 0700) when missing. An existing directory that is not
-    /// writable is a configuration error (3); a mode other than 0700 is reported in `warnings`, as
-    /// keystonemiddleware logs it.
+    /// writable is a configuration error (3); a mode other than 0700 or another owner is reported
+    /// in `warnings`, as keystonemiddleware logs them.
     pub fn open(path: &Path, warnings: &mut Vec<String>) -> Result<Self, Failure> {
         match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
@@ -91,19 +91,36 @@ impl SigningDir {
         let dir = SigningDir {
             path: path.to_path_buf(),
         };
-        dir.check_writable()?;
+        let probe = dir.check_writable()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // The probe is ours: its owner is who we run as.
+            if let (Ok(d), Some(p)) = (fs::metadata(path), probe) {
+                if d.uid() != p.uid() {
+                    warnings.push(format!(
+                        "signing directory {} is owned by uid {}, not by uid {} that sync runs \
+                         as: run sync as the service's user",
+                        path.display(),
+                        d.uid(),
+                        p.uid()
+                    ));
+                }
+            }
+        }
         Ok(dir)
     }
 
     /// A file created and removed now: a directory we cannot write to is found before keystone is
-    /// asked anything.
-    fn check_writable(&self) -> Result<(), Failure> {
+    /// asked anything. Returns the file's metadata (who owns what we create).
+    fn check_writable(&self) -> Result<Option<fs::Metadata>, Failure> {
         let probe = self.temp_path(".kstoken-sync-probe");
         let created = OpenOptions::new().write(true).create_new(true).open(&probe);
         match created {
-            Ok(_) => {
+            Ok(file) => {
+                let meta = file.metadata().ok();
                 let _ = fs::remove_file(&probe);
-                Ok(())
+                Ok(meta)
             }
             Err(e) => Err(Failure::config(format!(
                 "unable to write to the signing directory {}: {e}",
