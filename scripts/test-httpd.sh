@@ -12,7 +12,8 @@
 # kstoken command (cargo, debug build), libkstoken and mod_kstoken (httpd/build.sh), and a virtualenv made with the Python mod_wsgi embeds, holding
 # pytest and the kstoken wheel with its middleware extra. The wheel: KSTOKEN_WHEEL=path, else one
 # built by scripts/test-python.sh or scripts/test-middleware.sh that is newer than the sources, else
-# one built here. Runs as root. Work files: target/httpd-tests/work (wiped at the start of each run).
+# one built here. Runs as root. Work files: target/httpd-tests/work (wiped at the start of each run),
+# or under /tmp when the httpd user cannot reach this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,13 +60,33 @@ if [ -z "$WHEEL" ]; then
     WHEEL=$(ls "$T"/wheels/kstoken-*.whl)
 fi
 
+# httpd's children and mod_wsgi's daemon processes run as the httpd user and read the WSGI apps, the
+# venv and the work files: when this tree is not reachable by that user (a clone under a 0700
+# directory), they live under /tmp instead (the apps copied there).
+HTTPD_USER=${KSTOKEN_HTTPD_USER:-www-data}
+BASE=$T
+APPS=$ROOT/httpd/tests/apps
+if ! runuser -u "$HTTPD_USER" -- test -r "$APPS/echo_app.py" 2>/dev/null; then
+    BASE=/tmp/kstoken-httpd-tests-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+    mkdir -p "$BASE"
+    chmod 755 "$BASE"
+    rm -rf "$BASE/apps"
+    cp -r "$APPS" "$BASE/apps"
+    chmod -R a+rX "$BASE/apps"
+    APPS=$BASE/apps
+    # the tests run `kstoken sync` as the httpd user
+    cp "$CLI" "$BASE/kstoken"
+    CLI=$BASE/kstoken
+    echo "   $ROOT is not readable by $HTTPD_USER: its files go to $BASE"
+fi
+
 # mod_wsgi's daemon processes import kstoken from this venv (python-path=its site-packages), so it is
 # made with the interpreter whose libpython mod_wsgi links, not whatever `python3` is first on PATH.
 echo "== httpd: the virtualenv (the Python mod_wsgi embeds)"
 PYVER=$(ldd /usr/lib/apache2/modules/mod_wsgi.so | sed -n 's/.*libpython\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -n 1)
 [ -n "$PYVER" ] || { echo "FAIL: mod_wsgi.so links no libpython" >&2; exit 1; }
 PY=/usr/bin/python$PYVER
-VENV=$T/venv
+VENV=$BASE/venv
 REQS=$ROOT/httpd/tests/requirements.txt
 stamp=$(cat "$REQS" <(echo "$PY") | sha256sum | cut -c1-16)
 if [ ! -f "$VENV/.reqs-$stamp" ]; then
@@ -80,14 +101,15 @@ fi
 echo "   $("$VENV/bin/python" --version), $(basename "$WHEEL")"
 
 echo "== httpd: pytest httpd/tests"
-rm -rf "$T/work"
-mkdir -p "$T/work"
+rm -rf "$BASE/work"
+mkdir -p "$BASE/work"
 STATUS=0
-(cd "$T" && KSTOKEN_CLI=$CLI KSTOKEN_HTTPD_MODULE=$MODULE KSTOKEN_HTTPD_WORKDIR=$T/work "$VENV/bin/python" -m pytest -q -rfEs \
-    -c "$ROOT/httpd/tests/pytest.ini" --junitxml="$T/report.xml" "$ROOT/httpd/tests") || STATUS=1
+(cd "$T" && KSTOKEN_CLI=$CLI KSTOKEN_HTTPD_MODULE=$MODULE KSTOKEN_HTTPD_WORKDIR=$BASE/work KSTOKEN_HTTPD_APPS=$APPS \
+    KSTOKEN_HTTPD_USER=$HTTPD_USER "$VENV/bin/python" -m pytest -q -rfEs -c "$ROOT/httpd/tests/pytest.ini" \
+    --junitxml="$T/report.xml" "$ROOT/httpd/tests") || STATUS=1
 echo "httpd test bed: $(( $(date +%s) - START )) s"
 if [ "$STATUS" -ne 0 ]; then
-    echo "FAIL: httpd test bed (logs under $T/work)" >&2
+    echo "FAIL: httpd test bed (logs under $BASE/work)" >&2
     exit 1
 fi
 echo "httpd: all passed"

@@ -26,7 +26,8 @@ from testbed.kdc import Realm  # noqa: E402
 from testbed.procs import Process, wait_until  # noqa: E402
 from testbed.tls import Pki  # noqa: E402
 
-APPS = os.path.join(HERE, "apps")
+#: the WSGI applications and the backend (KSTOKEN_HTTPD_APPS: a copy the httpd user can reach)
+APPS = os.environ.get("KSTOKEN_HTTPD_APPS") or os.path.join(HERE, "apps")
 REPO = os.path.dirname(os.path.dirname(HERE))
 #: the user httpd's children and mod_wsgi's daemon processes run as (Debian's)
 HTTPD_USER = os.environ.get("KSTOKEN_HTTPD_USER", "www-data")
