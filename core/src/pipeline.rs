@@ -15,6 +15,7 @@ use crate::body::{self, TokenBody};
 use crate::error::{Error, LimitKind};
 use crate::form::{detect_with, encoding, trim_token, DetectionRule, Encoding, TokenForm};
 use crate::hash::hash_hex;
+use crate::limits::Limits;
 use crate::revocation::RevocationList;
 use crate::timestamp::unix_time;
 use crate::verifier::Verifier;
@@ -355,6 +356,15 @@ pub fn validate_instant(
     })
 }
 
+/// Whether verified content claims to be a token body: a JSON object with a v3 `token` or a v2
+/// `access` member (the shapes [`body::parse`] reads).
+fn is_token_body(content: &[u8], limits: &Limits) -> bool {
+    matches!(
+        crate::json::parse_json(content, limits),
+        Ok(serde_json::Value::Object(map)) if map.contains_key("token") || map.contains_key("access")
+    )
+}
+
 /// Whether [`verify_token`] checks the token's expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expiry {
@@ -367,9 +377,11 @@ pub enum Expiry {
 
 /// One token checked without a middleware policy (the CLI's `verify`): the text must be a PKI or
 /// PKIZ token or CMS PEM (PKI text by the lenient rule, as [`crate::form::decode`] reads it), its
-/// signature and chain must verify at `at`, and, with [`Expiry::Check`], its body must not have
-/// expired at `at`. Refusals are the pipeline's [`Rejection`]s, at the same steps and in the same
-/// words as [`validate`]'s; the verified content is returned.
+/// signature and chain must verify at `at`, and, with [`Expiry::Check`], a token body (a JSON
+/// object with a `token` or `access` member) must be readable and not have expired at `at`.
+/// Other signed content (anything `sign` signed that is no token body) has no expiry to check.
+/// Refusals are the pipeline's [`Rejection`]s, at the same steps and in the same words as
+/// [`validate`]'s; the verified content is returned.
 pub fn verify_token(
     token: &[u8],
     verifier: &Verifier,
@@ -387,7 +399,7 @@ pub fn verify_token(
     let content = verifier
         .verify_at(token, at)
         .map_err(Rejection::Verification)?;
-    if expiry == Expiry::Check {
+    if expiry == Expiry::Check && is_token_body(&content, verifier.limits()) {
         let body = body::parse(&content, verifier.limits()).map_err(Rejection::Body)?;
         if body.is_expired(instant) {
             return Err(Rejection::Expired.into());
