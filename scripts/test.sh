@@ -21,6 +21,11 @@ stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cargo test"
 cargo test --workspace --locked
+stage "man pages and shell completions (make man)"
+make --no-print-directory man
+man -l target/docs/man/kstoken.1 > /dev/null 2>&1 || [ ! -x "$(command -v man)" ] || { echo "FAIL: man -l kstoken.1" >&2; exit 1; }
+bash -c 'source target/docs/completions/kstoken.bash && complete -p kstoken > /dev/null' ||
+  { echo "FAIL: the bash completion does not load" >&2; exit 1; }
 stage "C library"
 bash scripts/test-c.sh
 stage "Python distributions (make wheel): the portable wheel and the sdist"

@@ -1911,3 +1911,55 @@ fn a_bind_mode_that_cannot_work_is_refused() {
         assert_one_line_error(&out, "expected disabled, permissive, strict, required");
     }
 }
+
+#[test]
+fn man_pages_and_completions_list_every_subcommand() {
+    let dir = Workdir::new();
+    let out = kstoken(&["generate-docs".as_ref(), dir.path().as_os_str()], None);
+    assert_code(&out, 0);
+    // The subcommands, as `kstoken --help` lists them.
+    let help = stdout(&kstoken(&["--help"], None));
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "pki-setup",
+            "sign",
+            "verify",
+            "inspect",
+            "hash",
+            "revocation"
+        ]
+    );
+    let main = std::fs::read_to_string(dir.path().join("man/kstoken.1")).unwrap();
+    let bash = std::fs::read_to_string(dir.path().join("completions/kstoken.bash")).unwrap();
+    let zsh = std::fs::read_to_string(dir.path().join("completions/_kstoken")).unwrap();
+    let fish = std::fs::read_to_string(dir.path().join("completions/kstoken.fish")).unwrap();
+    for name in &commands {
+        // roff escapes the dash: \fBkstoken\-verify\fR(1)
+        let reference = format!("kstoken\\-{}", name.replace('-', "\\-"));
+        assert!(main.contains(&reference), "kstoken.1 lacks {reference}");
+        let page = dir.path().join(format!("man/kstoken-{name}.1"));
+        let text = std::fs::read_to_string(&page).unwrap();
+        assert!(text.contains(".SH SYNOPSIS"), "{}", page.display());
+        for completion in [&bash, &zsh, &fish] {
+            assert!(completion.contains(name.as_str()), "{name} not completed");
+        }
+    }
+    // The hidden generator is in neither, and the exit codes are in the page.
+    assert!(!main.contains("generate"));
+    assert!(main.contains("Exit codes"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("man/kstoken-verify.1"))
+            .unwrap()
+            .contains("allow\\-expired")
+    );
+}
