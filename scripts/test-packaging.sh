@@ -157,6 +157,24 @@ ok "verify.c linked without -lssl/-lcrypto; NEEDED: $(needed "$work/verify-vendo
 run_verify "static, vendored OpenSSL" "$work/verify-vendored"
 echo "   libkstoken.a (vendored): $(stat -c %s "$lib/libkstoken.a") bytes"
 
+step "C: what the install says, and --rpath"
+# Without --rpath, into a directory the loader does not search: the install says so and what to
+# run, and a program linked with pkg-config does not start without it.
+bash ffi-c/install.sh --release --prefix "$work/plain" > "$work/install-plain.txt"
+grep -q "is NOT in the loader's search path" "$work/install-plain.txt" && grep -q "ldconfig" "$work/install-plain.txt" &&
+  grep -q -- "--rpath" "$work/install-plain.txt" || { cat "$work/install-plain.txt"; fail "the install does not say what to run"; }
+read -r -a plain_libs <<< "$(PKG_CONFIG_PATH="$work/plain/lib/pkgconfig" pkg-config --cflags --libs kstoken)"
+cc "${cflags[@]}" ffi-c/examples/verify.c "${plain_libs[@]}" -o "$work/verify-plain"
+rc=0
+"$work/verify-plain" < /dev/null > /dev/null 2>&1 || rc=$?
+[ "$rc" = 127 ] || fail "a program linked against an unregistered libdir started (exit $rc): the message would be wrong"
+ok "an install outside the loader's path says so (ldconfig, --rpath, LD_LIBRARY_PATH); such a program does not start (127)"
+bash ffi-c/install.sh --release --rpath --prefix "$work/rpath" > "$work/install-rpath.txt"
+grep -q -- "-Wl,-rpath,$work/rpath/lib" "$work/install-rpath.txt" || fail "the --rpath install does not say so"
+read -r -a rpath_libs <<< "$(PKG_CONFIG_PATH="$work/rpath/lib/pkgconfig" pkg-config --cflags --libs kstoken)"
+cc "${cflags[@]}" ffi-c/examples/verify.c "${rpath_libs[@]}" -o "$work/verify-rpath"
+run_verify "shared, --rpath install, no LD_LIBRARY_PATH" "$work/verify-rpath"
+
 step "C: layout of cargo-c (cargo cinstall)"
 if cargo cinstall --version > /dev/null 2>&1; then
   cargo cinstall --release --locked -p kstoken-ffi --prefix /usr --destdir "$work/capi" > /dev/null 2>&1 ||
