@@ -35,6 +35,9 @@ wheel="$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)"
 KSTOKEN_WHEEL="$wheel" bash scripts/test-python.sh
 stage "Packaging: installed libkstoken, vendored OpenSSL, the crate, the wheel and the sdist"
 bash scripts/test-packaging.sh
+stage "docs: every code block of README.md and docs/ run or checked (scripts/test_docs.py)"
+KSTOKEN_TEST_KSM_TREE="$PWD/target/python-tests/src/keystonemiddleware-6.1.0" \
+  target/python-tests/venv-test/bin/python scripts/test_docs.py
 stage "middleware: differential against keystonemiddleware, real servers"
 KSTOKEN_WHEEL="$wheel" bash scripts/test-middleware.sh
 stage "fuzz smoke"
