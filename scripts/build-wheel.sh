@@ -106,5 +106,5 @@ for arch in "${targets[@]}"; do
     no_warnings "$log-sdist.log"
   fi
 done
-ls -l "$out"/kstoken-*.whl "$out"/kstoken-*.tar.gz 2>/dev/null | awk '{print "   " $5 " bytes  " $NF}'
+{ ls -l "$out"/kstoken-*.whl "$out"/kstoken-*.tar.gz 2>/dev/null || true; } | awk '{print "   " $5 " bytes  " $NF}'
 echo "   built in $((SECONDS - start)) s"
