@@ -164,7 +164,8 @@ def check_same_as(args, text):
 
 
 def main():
-    files = [pathlib.Path(f).resolve() for f in sys.argv[1:]] or [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+    files = [pathlib.Path(f).resolve() for f in sys.argv[1:]]
+    files = files or [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
     passed = failed = 0
     for path in files:
         for line, marker, language, text in blocks(path):

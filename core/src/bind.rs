@@ -308,7 +308,14 @@ mod tests {
 
     #[test]
     fn configured_modes_are_known_ones() {
-        for ok in ["disabled", "permissive", "strict", "required", "kerberos", "x509"] {
+        for ok in [
+            "disabled",
+            "permissive",
+            "strict",
+            "required",
+            "kerberos",
+            "x509",
+        ] {
             assert_eq!(BindMode::parse_configured(ok), Ok(BindMode::parse(ok)));
         }
         for bad in ["Strict", "", "FOO", "kerberos,x509"] {

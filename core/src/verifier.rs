@@ -98,7 +98,10 @@ impl Verifier {
                 Err(e)
                     if !matches!(
                         e.verify_failure(),
-                        Some(VerifyFailure::CertificateExpired | VerifyFailure::CertificateNotYetValid)
+                        Some(
+                            VerifyFailure::CertificateExpired
+                                | VerifyFailure::CertificateNotYetValid
+                        )
                     ) =>
                 {
                     refusal = Some(e);

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+_cfg: Any
 try:
     from oslo_config import cfg as _cfg
 except ImportError:  # the paste conf dict alone
@@ -257,7 +258,13 @@ _NO_OSLO_LOGGED = threading.Event()
 def _oslo_type(opt: _Opt) -> Any:
     """The oslo.config option for a table entry (used when keystonemiddleware is not importable)."""
     assert _cfg is not None
-    kind = {_bool: _cfg.BoolOpt, _int: _cfg.IntOpt, _float: _cfg.FloatOpt, _list: _cfg.ListOpt}.get(opt.convert)
+    kinds: Dict[Callable[[Any], Any], Any] = {
+        _bool: _cfg.BoolOpt,
+        _int: _cfg.IntOpt,
+        _float: _cfg.FloatOpt,
+        _list: _cfg.ListOpt,
+    }
+    kind = kinds.get(opt.convert)
     kwargs: Dict[str, Any] = {"default": opt.default}
     if opt.deprecated:
         kwargs["deprecated_opts"] = [_cfg.DeprecatedOpt(d, group=GROUP) for d in opt.deprecated]
