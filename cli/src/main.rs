@@ -1,5 +1,6 @@
 //! The `kstoken` command: keystone PKI setup, token signing, verification, inspection and hashing.
 
+mod docs;
 mod exit;
 mod hash;
 mod input;
@@ -15,7 +16,7 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Sign, verify and inspect OpenStack Keystone PKI and PKIZ tokens (compatible with `openssl cms`).
 #[derive(Debug, Parser)]
@@ -41,6 +42,9 @@ enum Command {
     Revocation(revocation::RevocationArgs),
     /// Keep a signing directory fresh from keystone: certificates and the signed revocation list.
     Sync(sync::SyncArgs),
+    /// Write the man pages and shell completions into DIR (`make man`).
+    #[command(hide = true)]
+    GenerateDocs(docs::GenerateDocsArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Hash(args) => hash::run(args),
         Command::Revocation(args) => revocation::run(args),
         Command::Sync(args) => sync::run(args),
+        Command::GenerateDocs(args) => docs::run(args, Cli::command()),
     };
     match outcome {
         Ok(()) => ExitCode::from(exit::OK),
