@@ -1936,7 +1936,8 @@ fn man_pages_and_completions_list_every_subcommand() {
             "verify",
             "inspect",
             "hash",
-            "revocation"
+            "revocation",
+            "sync"
         ]
     );
     let main = std::fs::read_to_string(dir.path().join("man/kstoken.1")).unwrap();
