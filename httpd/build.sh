@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds httpd/mod_kstoken.c with apxs against an installed libkstoken, found by `pkg-config kstoken`.
 #
-#   httpd/build.sh [--prefix P] [--out DIR]
+#   httpd/build.sh [--release] [--prefix P] [--out DIR]
 #
-# Installs libkstoken into P (default target/httpd-tests/prefix) with ffi-c/install.sh, then builds
+# Installs libkstoken into P (default target/httpd-tests/prefix) with ffi-c/install.sh (a debug
+# build; --release an optimised one, as the benchmark scripts/bench-httpd.sh needs), then builds
 # the module into DIR (default target/httpd-tests/mod): DIR/mod_kstoken.so, linked to
 # libkstoken.so.0 with a run path to P/lib (load it by absolute path: `LoadModule kstoken_module
 # DIR/mod_kstoken.so`; `apxs -i` would write under /usr/lib/apache2/modules). C warnings are errors.
@@ -12,18 +13,20 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 prefix=$root/target/httpd-tests/prefix
 out=$root/target/httpd-tests/mod
+install_flags=()
 while [ $# -gt 0 ]; do
     case "$1" in
+        --release) install_flags+=(--release) ;;
         --prefix) prefix=$2; shift ;;
         --out) out=$2; shift ;;
-        *) echo "usage: $0 [--prefix P] [--out DIR]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--release] [--prefix P] [--out DIR]" >&2; exit 2 ;;
     esac
     shift
 done
 apxs=$(command -v apxs || command -v apxs2 || true)
 [ -n "$apxs" ] || { echo "$0: apxs not found (apt-get install apache2-dev)" >&2; exit 1; }
 
-bash "$root/ffi-c/install.sh" --prefix "$prefix" >/dev/null
+bash "$root/ffi-c/install.sh" ${install_flags[@]+"${install_flags[@]}"} --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 cflags=$(pkg-config --cflags kstoken)
 libdir=$(pkg-config --variable=libdir kstoken)

@@ -28,15 +28,17 @@ def signing_dir(root: str, user: str, files: Optional[Dict[str, str]] = None) ->
     return path
 
 
-def write_app(root: str, signing: str, **options: str) -> str:
-    """The middleware's WSGI script in ``root`` (options: keystonemiddleware's names); its path."""
+def write_app(root: str, signing: str, app: str = "echo_app", **options: str) -> str:
+    """The middleware's WSGI script in ``root``, in front of module ``app``'s application (options:
+    keystonemiddleware's names); its path."""
     conf = os.path.join(root, "conf.json")
     with open(conf, "w") as f:
         json.dump(dict({"signing_dir": signing, "www_authenticate_uri": WWW_AUTHENTICATE,
                         "enforce_token_bind": "permissive"}, **options), f)
     wsgi = os.path.join(root, "middleware.wsgi")
     with open(wsgi, "w") as f:
-        f.write("from middleware_app import make_application\n\napplication = make_application(%r)\n" % conf)
+        f.write("from middleware_app import make_application\n\napplication = make_application(%r, %r)\n"
+                % (conf, app))
     return wsgi
 
 
