@@ -74,7 +74,9 @@ def section(data: Dict[str, Any]) -> List[str]:
              "What each setup serves: the same request (`GET /<setup>/bench` with `X-Auth-Token`) and the same "
              "6-byte answer of the same backend, `httpd/tests/apps/hello_app.py` in mod_wsgi daemon processes "
              "(`processes=2 threads=8`, docs/deployment.md's example), in the one httpd; only the token check in "
-             "front of the backend differs.",
+             "front of the backend differs. mod_kstoken is loaded for every setup; only its own locations carry "
+             "`Kstoken*` directives (the middleware's options, directive for option: the same signing directory, "
+             "offline, no revocation list).",
              "",
              "| setup | token check | backend | cached rows |",
              "|---|---|---|---|",
