@@ -1,5 +1,5 @@
 # The two entry points of the README.
-.PHONY: demo test bench wheel
+.PHONY: demo test bench wheel man
 
 demo:
 	bash scripts/demo.sh
@@ -14,3 +14,9 @@ bench:
 # The Python distributions into target/wheels/: the portable manylinux2014 wheel and the sdist.
 wheel:
 	bash scripts/build-wheel.sh
+
+# The kstoken man pages and shell completions (clap_mangen, clap_complete) into target/docs/:
+# man/kstoken.1 and one page per subcommand, completions/kstoken.bash, _kstoken (zsh), kstoken.fish.
+man:
+	cargo run --quiet --locked -p kstoken-cli -- generate-docs target/docs
+	@echo "man pages: target/docs/man (man -l target/docs/man/kstoken.1); completions: target/docs/completions"

@@ -244,17 +244,18 @@ def main():
         lines += [f"| {n} | {v:.2f} | {g} |" for n, v, g in rust_targets + [tuple(t) for t in targets]]
         lines.append("")
 
-    # the middleware benchmark's section (scripts/bench-middleware.sh), when it ran
-    mw_json = os.path.join(os.path.dirname(os.path.abspath(py_json)), "middleware.json")
-    if os.path.exists(mw_json):
-        import importlib.util
+    # the sections of the wrk benchmarks (scripts/bench-middleware.sh, scripts/bench-httpd.sh), when they ran
+    for name in ("middleware", "httpd"):
+        bench_json = os.path.join(os.path.dirname(os.path.abspath(py_json)), name + ".json")
+        if os.path.exists(bench_json):
+            import importlib.util
 
-        spec = importlib.util.spec_from_file_location(
-            "middleware_report", os.path.join(os.path.dirname(os.path.abspath(__file__)), "middleware", "report.py"))
-        middleware_report = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(middleware_report)
-        with open(mw_json) as f:
-            lines += middleware_report.section(json.load(f)) + [""]
+            spec = importlib.util.spec_from_file_location(
+                name + "_report", os.path.join(os.path.dirname(os.path.abspath(__file__)), name, "report.py"))
+            bench_report = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(bench_report)
+            with open(bench_json) as f:
+                lines += bench_report.section(json.load(f)) + [""]
 
     with open(os.path.join(out_dir, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds libkstoken (shared and static) and installs it, or describes it in the build tree.
 #
-#   ffi-c/install.sh [--release] [--vendored] [--prefix P [--destdir D] [--libdir L] [--includedir I]]
+#   ffi-c/install.sh [--release] [--vendored] [--prefix P [--destdir D] [--libdir L] [--includedir I] [--rpath]]
 #
 # With --prefix P: installs
 #   L/libkstoken.so.X.Y.Z       the shared library, SONAME libkstoken.so.X (X: the major version)
@@ -12,6 +12,11 @@
 #   L/pkgconfig/kstoken.pc      for `pkg-config kstoken` and `pkg-config --static kstoken`
 # with L = P/lib and I = P/include unless given (relative values are taken under P). --destdir D
 # stages the files under D (D/P/...) while kstoken.pc keeps naming P, as packagers expect.
+# Programs linked with `pkg-config --libs kstoken` load libkstoken.so.X at run time from the
+# loader's search path: after installing into a directory the loader searches (/usr/local/lib on
+# Debian), run `ldconfig`; for any other directory add it to /etc/ld.so.conf.d/ and run `ldconfig`,
+# or install with --rpath, which makes kstoken.pc add `-Wl,-rpath,L` so programs find the library
+# where it is. The install ends by saying which applies.
 #
 # Without --prefix: the libraries stay in the build tree (target/<profile>/) with the
 # libkstoken.so.X link, and target/<profile>/pkgconfig/kstoken.pc describes them in place with an
@@ -28,7 +33,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 usage() {
-  echo "usage: $0 [--release] [--vendored] [--prefix P [--destdir D] [--libdir L] [--includedir I]]" >&2
+  echo "usage: $0 [--release] [--vendored] [--prefix P [--destdir D] [--libdir L] [--includedir I] [--rpath]]" >&2
   exit 2
 }
 profile=debug
@@ -37,10 +42,12 @@ prefix=
 destdir=
 libdir=
 includedir=
+rpath=
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release ;;
     --vendored) vendored=1 ;;
+    --rpath) rpath=1 ;;
     --prefix | --destdir | --libdir | --includedir)
       [ $# -ge 2 ] || usage
       declare "${1#--}=$2"
@@ -54,8 +61,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ -z "$prefix" ] && [ -n "$destdir$libdir$includedir" ]; then
-  echo "$0: --destdir, --libdir and --includedir need --prefix" >&2
+if [ -z "$prefix" ] && [ -n "$destdir$libdir$includedir$rpath" ]; then
+  echo "$0: --destdir, --libdir, --includedir and --rpath need --prefix" >&2
   exit 2
 fi
 
@@ -118,5 +125,21 @@ if [ "$profile" = release ]; then
   "${STRIP:-strip}" --strip-debug "$lib_dest/libkstoken.a"
 fi
 install -m 0644 include/kstoken.h "$destdir$includedir/kstoken.h"
-write_pc "$prefix" "$(pc_dir "$libdir")" "$(pc_dir "$includedir")" "" "$lib_dest/pkgconfig/kstoken.pc"
-echo "installed libkstoken $version ($soname) into $destdir$prefix"
+pc_rpath=""
+[ -z "$rpath" ] || pc_rpath="-Wl,-rpath,\${libdir} "
+write_pc "$prefix" "$(pc_dir "$libdir")" "$(pc_dir "$includedir")" "$pc_rpath" "$lib_dest/pkgconfig/kstoken.pc"
+echo "installed libkstoken $version ($soname) into $destdir$prefix:"
+echo "  $lib_dest/libkstoken.so.$version (+ $soname, libkstoken.so), $lib_dest/libkstoken.a"
+echo "  $destdir$includedir/kstoken.h"
+echo "  $lib_dest/pkgconfig/kstoken.pc (PKG_CONFIG_PATH=$lib_dest/pkgconfig if pkg-config does not search it)"
+if [ -n "$rpath" ]; then
+  echo "programs linked with pkg-config find $soname in $libdir (kstoken.pc adds -Wl,-rpath,$libdir)"
+elif [ -n "$destdir" ]; then
+  echo "staged under $destdir: once installed, run ldconfig so programs find $soname in $libdir"
+elif ldconfig -v -N 2> /dev/null | grep -q "^$libdir:"; then
+  echo "$libdir is in the loader's search path: run ldconfig (as root) so programs find $soname"
+else
+  echo "$libdir is NOT in the loader's search path: programs linked against libkstoken will not start"
+  echo "until you add it (echo $libdir > /etc/ld.so.conf.d/kstoken.conf; ldconfig), or reinstall with"
+  echo "--rpath (kstoken.pc then adds -Wl,-rpath,$libdir), or set LD_LIBRARY_PATH=$libdir"
+fi

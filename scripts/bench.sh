@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark command: criterion (Rust), the Python script and the middleware under wrk
-# (scripts/bench-middleware.sh, which can also run alone) in one run, then the report
-# benches/RESULTS.md and the chart benches/results.png. Not part of the test suite.
+# The benchmark command: criterion (Rust), the Python script, the middleware under wrk
+# (scripts/bench-middleware.sh) and mod_kstoken in Apache httpd under wrk (scripts/bench-httpd.sh;
+# both can also run alone) in one run, then the report benches/RESULTS.md and the chart
+# benches/results.png. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -41,6 +42,9 @@ bash scripts/build-wheel.sh "$B/venv" > "$B/wheel.log" 2>&1 || { cat "$B/wheel.l
 
 echo "== middleware in gunicorn under wrk"
 bash scripts/bench-middleware.sh
+
+echo "== mod_kstoken and the middleware in Apache httpd under wrk"
+bash scripts/bench-httpd.sh
 
 echo "== report"
 "$B/venv/bin/python" benches/report.py target/criterion "$B/python.json" benches "$B/rust_threads.txt" "$B/instructions.txt" "$B/strict_ratio.txt"

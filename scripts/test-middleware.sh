@@ -2,7 +2,7 @@
 # The middleware suite (python/tests/middleware): kstoken.middleware and kstoken.compat compared with
 # keystonemiddleware's auth_token on the same requests (6.1.0, and 5.3.0 for signed revocation lists),
 # then real servers (gunicorn sync/gthread with --preload, uvicorn) with a real memcached and the
-# keystone stand-in, and a few seconds of wrk against gunicorn to prove the benchmark setup works.
+# keystone stand-in, docs/deployment.md's samples in gunicorn, uWSGI and Apache mod_wsgi, and a few seconds of wrk against gunicorn to prove the benchmark setup works.
 # `scripts/test-middleware.sh --setup-only` only prepares the environments (for the benchmark).
 #
 # Installs what it needs on a fresh Debian machine: apt memcached, wrk (and openssl, the reference's
@@ -22,17 +22,21 @@ TESTS=$ROOT/python/tests/middleware
 mkdir -p "$T"
 START=$(date +%s)
 
-echo "== middleware: system tools (memcached, wrk, openssl)"
+echo "== middleware: system tools (memcached, wrk, openssl; uWSGI and Apache mod_wsgi for docs/deployment.md)"
 need_apt=()
 for tool in memcached wrk openssl; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/bin/$tool" ] || need_apt+=("$tool")
 done
+[ -x /usr/bin/uwsgi-core ] || need_apt+=(uwsgi-core)
+[ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need_apt+=(uwsgi-plugin-python3)
+[ -x /usr/sbin/apache2 ] || need_apt+=(apache2-bin)
+[ -f /usr/lib/apache2/modules/mod_wsgi.so ] || need_apt+=(libapache2-mod-wsgi-py3)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "   installing ${need_apt[*]} with apt-get"
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 for tool in memcached wrk openssl; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/bin/$tool" ] || {
@@ -111,6 +115,8 @@ REPORT=$T/report
 rm -rf "$REPORT" "$T/work"
 mkdir -p "$REPORT" "$T/work"
 export KSTOKEN_MW_REPORT_DIR=$REPORT KSTOKEN_MW_WORKDIR=$T/work KSTOKEN_MW_KSM5_PYTHON=$T/venv-ksm5/bin/python
+# test_deployment.py installs this wheel into a virtualenv of the system python3 (uWSGI, mod_wsgi).
+export KSTOKEN_MW_WHEEL=$WHEEL
 
 STATUS=0
 run() {

@@ -157,6 +157,24 @@ ok "verify.c linked without -lssl/-lcrypto; NEEDED: $(needed "$work/verify-vendo
 run_verify "static, vendored OpenSSL" "$work/verify-vendored"
 echo "   libkstoken.a (vendored): $(stat -c %s "$lib/libkstoken.a") bytes"
 
+step "C: what the install says, and --rpath"
+# Without --rpath, into a directory the loader does not search: the install says so and what to
+# run, and a program linked with pkg-config does not start without it.
+bash ffi-c/install.sh --release --prefix "$work/plain" > "$work/install-plain.txt"
+grep -q "is NOT in the loader's search path" "$work/install-plain.txt" && grep -q "ldconfig" "$work/install-plain.txt" &&
+  grep -q -- "--rpath" "$work/install-plain.txt" || { cat "$work/install-plain.txt"; fail "the install does not say what to run"; }
+read -r -a plain_libs <<< "$(PKG_CONFIG_PATH="$work/plain/lib/pkgconfig" pkg-config --cflags --libs kstoken)"
+cc "${cflags[@]}" ffi-c/examples/verify.c "${plain_libs[@]}" -o "$work/verify-plain"
+rc=0
+"$work/verify-plain" < /dev/null > /dev/null 2>&1 || rc=$?
+[ "$rc" = 127 ] || fail "a program linked against an unregistered libdir started (exit $rc): the message would be wrong"
+ok "an install outside the loader's path says so (ldconfig, --rpath, LD_LIBRARY_PATH); such a program does not start (127)"
+bash ffi-c/install.sh --release --rpath --prefix "$work/rpath" > "$work/install-rpath.txt"
+grep -q -- "-Wl,-rpath,$work/rpath/lib" "$work/install-rpath.txt" || fail "the --rpath install does not say so"
+read -r -a rpath_libs <<< "$(PKG_CONFIG_PATH="$work/rpath/lib/pkgconfig" pkg-config --cflags --libs kstoken)"
+cc "${cflags[@]}" ffi-c/examples/verify.c "${rpath_libs[@]}" -o "$work/verify-rpath"
+run_verify "shared, --rpath install, no LD_LIBRARY_PATH" "$work/verify-rpath"
+
 step "C: layout of cargo-c (cargo cinstall)"
 if cargo cinstall --version > /dev/null 2>&1; then
   cargo cinstall --release --locked -p kstoken-ffi --prefix /usr --destdir "$work/capi" > /dev/null 2>&1 ||
@@ -175,9 +193,11 @@ cargo package --locked -p kstoken --allow-dirty > "$work/package.log" 2>&1 ||
 crate="$target/package/kstoken-$version.crate"
 tar -tzf "$crate" > "$work/crate.list"
 if grep -qE '/tests/|testkit|shared/' "$work/crate.list"; then fail "the crate carries repository-only tests"; fi
-for f in Cargo.toml README.md src/lib.rs examples/demo.rs; do
+for f in Cargo.toml README.md LICENSE src/lib.rs examples/demo.rs; do
   grep -qx "kstoken-$version/$f" "$work/crate.list" || fail "the crate lacks $f"
 done
+tar -xzOf "$crate" "kstoken-$version/LICENSE" | cmp -s - LICENSE || fail "the crate's LICENSE is not the repository's"
+ok "the crate carries the repository's LICENSE (Apache-2.0)"
 ok "kstoken-$version.crate: $(grep -c . "$work/crate.list") files, $(stat -c %s "$crate") bytes, builds alone"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p kstoken > "$work/doc.log" 2>&1 ||
   { cat "$work/doc.log"; fail "cargo doc -p kstoken has warnings"; }
@@ -225,11 +245,25 @@ if nm -D --defined-only "$module" | grep ' _Unwind_' >/dev/null; then fail "the 
 nm -D --undefined-only "$module" | grep '_Unwind_Resume@GCC_' >/dev/null || fail "_Unwind_Resume is not libgcc_s's"
 ok "the module unwinds with the system's libgcc_s.so.1"
 
+licence_text=$(find "$work/whl" -path '*.dist-info/licenses/LICENSE')
+[ -n "$licence_text" ] && cmp -s "$licence_text" LICENSE || fail "the wheel does not carry the repository's LICENSE"
+metadata=$(find "$work/whl" -path '*.dist-info/METADATA')
+grep -qx 'License-Expression: Apache-2.0' "$metadata" || fail "the wheel's metadata has no License-Expression"
+grep -q '^Project-URL: Source, ' "$metadata" || fail "the wheel's metadata has no project URL"
+for minor in 9 10 11 12 13; do
+  grep -qx "Classifier: Programming Language :: Python :: 3.$minor" "$metadata" || fail "no Python 3.$minor classifier"
+done
+ok "the wheel carries LICENSE, License-Expression, project URLs and Python 3.9-3.13 classifiers"
+
 step "Python: plain pip install into a fresh venv; ssl, cryptography and kstoken in one process"
 "$PYTHON" -m venv "$work/venv-wheel"
 "$work/venv-wheel/bin/pip" install -q --disable-pip-version-check "$wheel" cryptography
 "$work/venv-wheel/bin/python" scripts/wheel-coexistence.py | sed 's/^/   /'
 ok "one process, three OpenSSLs: same verdicts, no crash"
+installed_version=$("$work/venv-wheel/bin/python" -c 'import importlib.metadata as m, kstoken; assert kstoken.__version__ == m.version("kstoken"), kstoken.__version__; print(kstoken.__version__)') ||
+  fail "kstoken.__version__ differs from the installed distribution's version"
+[ "$installed_version" = "$version" ] || fail "kstoken.__version__ is $installed_version, the workspace is $version"
+ok "kstoken.__version__ = $installed_version, the distribution's version and the workspace's"
 # The wheel carries its own C zlib: PKIZ tokens must still be keystoneclient's bytes, which are
 # Python's zlib over the CMS PEM.
 "$work/venv-wheel/bin/python" - <<'EOF' || fail "PKIZ bytes of the wheel differ from Python's zlib"
@@ -288,6 +322,9 @@ step "Python: the sdist, built by pip against the system OpenSSL"
 [ ${#sdists[@]} -eq 1 ] || fail "no sdist in target/wheels"
 sdist="${sdists[0]}"
 echo "   $(basename "$sdist"): $(stat -c %s "$sdist") bytes"
+tar -xzOf "$sdist" "kstoken-$version/LICENSE" | cmp -s - LICENSE || fail "the sdist does not carry the repository's LICENSE"
+tar -xzOf "$sdist" "kstoken-$version/PKG-INFO" | grep -qx 'License-Expression: Apache-2.0' || fail "the sdist's PKG-INFO has no licence"
+ok "the sdist carries LICENSE and its licence in PKG-INFO"
 "$PYTHON" -m venv "$work/venv-sdist"
 T="$target/python-tests"
 find_links=()

@@ -11,15 +11,13 @@ import os
 import sys
 from typing import Any, Dict, List
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from wrkbench import bar_chart, median, replace_section  # noqa: E402
+
 START = "<!-- middleware benchmark: start (benches/middleware/report.py) -->"
 END = "<!-- middleware benchmark: end -->"
 ORDER = ["stock", "compat", "kstoken", "none"]
-
-
-def _median(xs: List[float]) -> float:
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def ratios(results: List[Dict[str, Any]]) -> List[Any]:
@@ -38,7 +36,7 @@ def ratios(results: List[Dict[str, Any]]) -> List[Any]:
                     continue
                 goal_text = ("≥ %g" % goal) if setup == "kstoken" else "–"
                 out.append(("%s vs %s, %s" % (a["label"], "ceiling" if base == "none" else "stock", mode),
-                            a["rps"] / b["rps"], _median(a["runs_rps"]) / _median(b["runs_rps"]), goal_text))
+                            a["rps"] / b["rps"], median(a["runs_rps"]) / median(b["runs_rps"]), goal_text))
     return out
 
 
@@ -70,12 +68,12 @@ def section(data: Dict[str, Any]) -> List[str]:
         lines += ["Ratios from this one run: of the best runs (as the table above), and of the median runs "
                   "(steadier when the machine is loaded).", "",
                   "| ratio | best runs | median runs | goal |", "|---|---:|---:|---|"]
-        for name, best, median, goal in rows:
+        for name, best, med, goal in rows:
             met = ""
             if goal.startswith("≥"):
                 g = float(goal[1:].strip())
-                met = " (best %s, median %s)" % ("✓" if best >= g else "✗", "✓" if median >= g else "✗")
-            lines.append("| %s | %.2f× | %.2f× | %s%s |" % (name, best, median, goal, met))
+                met = " (best %s, median %s)" % ("✓" if best >= g else "✗", "✓" if med >= g else "✗")
+            lines.append("| %s | %.2f× | %.2f× | %s%s |" % (name, best, med, goal, met))
         lines.append("")
     if not any(r["setup"] == "kstoken" for r in results):
         lines += ["kstoken.middleware was not in the measured tree: its rows and targets are missing.", ""]
@@ -84,31 +82,13 @@ def section(data: Dict[str, Any]) -> List[str]:
 
 
 def chart(data: Dict[str, Any], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     by = {(r["setup"], r["cached"]): r for r in data["results"]}
     setups = [s for s in ORDER if (s, False) in by or (s, True) in by]
-    labels = [(by.get((s, False)) or by.get((s, True)))["label"] for s in setups]
-    fig, ax = plt.subplots(figsize=(10, 0.9 * len(setups) + 1.6))
-    height = 0.38
-    for i, (cached, color) in enumerate(((False, "#d8893b"), (True, "#3b7dd8"))):
-        ys = [y + (i - 0.5) * height for y in range(len(setups))]
-        vals = [by[(s, cached)]["rps"] if (s, cached) in by else 0 for s in setups]
-        ax.barh(ys, vals, height=height, color=color, label="cached (memcached)" if cached else "uncached")
-        for y, v in zip(ys, vals):
-            if v:
-                ax.text(v, y, " %.0f" % v, va="center", fontsize=8)
-    ax.set_yticks(range(len(setups)))
-    ax.set_yticklabels(labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("requests/s (best of runs), gunicorn 2 sync workers, 9 KB v3 PKI tokens")
-    ax.set_title("auth_token middlewares under wrk, one run (%s)" % data["meta"]["date"])
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    rows = [((by.get((s, False)) or by.get((s, True)))["label"],
+             by[(s, False)]["rps"] if (s, False) in by else None,
+             by[(s, True)]["rps"] if (s, True) in by else None) for s in setups]
+    bar_chart(rows, path, "auth_token middlewares under wrk, one run (%s)" % data["meta"]["date"],
+              "requests/s (best of runs), gunicorn 2 sync workers, 9 KB v3 PKI tokens", "cached (memcached)")
 
 
 def main() -> None:
@@ -116,15 +96,7 @@ def main() -> None:
     with open(src) as f:
         data = json.load(f)
     results_md = os.path.join(out_dir, "RESULTS.md")
-    text = open(results_md).read() if os.path.exists(results_md) else "# kstoken benchmark results\n"
-    block = "\n".join(section(data))
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(results_md, "w") as f:
-        f.write(text)
+    replace_section(results_md, START, END, section(data))
     try:
         chart(data, os.path.join(out_dir, "middleware.png"))
     except ImportError:

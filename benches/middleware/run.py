@@ -20,20 +20,18 @@ import datetime
 import json
 import os
 import platform
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "python", "tests", "middleware"))
+sys.path.append(os.path.dirname(HERE))  # wrkbench (appended: "report" is this directory's)
 
-from procs import Memcached, bin_path, free_port  # noqa: E402
+from procs import Memcached, free_port  # noqa: E402
 from servers import AppServer  # noqa: E402
-from tokens import Pki, v3_body  # noqa: E402
+from wrkbench import best_row, make_tokens, middleware_conf, token_sizes, wrk  # noqa: E402
 
 SETUPS = {
     "stock": "keystonemiddleware 6.1.0 (openssl cms)",
@@ -49,37 +47,6 @@ def has_kstoken_middleware() -> bool:
     except ImportError:
         return False
     return True
-
-
-def wrk(url: str, tokens_file: str, duration: float, connections: int = 4) -> dict:
-    env = dict(os.environ, KSTOKEN_WRK_TOKENS=tokens_file)
-    argv = [bin_path("wrk"), "-t1", "-c%d" % connections, "-d%ds" % max(1, int(round(duration))), "--timeout", "10s",
-            "-s", os.path.join(HERE, "tokens.lua"), url + "/bench"]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 60, check=False)
-    m = re.search(r"^KSTOKEN_WRK (\{.*\})$", out.stdout, re.M)
-    if out.returncode != 0 or not m:
-        raise RuntimeError("wrk failed (%d): %s %s" % (out.returncode, out.stdout, out.stderr))
-    r = json.loads(m.group(1))
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    return r
-
-
-def conf_for(setup: str, cached: bool, signing_dir: str, memcached: Memcached) -> dict:
-    # offline validation: certificates in signing_dir, no service credentials (keystonemiddleware 6.x
-    # style), the identity endpoint a closed port (never contacted for PKI tokens)
-    conf = {
-        "www_authenticate_uri": "https://keystone.example.org:5000/v3",
-        "identity_uri": "http://127.0.0.1:%d" % free_port(),
-        "signing_dir": signing_dir,
-        "http_request_max_retries": "0",
-        "service_token_roles_required": "true",
-        "log_name": "bench.%s" % setup,
-    }
-    if cached:
-        conf.update(memcached_servers=memcached.server, token_cache_time="300")
-    else:
-        conf["token_cache_time"] = "-1"
-    return conf
 
 
 def main() -> int:
@@ -109,15 +76,8 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="kstoken-mw-bench-")
     logs = os.path.join(work, "logs")
     os.makedirs(logs)
-    pki = Pki(os.path.join(work, "pki"))
-    t0 = time.monotonic()
-    texts = [pki.sign(v3_body("bench-%d" % i, expires_in=6 * 3600), "pki") for i in range(args.tokens)]
-    tokens_file = os.path.join(work, "tokens.txt")
-    with open(tokens_file, "w") as f:
-        f.write("\n".join(texts) + "\n")
-    sizes = sorted(len(t) for t in texts)
-    print("%d distinct v3 PKI tokens, %d-%d bytes, signed in %.1f s" % (len(texts), sizes[0], sizes[-1],
-                                                                        time.monotonic() - t0))
+    pki, texts, tokens_file = make_tokens(work, args.tokens)
+    sizes = token_sizes(texts)
     memcached = Memcached(logs).start()
     results = []
     failures = []
@@ -131,9 +91,9 @@ def main() -> int:
             for cached in (False, True):
                 key = (setup, cached)
                 sd = pki.signing_dir(os.path.join(work, "sd-%s-%d" % key))
-                srv = AppServer("bench-%s-%s" % (setup, "cached" if cached else "uncached"), logs, setup,
-                                conf_for(setup, cached, sd, memcached), worker_class="sync", workers=2,
-                                preload=True, access_log=False)
+                conf = middleware_conf(setup, cached, sd, memcached.server, free_port())
+                srv = AppServer("bench-%s-%s" % (setup, "cached" if cached else "uncached"), logs, setup, conf,
+                                worker_class="sync", workers=2, preload=True, access_log=False)
                 servers[key] = srv
                 status = srv.get(texts[0], path="/bench")[0]
                 if status != 200:
@@ -154,10 +114,7 @@ def main() -> int:
             bad = [r for r in rs if r["non2xx"] or r["socket_errors"]]
             if bad:
                 failures.append("%s: %d non-2xx, %d socket errors" % (label, bad[0]["non2xx"], bad[0]["socket_errors"]))
-            best = max(rs, key=lambda r: r["rps"])
-            row = {"setup": setup, "label": SETUPS[setup], "cached": cached, "rps": best["rps"],
-                   "p50_ms": best["p50_us"] / 1000, "p99_ms": best["p99_us"] / 1000,
-                   "requests": best["requests"], "runs_rps": [round(r["rps"], 1) for r in rs]}
+            row = dict({"setup": setup, "label": SETUPS[setup], "cached": cached}, **best_row(rs))
             results.append(row)
             print("%-44s %-8s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  (runs: %s)" % (
                 SETUPS[setup], "cached" if cached else "uncached", row["rps"], row["p50_ms"], row["p99_ms"],

@@ -1,7 +1,8 @@
 //! Exit codes and the one error type of the command.
 //!
 //! Every failure carries its exit code, so scripts can tell a rejected token (1) from a usage
-//! error (2, clap's), a configuration problem (3) and an I/O failure (4).
+//! error (2, clap's), a configuration problem (3) and an I/O failure (4); `kstoken sync` adds
+//! keystone unreachable (5) and an answer from keystone refused (6), for cron and systemd timers.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -21,6 +22,13 @@ pub const CONFIG: u8 = 3;
 /// I/O error: reading the input or writing the output failed, or either was closed; also (without
 /// a message) when the reader of the output went away before it was all written.
 pub const IO: u8 = 4;
+/// `sync`: keystone could not be reached or answered with a server error within the time limits;
+/// nothing was changed by what failed (retry later).
+pub const UNREACHABLE: u8 = 5;
+/// `sync`: what keystone sent was refused: a certificate that does not chain to the CA already
+/// trusted, a revocation list that does not verify, an answer over its size limit or malformed;
+/// the files it would have replaced are kept.
+pub const REFUSED: u8 = 6;
 
 /// The exit-code table shown at the end of `kstoken --help`.
 const EXIT_CODES: &str = "\
@@ -32,9 +40,14 @@ Exit codes:
   2  usage error (unknown option, missing or malformed argument)
   3  configuration error: unreadable, oversized or unusable certificate, key, CA, client
      certificate, or revocation list used to check a token; a refused option value (key size,
-     validity, subject, md5 digest); pki-setup would overwrite files without --force
+     validity, subject, md5 digest); pki-setup would overwrite files without --force; sync:
+     missing or refused credentials or options, keystone's TLS certificate not trusted, an
+     unusable signing directory
   4  I/O error: cannot read the input or write the output, or standard input or output is
-     closed (`<&-`, `>&-`); without a message when the reader went away early (`| head`)";
+     closed (`<&-`, `>&-`); without a message when the reader went away early (`| head`)
+  5  sync: keystone unreachable, timed out or answering a server error (files unchanged; retry)
+  6  sync: keystone's answer refused: a signing certificate that does not chain to the CA
+     already trusted, a revocation list that does not verify, an answer over its size limit";
 
 /// The text at the end of `kstoken --help`: exit codes, and the core's size limits the inputs are
 /// read under.
@@ -88,6 +101,16 @@ impl Failure {
     /// An I/O error (exit 4).
     pub fn io(message: impl Into<String>) -> Self {
         Self::with(IO, message)
+    }
+
+    /// Keystone unreachable (exit 5, `sync`).
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self::with(UNREACHABLE, message)
+    }
+
+    /// Keystone's answer refused (exit 6, `sync`).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::with(REFUSED, message)
     }
 
     /// A failure whose verdict was already printed.

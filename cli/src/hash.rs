@@ -23,11 +23,14 @@ pub struct HashArgs {
     pub algorithm: Vec<HashAlgorithms>,
     /// The token; read from standard input when absent or `-`.
     pub token: Option<String>,
+    /// Read the token from FILE instead of standard input.
+    #[arg(long = "in", value_name = "FILE", conflicts_with = "token")]
+    pub input: Option<std::path::PathBuf>,
 }
 
 /// Runs `kstoken hash`.
 pub fn run(args: &HashArgs) -> Outcome {
-    let token = token_text(args.token.as_deref())?;
+    let token = token_text(args.token.as_deref(), args.input.as_deref())?;
     for algorithm in merge_algorithms(&args.algorithm)?.iter() {
         // cms_hash_token returns a token that is neither PKI nor PKIZ unchanged.
         let line = hash_token(&token, *algorithm)

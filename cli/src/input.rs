@@ -14,7 +14,7 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use kstoken::form::trim_token_str;
+use kstoken::form::{self, trim_token_str, DetectionRule, Encoding, TokenForm};
 use kstoken::{LimitKind, Limits};
 
 use crate::exit::Failure;
@@ -143,17 +143,22 @@ pub fn read_credential(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     read(Source::File(path), what, Kind::Credential)
 }
 
-/// The token given as argument, or read from standard input when absent or `-`, as text without
-/// the surrounding whitespace (the core's rule); over the token limit, not UTF-8 or empty is an
-/// invalid token (1).
-pub fn token_text(arg: Option<&str>) -> Result<String, Failure> {
-    let raw = match arg {
-        Some(t) if t != "-" => {
+/// The token given as argument, or read from `file` (`--in`), or from standard input when both
+/// are absent or the argument is `-`, as text without the surrounding whitespace (the core's rule);
+/// over the token limit, not UTF-8 or empty is an invalid token (1). An argument that is no token
+/// but names a file is refused with what to write instead (`< FILE`, `--in FILE`): exit 2.
+pub fn token_text(arg: Option<&str>, file: Option<&Path>) -> Result<String, Failure> {
+    let raw = match (arg, file) {
+        (Some(t), _) if t != "-" => {
             if t.len() > Kind::Token.limit() {
                 return Err(Kind::Token.too_long("token", &"given as argument"));
             }
+            if let Some(failure) = file_given_as_token(t) {
+                return Err(failure);
+            }
             t.as_bytes().to_vec()
         }
+        (_, Some(path)) => read(Source::File(path), "token", Kind::Token)?,
         _ => read(Source::Stdin, "token", Kind::Token)?,
     };
     let text = token_str(&raw)?;
@@ -162,6 +167,20 @@ pub fn token_text(arg: Option<&str>) -> Result<String, Failure> {
         return Err(Failure::invalid("no token given (empty input)"));
     }
     Ok(token.to_owned())
+}
+
+/// The usage error for a TOKEN argument that is the name of a file rather than a token: the text
+/// is no token by the core's detection, and a file of that name exists.
+fn file_given_as_token(arg: &str) -> Option<Failure> {
+    let text = trim_token_str(arg);
+    let not_a_token = form::encoding(text) == Encoding::Pki
+        && form::detect_with(text, DetectionRule::Lenient) == TokenForm::Other;
+    if !not_a_token || !Path::new(arg).is_file() {
+        return None;
+    }
+    Some(Failure::usage(format!(
+        "TOKEN {arg:?} is the name of a file, not a token: give its content with `< {arg}` or `--in {arg}`"
+    )))
 }
 
 /// Token bytes as text: tokens are ASCII, so bytes that are not UTF-8 are an invalid token (1).

@@ -19,11 +19,14 @@ use crate::output::{format_time, pretty_json, write_stdout};
 pub struct InspectArgs {
     /// The token (PKI, PKIZ or CMS PEM text); read from standard input when absent or `-`.
     pub token: Option<String>,
+    /// Read the token from FILE instead of standard input.
+    #[arg(long = "in", value_name = "FILE", conflicts_with = "token")]
+    pub input: Option<std::path::PathBuf>,
 }
 
 /// Runs `kstoken inspect`.
 pub fn run(args: &InspectArgs) -> Outcome {
-    let token = token_text(args.token.as_deref())?;
+    let token = token_text(args.token.as_deref(), args.input.as_deref())?;
     let limits = Limits::default();
     let form = describe_form(&token)?;
     let der = form::decode(token.as_bytes(), &limits)
@@ -55,9 +58,7 @@ fn describe_form(token: &str) -> Result<&'static str, Failure> {
             // DER shorter than 256 bytes or longer than 16 KiB.
             Ok("PKI (base64 CMS DER; not recognised by keystone's \"MII\" prefix rule)")
         }
-        Encoding::Pki => Err(Failure::invalid(
-            "not a PKI or PKIZ token (no \"MII\" or \"PKIZ_\" prefix), nor CMS PEM",
-        )),
+        Encoding::Pki => Err(Failure::invalid(form::NOT_A_PKI_TOKEN)),
     }
 }
 

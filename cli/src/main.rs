@@ -1,5 +1,6 @@
 //! The `kstoken` command: keystone PKI setup, token signing, verification, inspection and hashing.
 
+mod docs;
 mod exit;
 mod hash;
 mod input;
@@ -10,11 +11,12 @@ mod pki_setup;
 mod revocation;
 mod sign;
 mod stdio;
+mod sync;
 mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Sign, verify and inspect OpenStack Keystone PKI and PKIZ tokens (compatible with `openssl cms`).
 #[derive(Debug, Parser)]
@@ -38,6 +40,11 @@ enum Command {
     Hash(hash::HashArgs),
     /// Sign, verify and check keystone's signed token revocation lists.
     Revocation(revocation::RevocationArgs),
+    /// Keep a signing directory fresh from keystone: certificates and the signed revocation list.
+    Sync(sync::SyncArgs),
+    /// Write the man pages and shell completions into DIR (`make man`).
+    #[command(hide = true)]
+    GenerateDocs(docs::GenerateDocsArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +56,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Hash(args) => hash::run(args),
         Command::Revocation(args) => revocation::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::GenerateDocs(args) => docs::run(args, Cli::command()),
     };
     match outcome {
         Ok(()) => ExitCode::from(exit::OK),

@@ -175,7 +175,7 @@ fn check(args: &CheckArgs) -> Outcome {
     )?;
     let list = RevocationList::from_signed(&signed, &verifier, at)
         .map_err(|e| Failure::config(format!("revocation list rejected: {e}")))?;
-    let text = token_text(args.token.as_deref())?;
+    let text = token_text(args.token.as_deref(), None)?;
     let token = form::wire_token(&text);
     // The middleware's order: the hash first, then (after verification) the audit ids.
     let hashes = token_cache_keys(&token, &merge_algorithms(&args.hash_algorithms)?)

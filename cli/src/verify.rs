@@ -10,7 +10,7 @@ use std::sync::{mpsc, Mutex};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kstoken::bind::{AuthContext, BindMode};
-use kstoken::pipeline::{self, Policy, ValidateError};
+use kstoken::pipeline::{self, Expiry, Policy, Rejection, ValidateError};
 use kstoken::{form, unix_now, HashAlgorithms, RevocationList, Verifier};
 
 use crate::exit::{Failure, Outcome, INVALID};
@@ -33,6 +33,11 @@ pub struct VerifyArgs {
     /// Verify as of TIME (Unix seconds or RFC 3339) instead of now, like `openssl cms -attime`.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<i64>,
+    /// Accept a token whose body says it has expired (at TIME with --at, else now): only the
+    /// signature and the certificate chain are checked, e.g. to look into an old token. Without
+    /// it an expired token is refused (exit 1), as a service would refuse it.
+    #[arg(long, conflicts_with_all = ["pipeline", "bind_mode", "remote_user", "auth_type", "client_cert", "revocation_list", "hash_algorithms"])]
+    pub allow_expired: bool,
     /// Print the verified body as indented JSON.
     #[arg(long)]
     pub pretty: bool,
@@ -41,8 +46,11 @@ pub struct VerifyArgs {
     /// so FILE may be of any size; a line longer than the token limit is an invalid token.
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     pub batch: Option<PathBuf>,
-    /// The token (PKI, PKIZ or CMS PEM text); read from standard input when absent or `-`.
+    /// The token (PKI, PKIZ or CMS PEM text); read from standard input (or --in) when absent or `-`.
     pub token: Option<String>,
+    /// Read the token from FILE instead of standard input.
+    #[arg(long = "in", value_name = "FILE", conflicts_with_all = ["token", "batch"])]
+    pub input: Option<PathBuf>,
     /// Run keystonemiddleware's whole validation (revocation, signature, body, expiry, bind) even
     /// without any of the options below, which imply it.
     #[arg(long, help_heading = "Validation pipeline")]
@@ -98,18 +106,18 @@ struct PipelineConfig {
 struct Checker {
     verifier: Verifier,
     at: Option<i64>,
+    expiry: Expiry,
     pipeline: Option<PipelineConfig>,
 }
 
 impl Checker {
-    /// The verified content, or why the token is invalid, with the exit code to use.
+    /// The verified content, or why the token is invalid, with the exit code to use. Both modes
+    /// word a refusal alike: the core's rejection and the step that made it.
     fn check(&self, token: &str) -> Result<Vec<u8>, Failure> {
         let at = self.at.unwrap_or_else(unix_now);
         let Some(config) = &self.pipeline else {
-            return self
-                .verifier
-                .verify_at(token.as_bytes(), at)
-                .map_err(|e| Failure::from_token_error(&e));
+            return pipeline::verify_token(token.as_bytes(), &self.verifier, at, self.expiry)
+                .map_err(|e| refusal(&e));
         };
         // The pipeline works on the token text as sent; CMS PEM is turned into its PKI token.
         let token = form::wire_token(token);
@@ -127,16 +135,32 @@ impl Checker {
             at,
         )
         .map(|validated| validated.content)
-        .map_err(|e| match e {
-            ValidateError::Rejected(rejection) => {
-                let step = rejection.step();
-                Failure::invalid(format!(
-                    "rejected at step {} [{step}]: {rejection}",
-                    step.description()
-                ))
-            }
-            ValidateError::InvalidArgument(e) => Failure::from_token_error(&e),
-        })
+        .map_err(|e| refusal(&e))
+    }
+}
+
+/// The failure for a refused token, the same words with and without the pipeline: `rejected at
+/// step NAME: REASON` (the step's description first where it says more than its name). A
+/// configuration-type error behind a signature rejection keeps its exit code (3).
+fn refusal(error: &ValidateError) -> Failure {
+    let rejection = match error {
+        ValidateError::Rejected(rejection) => rejection,
+        ValidateError::InvalidArgument(e) => return Failure::from_token_error(e),
+    };
+    let step = rejection.step();
+    let named = if step.description() == step.as_str() {
+        step.as_str().to_owned()
+    } else {
+        format!("{} [{step}]", step.description())
+    };
+    let reason = match rejection {
+        Rejection::NotPki => form::NOT_A_PKI_TOKEN.to_owned(),
+        other => other.to_string(),
+    };
+    let message = format!("rejected at step {named}: {reason}");
+    match rejection {
+        Rejection::Verification(e) if e.kind().is_configuration() => Failure::config(message),
+        _ => Failure::invalid(message),
     }
 }
 
@@ -150,7 +174,8 @@ fn pipeline_config(
     }
     let mut policy = Policy::default();
     if let Some(mode) = &args.bind_mode {
-        policy.bind_mode = BindMode::parse(mode);
+        policy.bind_mode = BindMode::parse_configured(mode)
+            .map_err(|e| Failure::config(format!("--bind-mode: {}", e.detail())))?;
     }
     if !args.hash_algorithms.is_empty() {
         policy.hash_algorithms = merge_algorithms(&args.hash_algorithms)?;
@@ -188,16 +213,28 @@ pub fn run(args: &VerifyArgs) -> Outcome {
     let ca = read_credential(&args.ca, "CA certificate")?;
     let verifier = Verifier::new(&signing_cert, &ca)
         .map_err(|e| Failure::from_config_error("cannot load the certificates", &e))?;
+    // A --ca that is no CA of the signing certificate is a configuration mistake (3), said once,
+    // not a verdict on each token.
+    verifier
+        .check_trust(args.at.unwrap_or_else(unix_now))
+        .map_err(|e| {
+            Failure::from_config_error(&format!("cannot use --ca {}", args.ca.display()), &e)
+        })?;
     let pipeline = pipeline_config(args, &verifier)?;
     let checker = Checker {
         verifier,
         at: args.at,
+        expiry: if args.allow_expired {
+            Expiry::Ignore
+        } else {
+            Expiry::Check
+        },
         pipeline,
     };
     match &args.batch {
         Some(path) => run_batch(&checker, Source::file_or_stdin(Some(path))),
         None => {
-            let token = token_text(args.token.as_deref())?;
+            let token = token_text(args.token.as_deref(), args.input.as_deref())?;
             let content = checker.check(&token)?;
             if args.pretty {
                 if let Some(json) = pretty_json(&content) {

@@ -708,10 +708,21 @@ fn verify_batch_reports_summary_and_exit_code() {
     let good = pki
         .dir
         .write("good.txt", format!("{a}\n\n{b}\r\n  {c}  \n").as_bytes());
-    let out = pki.verify(&["--batch", good.to_str().unwrap()], None);
+    let out = pki.verify(
+        &["--batch", good.to_str().unwrap(), "--allow-expired"],
+        None,
+    );
     assert_code(&out, 0);
     assert_eq!(stdout(&out), "3 valid, 0 invalid\n");
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // Without --allow-expired the expired token is refused, in the pipeline's words.
+    let out = pki.verify(&["--batch", good.to_str().unwrap()], None);
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "2 valid, 1 invalid\n");
+    assert_eq!(
+        stderr(&out),
+        "line 4: rejected at step expiry: Token has expired\n"
+    );
 
     let mixed = pki.dir.write(
         "mixed.txt",
@@ -790,8 +801,11 @@ fn verify_pipeline_names_the_rejecting_step() {
     assert_code(&out, 1);
     assert_one_line_error(&out, "rejected at step expiry");
 
-    // Expiry is only a pipeline step: plain verify accepts the expired body.
-    assert_code(&pki.verify(&[&expired], None), 0);
+    // Plain verify refuses the expired body too, unless --allow-expired says otherwise.
+    let out = pki.verify(&[&expired], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step expiry: Token has expired");
+    assert_code(&pki.verify(&["--allow-expired", &expired], None), 0);
     let out = pki.verify(&["--pipeline", &expired], None);
     assert_code(&out, 1);
     assert_one_line_error(&out, "rejected at step expiry");
@@ -1731,4 +1745,222 @@ fn pki_setup_refuses_options_that_cannot_make_a_working_pki() {
     let pki = Pki { dir };
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
     assert_code(&pki.verify(&[&token], None), 0);
+}
+
+// ---------------------------------------------------------------- operators' reports (issue 18)
+
+#[test]
+fn verify_refuses_an_expired_token_unless_allowed() {
+    let pki = Pki::new();
+    let expired = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
+    let out = pki.verify(&[&expired], None);
+    assert_code(&out, 1);
+    // The step is said once.
+    assert_eq!(
+        stderr(&out),
+        "kstoken: rejected at step expiry: Token has expired\n"
+    );
+    assert!(out.stdout.is_empty());
+    let out = pki.verify(&["--allow-expired", &expired], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{EXPIRED_BODY}\n"));
+    // --at before the expiry: valid then (the certificates were made now, so the chain is
+    // checked at a time they are not valid yet: the signature step refuses, not expiry).
+    let out = pki.verify(&["--at", "2000-12-31T00:00:00Z", &expired], None);
+    assert_code(&out, 1);
+    assert_one_line_error(&out, "rejected at step signature");
+    // --allow-expired is not a pipeline option.
+    assert_code(
+        &pki.verify(&["--allow-expired", "--pipeline", &expired], None),
+        2,
+    );
+    // Signed content that is no token body has no expiry: verified as a document.
+    let doc = pki.sign(b"hello", &[]);
+    let out = pki.verify(&[&doc], None);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "hello\n");
+}
+
+#[test]
+fn verify_says_not_a_pki_token_as_inspect_does() {
+    let pki = Pki::new();
+    let fernet = "gAAAAABlZ-Wk3rOB0wZ8K1GFpmcd6lHCCmP_1ATyF1zTy8Cg_w";
+    let uuid = "0123456789abcdef0123456789abcdef";
+    let inspect = kstoken(&["inspect", fernet], None);
+    assert_code(&inspect, 1);
+    let words = stderr(&inspect)
+        .trim_end()
+        .trim_start_matches("kstoken: ")
+        .to_owned();
+    assert!(words.starts_with("not a PKI or PKIZ token"), "{words}");
+    for token in [fernet, uuid] {
+        for pipeline in [false, true] {
+            let mut args = vec![token];
+            if pipeline {
+                args.insert(0, "--pipeline");
+            }
+            let out = pki.verify(&args, None);
+            assert_code(&out, 1);
+            assert_eq!(
+                stderr(&out),
+                format!("kstoken: rejected at step detect (form) [detect]: {words}\n"),
+                "{token} pipeline={pipeline}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_file_name_given_as_token_says_how_to_give_the_file() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let file = pki.dir.write("token.txt", token.as_bytes());
+    let name = file.to_str().unwrap();
+    let trust = pki.trust_args();
+    for command in [vec!["verify"], vec!["inspect"], vec!["hash"]] {
+        let mut args: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
+        if command[0] == "verify" {
+            args.extend(trust.clone());
+        }
+        args.push(name.to_owned());
+        let out = kstoken(&args, None);
+        assert_code(&out, 2);
+        assert_one_line_error(&out, &format!("< {name}` or `--in {name}"));
+        args.pop();
+        args.extend(["--in".to_owned(), name.to_owned()]);
+        let out = kstoken(&args, None);
+        assert_code(&out, 0);
+    }
+    // A name that is no file is not taken for one: it is an invalid token.
+    let out = pki.verify(&["no-such-file.txt"], None);
+    assert_code(&out, 1);
+}
+
+#[test]
+fn a_wrong_ca_is_a_configuration_error() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    let ssl = pki.dir.path().join("ssl");
+    let signing = ssl.join("certs/signing_cert.pem");
+    let run = |ca: &Path| {
+        kstoken(
+            &[
+                "verify".as_ref(),
+                "--signing-cert".as_ref(),
+                signing.as_os_str(),
+                "--ca".as_ref(),
+                ca.as_os_str(),
+                token.as_ref(),
+            ],
+            None,
+        )
+    };
+    // The signing certificate given as the CA: not a CA of the signer (was exit 1, per token).
+    let out = run(&signing);
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "is not a CA of the signing certificate");
+    // Another PKI's CA.
+    let other = Pki::new();
+    let out = run(&other.dir.path().join("ssl/certs/ca.pem"));
+    assert_code(&out, 3);
+    assert_one_line_error(&out, "is not a CA of the signing certificate");
+    // Unreadable, and not PEM at all.
+    assert_code(&run(Path::new("/nonexistent/ca.pem")), 3);
+    assert_code(&run(&ssl.join("private/cakey.pem")), 3);
+    assert_code(&run(&ssl.join("certs/ca.pem")), 0);
+}
+
+#[test]
+fn batch_refusals_are_worded_alike_with_and_without_the_pipeline() {
+    let pki = Pki::new();
+    // Unbound: the pipeline's default bind mode would refuse the kerberos bind of V3_BODY.
+    let unbound = V3_BODY.replace(r#","bind":{"kerberos":"alice@EXAMPLE.COM"}"#, "");
+    let good = pki.sign(unbound.as_bytes(), &[]);
+    let expired = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
+    let file = pki.dir.write(
+        "batch.txt",
+        format!(
+            "{good}\n{}\n{expired}\ngAAAAABlZ-Wk3rOB0wZ8K1GFpmcd6lHCCm\nMIIgarbage\n",
+            tamper(&good)
+        )
+        .as_bytes(),
+    );
+    let plain = pki.verify(&["--batch", file.to_str().unwrap()], None);
+    let piped = pki.verify(&["--pipeline", "--batch", file.to_str().unwrap()], None);
+    assert_code(&plain, 1);
+    assert_code(&piped, 1);
+    assert_eq!(stdout(&plain), "1 valid, 4 invalid\n");
+    assert_eq!(stdout(&plain), stdout(&piped));
+    assert_eq!(stderr(&plain), stderr(&piped));
+    for step in [
+        "line 2: rejected at step signature",
+        "line 3: rejected at step expiry:",
+        "line 4: rejected at step detect",
+    ] {
+        assert!(stderr(&plain).contains(step), "{step}: {}", stderr(&plain));
+    }
+}
+
+#[test]
+fn a_bind_mode_that_cannot_work_is_refused() {
+    let pki = Pki::new();
+    let token = pki.sign(V3_BODY.as_bytes(), &[]);
+    for mode in ["Strict", "FOO", ""] {
+        let out = pki.verify(&["--bind-mode", mode, &token], None);
+        assert_code(&out, 3);
+        assert_one_line_error(&out, "expected disabled, permissive, strict, required");
+    }
+}
+
+#[test]
+fn man_pages_and_completions_list_every_subcommand() {
+    let dir = Workdir::new();
+    let out = kstoken(&["generate-docs".as_ref(), dir.path().as_os_str()], None);
+    assert_code(&out, 0);
+    // The subcommands, as `kstoken --help` lists them.
+    let help = stdout(&kstoken(&["--help"], None));
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "pki-setup",
+            "sign",
+            "verify",
+            "inspect",
+            "hash",
+            "revocation",
+            "sync"
+        ]
+    );
+    let main = std::fs::read_to_string(dir.path().join("man/kstoken.1")).unwrap();
+    let bash = std::fs::read_to_string(dir.path().join("completions/kstoken.bash")).unwrap();
+    let zsh = std::fs::read_to_string(dir.path().join("completions/_kstoken")).unwrap();
+    let fish = std::fs::read_to_string(dir.path().join("completions/kstoken.fish")).unwrap();
+    for name in &commands {
+        // roff escapes the dash: \fBkstoken\-verify\fR(1)
+        let reference = format!("kstoken\\-{}", name.replace('-', "\\-"));
+        assert!(main.contains(&reference), "kstoken.1 lacks {reference}");
+        let page = dir.path().join(format!("man/kstoken-{name}.1"));
+        let text = std::fs::read_to_string(&page).unwrap();
+        assert!(text.contains(".SH SYNOPSIS"), "{}", page.display());
+        for completion in [&bash, &zsh, &fish] {
+            assert!(completion.contains(name.as_str()), "{name} not completed");
+        }
+    }
+    // The hidden generator is in neither, and the exit codes are in the page.
+    assert!(!main.contains("generate"));
+    assert!(main.contains("Exit codes"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("man/kstoken-verify.1"))
+            .unwrap()
+            .contains("allow\\-expired")
+    );
 }

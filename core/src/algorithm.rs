@@ -43,6 +43,11 @@ impl HashAlgorithm {
         HashAlgorithm::Sha512,
     ];
 
+    /// The supported names, comma-separated, for messages that say what is accepted.
+    pub fn supported_names() -> String {
+        HashAlgorithm::ALL.map(HashAlgorithm::name).join(", ")
+    }
+
     /// The lowercase name, as `hashlib.new` and `openssl -md` accept it.
     pub fn name(self) -> &'static str {
         match self {
@@ -97,7 +102,12 @@ impl FromStr for HashAlgorithm {
         HashAlgorithm::ALL
             .into_iter()
             .find(|a| a.name() == normalised)
-            .ok_or_else(|| Error::InvalidArgument(format!("unsupported hash type {s}")))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unsupported hash type {s} (supported: {})",
+                    HashAlgorithm::supported_names()
+                ))
+            })
     }
 }
 
@@ -214,7 +224,10 @@ mod tests {
         );
         assert_eq!(
             "sha3".parse::<HashAlgorithm>(),
-            Err(Error::InvalidArgument("unsupported hash type sha3".into()))
+            Err(Error::InvalidArgument(
+                "unsupported hash type sha3 (supported: md5, sha1, sha224, sha256, sha384, sha512)"
+                    .into()
+            ))
         );
     }
 
@@ -250,7 +263,10 @@ mod tests {
         }
         assert_eq!(
             "sha256,crc".parse::<HashAlgorithms>(),
-            Err(Error::InvalidArgument("unsupported hash type crc".into()))
+            Err(Error::InvalidArgument(
+                "unsupported hash type crc (supported: md5, sha1, sha224, sha256, sha384, sha512)"
+                    .into()
+            ))
         );
         assert!(HashAlgorithms::from_names(Vec::<String>::new()).is_err());
         assert!(HashAlgorithms::new([]).is_err());

@@ -140,6 +140,22 @@ impl BindMode {
         }
     }
 
+    /// Maps a configured value to its mode, refusing what cannot work: a named mode other than the
+    /// bind types kstoken checks (`kerberos`, `x509`) refuses every token (keystonemiddleware
+    /// rejects an unknown bind type outside permissive mode), and a misspelt mode (`Strict`, ``)
+    /// is such a name. The error says what is accepted.
+    pub fn parse_configured(value: &str) -> Result<Self> {
+        match BindMode::parse(value) {
+            BindMode::Named(name) if name != KERBEROS && name != X509 => {
+                Err(Error::InvalidArgument(format!(
+                    "unknown bind mode {name:?}: expected disabled, permissive, strict, required, \
+                     or the bind type every token must carry ({KERBEROS}, {X509})"
+                )))
+            }
+            mode => Ok(mode),
+        }
+    }
+
     /// The configuration string this mode was parsed from.
     pub fn as_str(&self) -> &str {
         match self {
@@ -289,6 +305,28 @@ pub fn enforce(
 mod tests {
     use super::*;
     use crate::body::{parse, TokenBody};
+
+    #[test]
+    fn configured_modes_are_known_ones() {
+        for ok in [
+            "disabled",
+            "permissive",
+            "strict",
+            "required",
+            "kerberos",
+            "x509",
+        ] {
+            assert_eq!(BindMode::parse_configured(ok), Ok(BindMode::parse(ok)));
+        }
+        for bad in ["Strict", "", "FOO", "kerberos,x509"] {
+            let err = BindMode::parse_configured(bad).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("expected disabled, permissive, strict, required"),
+                "{err}"
+            );
+        }
+    }
     use base64::Engine as _;
     use serde_json::json;
 

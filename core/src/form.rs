@@ -227,6 +227,11 @@ fn der_header_spans(token: &[u8]) -> bool {
     token.len() == total.div_ceil(3) * 4
 }
 
+/// What to say of a text that is no token kstoken can read (a UUID or Fernet token, a file name):
+/// the words `inspect` and `verify` use.
+pub const NOT_A_PKI_TOKEN: &str =
+    "not a PKI or PKIZ token (no \"MII\" or \"PKIZ_\" prefix), nor CMS PEM";
+
 /// How a token text encodes its CMS document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {

@@ -130,6 +130,38 @@ impl Verifier {
         })
     }
 
+    /// Whether the CA bundle vouches for the signing certificates at `at`: some signer chains to
+    /// it, or every chain fails only for a validity period (a token's verdict then says so). A
+    /// bundle that is no CA of any signer (the signing certificate given as the CA, another PKI's
+    /// CA) is [`Error::CertificateConfig`] with OpenSSL's reason: a configuration mistake to report
+    /// before any token, not an invalid token.
+    pub fn check_trust(&self, at: i64) -> Result<()> {
+        let mut refusal = None;
+        for signer in &self.signers {
+            match signer.check_chain(&self.ca, at) {
+                Err(e)
+                    if !matches!(
+                        e.verify_failure(),
+                        Some(
+                            VerifyFailure::CertificateExpired
+                                | VerifyFailure::CertificateNotYetValid
+                        )
+                    ) =>
+                {
+                    refusal = Some(e);
+                }
+                _ => return Ok(()),
+            }
+        }
+        match refusal {
+            None => Ok(()),
+            Some(e) => Err(Error::CertificateConfig(format!(
+                "the CA certificate file is not a CA of the signing certificate: {}",
+                e.detail()
+            ))),
+        }
+    }
+
     /// The same verifier with other resource limits (the credential limit no longer matters: the
     /// certificates are already read).
     pub fn with_limits(mut self, limits: Limits) -> Self {

@@ -39,7 +39,11 @@ from kstoken.exceptions import (
     VerificationError,
 )
 
+#: The version of this kstoken (the native module's, which is also the wheel's).
+__version__: str = _kstoken.__version__
+
 __all__ = [
+    "__version__",
     "Verifier",
     "Signer",
     "RevocationList",

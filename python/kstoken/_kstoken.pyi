@@ -3,7 +3,10 @@
 import datetime
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union, final
 
+__version__: str
+
 __all__ = [
+    "__version__",
     "KstokenError",
     "CertificateConfigError",
     "CMSError",

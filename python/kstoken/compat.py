@@ -55,6 +55,7 @@ import binascii
 import contextlib
 import functools
 import importlib
+import logging
 import os
 import subprocess
 import threading
@@ -80,6 +81,8 @@ _KSC_CMS = "keystoneclient.common.cms"
 _KSM_AUTH_TOKEN = "keystonemiddleware.auth_token"
 
 _MISSING = object()
+#: Where patch() says what it changed.
+_LOG = logging.getLogger("kstoken.compat")
 _lock = threading.RLock()
 # (module name, object path, attribute) -> original value
 _originals: Dict[Tuple[str, str, str], Any] = {}
@@ -161,6 +164,13 @@ def patch(*, helpers: bool = False, bind: bool = False) -> List[Tuple[str, str, 
         except BaseException:
             unpatch(done)
             raise
+    if done:
+        # Once per change: a patch() that finds everything patched already changes and says nothing.
+        _LOG.info(
+            "kstoken.compat: patched %s (keystoneclient/keystonemiddleware now verify PKI and PKIZ "
+            "tokens with kstoken, no openssl process)",
+            ", ".join("%s.%s" % (".".join(p for p in key[:2] if p), key[2]) for key in done),
+        )
     return done
 
 

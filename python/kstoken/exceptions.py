@@ -8,7 +8,8 @@ keep working:
 * :class:`CMSError` - the token or CMS document cannot be decoded. Also a
   ``keystoneclient.exceptions.CMSError`` when keystoneclient is importable.
 * :class:`VerificationError` - the document was decoded but did not verify; also a
-  ``subprocess.CalledProcessError`` with ``returncode`` 4 and ``cmd`` ``'openssl'``, as
+  ``subprocess.CalledProcessError`` with ``returncode`` 4 and ``cmd`` ``'openssl'`` (its ``str()``
+  says the reason, not an exit status: no openssl runs), as
   ``openssl cms -verify`` failures are upstream.
 * :class:`SigningError` - signing failed; also a ``subprocess.CalledProcessError`` (``returncode`` 1
   for an unknown digest, 2 for an unreadable certificate or key, 3 for a key that does not match).
@@ -71,11 +72,15 @@ class CertificateConfigError(_kstoken.CertificateConfigError, _KscCertificateCon
 
 
 class CMSError(_kstoken.CMSError, _KscCMSError):
-    """The token or CMS document cannot be decoded; ``.output`` says why."""
+    """The token or CMS document cannot be decoded; ``.output`` says why, and so does ``str()``
+    (keystoneclient's message, then the detail)."""
 
     def __init__(self, output: str) -> None:
         self.output = output
         Exception.__init__(self, "Unable to sign or verify data.")
+
+    def __str__(self) -> str:
+        return "Unable to sign or verify data: %s" % self.output if self.output else "Unable to sign or verify data."
 
 
 class MalformedTokenError(CMSError, _kstoken.MalformedTokenError):
@@ -114,7 +119,11 @@ class VerificationError(_kstoken.VerificationError, subprocess.CalledProcessErro
         subprocess.CalledProcessError.__init__(self, 4, "openssl", output=output)
 
     def __str__(self) -> str:
-        return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
+        # No openssl runs: the message says the reason, not a command's exit status (the
+        # CalledProcessError attributes stay for keystoneclient's callers).
+        if self.detail and self.detail != self.reason:
+            return "CMS verification failed: %s: %s" % (self.reason, self.detail)
+        return "CMS verification failed: %s" % self.reason
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.reason, self.detail))
@@ -132,7 +141,7 @@ class SigningError(_kstoken.SigningError, subprocess.CalledProcessError):
         subprocess.CalledProcessError.__init__(self, returncode, "openssl")
 
     def __str__(self) -> str:
-        return "%s: %s" % (subprocess.CalledProcessError.__str__(self), self.reason)
+        return "signing failed: %s" % self.reason
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.returncode, self.reason))

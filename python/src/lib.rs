@@ -33,6 +33,8 @@ use pyo3::prelude::*;
 /// The private native module of the `kstoken` package.
 #[pymodule]
 fn _kstoken(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The crate's version, which maturin also gives the wheel: `kstoken.__version__`.
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     exceptions::register(m)?;
     gate::register(m)?;
     limits::register(m)?;

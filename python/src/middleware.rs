@@ -338,8 +338,7 @@ impl PyAuthenticator {
         let hash_algorithms = hash_algorithms
             .iter()
             .map(|n| {
-                HashAlgorithm::from_str(n)
-                    .map_err(|_| PyValueError::new_err(format!("unsupported hash type {}", &**n)))
+                HashAlgorithm::from_str(n).map_err(|e| PyValueError::new_err(e.detail().to_owned()))
             })
             .collect::<PyResult<Vec<_>>>()?;
         if hash_algorithms.is_empty() {
@@ -374,7 +373,8 @@ impl PyAuthenticator {
         }
         let config = Config {
             hash_algorithms,
-            bind_mode: BindMode::parse(bind_mode),
+            bind_mode: BindMode::parse_configured(bind_mode)
+                .map_err(|e| PyValueError::new_err(e.detail().to_owned()))?,
             detection: if lenient {
                 DetectionRule::Lenient
             } else {

@@ -107,22 +107,25 @@ def test_pki_setup_error_stands_alone():
 
 EXAMPLES = [
     (CertificateConfigError("no such file"), "Unable to load certificate.", {"output": "no such file"}),
-    (CMSError("bad"), "Unable to sign or verify data.", {"output": "bad"}),
-    (MalformedTokenError("bad"), "Unable to sign or verify data.", {"output": "bad"}),
-    (PKIZDecodeError("bad b64"), "Unable to sign or verify data.", {"output": "bad b64"}),
+    # str() carries the detail (issue 18: it was only in .output)
+    (CMSError("bad"), "Unable to sign or verify data: bad", {"output": "bad"}),
+    (CMSError(""), "Unable to sign or verify data.", {"output": ""}),
+    (MalformedTokenError("bad"), "Unable to sign or verify data: bad", {"output": "bad"}),
+    (PKIZDecodeError("bad b64"), "Unable to sign or verify data: bad b64", {"output": "bad b64"}),
     (
         LimitExceededError("token length exceeds the limit of 5", "token length"),
-        "Unable to sign or verify data.",
+        "Unable to sign or verify data: token length exceeds the limit of 5",
         {"output": "token length exceeds the limit of 5", "what": "token length"},
     ),
     (
+        # the reason, no openssl command (none runs); keystoneclient's attributes kept
         VerificationError("content verify error", "x"),
-        "Command 'openssl' returned non-zero exit status 4.: content verify error",
+        "CMS verification failed: content verify error: x",
         {"reason": "content verify error", "detail": "x", "returncode": 4, "cmd": "openssl"},
     ),
     (
         SigningError(3, "key does not match"),
-        "Command 'openssl' returned non-zero exit status 3.: key does not match",
+        "signing failed: key does not match",
         {"reason": "key does not match", "returncode": 3, "cmd": "openssl"},
     ),
     (PkiSetupError("RSA key generation failed"), "RSA key generation failed", {}),

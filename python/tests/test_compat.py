@@ -1,6 +1,7 @@
 """kstoken.compat: patch / unpatch round trip, and the pytest plugin."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -38,6 +39,18 @@ def test_patch_unpatch_round_trip(monkeypatch):
         assert getattr(ksc_cms, name) is original
     assert ksc_cms.subprocess is None
     assert not compat.is_patched()
+
+
+def test_patch_logs_what_it_patched_once(caplog):
+    caplog.set_level(logging.INFO, logger="kstoken.compat")
+    compat.patch()
+    compat.patch()  # already patched: nothing changes, nothing said
+    lines = [r for r in caplog.records if r.name == "kstoken.compat"]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    text = lines[0].getMessage()
+    for name in ("keystoneclient.common.cms.cms_verify", "keystoneclient.common.cms.cms_sign_data",
+                 "keystoneclient.common.cms.pkiz_uncompress"):
+        assert name in text, text
 
 
 def test_patched_context_manager_nests():

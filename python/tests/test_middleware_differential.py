@@ -300,21 +300,46 @@ def test_service_tokens(env, required, user_case, service_case, delay):
     assert_same(*compare(env, headers, conf))
 
 
-BIND_MODES = ["disabled", "permissive", "strict", "required", "kerberos", "x509", "FOO"]
+BIND_MODES = ["disabled", "permissive", "strict", "required", "kerberos", "x509"]
+BIND_CASES = [
+    (None, {}),
+    ({"kerberos": "alice@EXAMPLE"}, {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "alice@EXAMPLE"}),
+    ({"kerberos": "alice@EXAMPLE"}, {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "mallory@EXAMPLE"}),
+    ({"kerberos": "alice@EXAMPLE"}, {"REMOTE_USER": "alice@EXAMPLE"}),
+    ({"FOO": "BAR"}, {}),
+    ({"kerberos": "alice@EXAMPLE", "FOO": "BAR"}, {"AUTH_TYPE": "negotiate", "REMOTE_USER": "alice@EXAMPLE"}),
+]
+
+
+@pytest.mark.parametrize("mode", ["FOO", "Strict"])
+def test_a_bind_mode_that_refuses_every_token_is_refused_at_startup(env, mode):
+    """keystonemiddleware takes any other enforce_token_bind value for a bind type every token must
+    carry, and then rejects every token (an unknown bind type is refused outside permissive mode):
+    kstoken refuses such a value at startup, naming what is accepted."""
+    from kstoken.middleware import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="expected disabled, permissive, strict, required"):
+        AuthProtocol(App("200 OK"), {"signing_dir": env["signing_dir"], "enforce_token_bind": mode})
+    for bind, auth in BIND_CASES:
+        extra = {"bind": bind} if bind else {}
+        token = sign(env, v3_body(extra=extra))
+        app = App("200 OK")
+        ref = call(ksm_auth_token.AuthProtocol(app, {"signing_dir": env["signing_dir"], "www_authenticate_uri": URI,
+                                                     "enforce_token_bind": mode}),
+                   app, {"HTTP_X_AUTH_TOKEN": token}, auth)
+        assert ref["status"] == "401", (mode, bind)
+
+
+def test_an_empty_bind_mode_is_refused_at_startup(env):
+    """keystonemiddleware reads an empty enforce_token_bind as "required" without saying so."""
+    from kstoken.middleware import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="enforce_token_bind = ''"):
+        AuthProtocol(App("200 OK"), {"signing_dir": env["signing_dir"], "enforce_token_bind": ""})
 
 
 @pytest.mark.parametrize("mode", BIND_MODES)
-@pytest.mark.parametrize(
-    "bind,auth",
-    [
-        (None, {}),
-        ({"kerberos": "alice@EXAMPLE"}, {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "alice@EXAMPLE"}),
-        ({"kerberos": "alice@EXAMPLE"}, {"AUTH_TYPE": "Negotiate", "REMOTE_USER": "mallory@EXAMPLE"}),
-        ({"kerberos": "alice@EXAMPLE"}, {"REMOTE_USER": "alice@EXAMPLE"}),
-        ({"FOO": "BAR"}, {}),
-        ({"kerberos": "alice@EXAMPLE", "FOO": "BAR"}, {"AUTH_TYPE": "negotiate", "REMOTE_USER": "alice@EXAMPLE"}),
-    ],
-)
+@pytest.mark.parametrize("bind,auth", BIND_CASES)
 def test_bind(env, mode, bind, auth):
     extra = {"bind": bind} if bind else {}
     token = sign(env, v3_body(extra=extra))

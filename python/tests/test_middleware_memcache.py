@@ -175,13 +175,17 @@ def test_unreadable_entries_are_misses(tmp_path, pki, junk):
     assert app.environ["HTTP_X_USER_NAME"] == "dave"
 
 
-@pytest.mark.parametrize("spelling", ["encrypt", "Encrypt", "ENCRYPT"])
-def test_encrypt_in_any_case_encrypts(tmp_path, pki, spelling):
+def test_encrypt_is_never_plain_text(tmp_path, pki):
     """keystonemiddleware accepts the strategy in any case but encrypts only for 'ENCRYPT' (it stores
-    'encrypt' in plain text); kstoken encrypts for every spelling, with the keys of 'ENCRYPT', so a
-    keystonemiddleware configured with 'ENCRYPT' shares the entries."""
+    'encrypt' in plain text, MAC only). kstoken refuses any other spelling at startup, and 'ENCRYPT'
+    encrypts, shared with keystonemiddleware."""
+    from kstoken.middleware import ConfigurationError
+
+    for spelling in ("encrypt", "Encrypt", "mac"):
+        with pytest.raises(ConfigurationError, match="memcache_security_strategy"):
+            middleware(tmp_path, pki, FakeMemcache(), spelling)
     fake = FakeMemcache()
-    mw, _ = middleware(tmp_path, pki, fake, spelling)
+    mw, _ = middleware(tmp_path, pki, fake, "ENCRYPT")
     signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
     token = signer.sign_pki(json.dumps(body("erin")))
     assert request(mw, token) == 200

@@ -1,17 +1,33 @@
 """Configuration: keystonemiddleware's ``[keystone_authtoken]`` options, read as keystonemiddleware
-reads them (the paste ``conf`` dict first, then oslo.config files), plus kstoken's own options.
+reads them, plus kstoken's own options.
 
-Values arrive as strings (paste, ini files) or already typed; they are converted the way
-oslo.config converts them. An option keystonemiddleware knows but this middleware cannot honour is a
-startup error, or a warning where ignoring it changes nothing about which requests are accepted.
+With oslo.config installed the options are registered and read through it, exactly as
+keystonemiddleware does (``keystonemiddleware/_common/config.py``): on the service's global
+``cfg.CONF``, or on a private ``ConfigOpts`` loaded for ``oslo_config_project`` (and
+``oslo_config_file``), or on the ``ConfigOpts`` given as ``oslo_config_config``; so interpolation
+(``$state_path``, ``$$``), ``OS_KEYSTONE_AUTHTOKEN__*`` environment variables, ``set_override``,
+``--config-file`` precedence over the default files and ``.conf.d`` directories resolve as they do
+for keystonemiddleware. Values in the paste ``conf`` dict win, as upstream. When keystonemiddleware
+is importable its own option objects are registered (so both middlewares can share one ``CONF``);
+otherwise kstoken's table below, with the same names, types, defaults and deprecated names.
+Without oslo.config only the paste ``conf`` dict is read, and the log says so once.
+
+Values arrive as strings (paste) or already typed; strings are converted as oslo.config converts
+them. An option keystonemiddleware knows but this middleware cannot honour is a startup error, or a
+warning where ignoring it changes nothing about which requests are accepted. Every startup refusal
+is a :class:`ConfigurationError` naming the option, the value and what is accepted.
 """
 
-import configparser
 import logging
-import os
-import sys
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+_cfg: Any
+try:
+    from oslo_config import cfg as _cfg
+except ImportError:  # the paste conf dict alone
+    _cfg = None
 
 __all__ = ["ConfigurationError", "Settings", "load", "GROUP"]
 
@@ -24,7 +40,13 @@ _SOURCES = frozenset(["oslo_config_project", "oslo_config_file", "oslo_config_co
 
 
 class ConfigurationError(Exception):
-    """The middleware's configuration cannot be used."""
+    """The middleware's configuration cannot be used: the message names the option, the value and
+    what is accepted."""
+
+
+def refusal(name: str, value: Any, accepted: str) -> ConfigurationError:
+    """The error for option ``name`` set to ``value``, saying what is ``accepted``."""
+    return ConfigurationError("[%s] %s = %r is refused: %s" % (GROUP, name, value, accepted))
 
 
 def _bool(value: Any) -> bool:
@@ -71,6 +93,24 @@ class _Opt:
     convert: Callable[[Any], Any]
     default: Any = None
     deprecated: Tuple[str, ...] = ()
+    #: The accepted values, when only some are (oslo.config's ``choices``: exact, case-sensitive).
+    choices: Tuple[str, ...] = ()
+
+
+#: What each converter accepts, for refusals.
+_ACCEPTED: Dict[Callable[[Any], Any], str] = {
+    _bool: "a boolean (true/false, yes/no, on/off, 1/0)",
+    _int: "an integer",
+    _float: "a number",
+    _list: "a comma-separated list",
+    _str: "a string",
+}
+
+
+def _accepted(opt: "_Opt") -> str:
+    if opt.choices:
+        return "one of " + ", ".join(opt.choices)
+    return _ACCEPTED.get(opt.convert, "a value of the option's type")
 
 
 # keystonemiddleware 5.3.0 / 6.1.0 option names, types and defaults.
@@ -91,7 +131,7 @@ _KSM_OPTS = [
     _Opt("memcached_servers", _list, None, ("memcache_servers",)),
     _Opt("token_cache_time", _int, 300),
     _Opt("revocation_cache_time", _float, 10.0),
-    _Opt("memcache_security_strategy", _str, "None"),
+    _Opt("memcache_security_strategy", _str, "None", choices=("None", "MAC", "ENCRYPT")),
     _Opt("memcache_secret_key", _str),
     # Unset: 300 with memcache_use_advanced_pool, else python-memcached's 30 (keystonemiddleware's
     # default client ignores the option).
@@ -111,7 +151,7 @@ _KSM_OPTS = [
     _Opt("auth_admin_prefix", _str, ""),
     _Opt("auth_host", _str, "127.0.0.1"),
     _Opt("auth_port", _int, 35357),
-    _Opt("auth_protocol", _str, "https"),
+    _Opt("auth_protocol", _str, "https", choices=("http", "https")),
     _Opt("identity_uri", _str),
     _Opt("admin_token", _str),
     _Opt("admin_user", _str),
@@ -134,6 +174,9 @@ _KSTOKEN_OPTS = [
     _Opt("kstoken_accept_new_ca", _bool, False),
     _Opt("kstoken_revocation_list_max_bytes", _int, 64 << 20),
 ]
+
+#: Options keystonemiddleware reads from the paste conf dict only, never from oslo.config.
+_PASTE_ONLY = frozenset(["log_name"])
 
 _BY_NAME: Dict[str, _Opt] = {}
 for _opt in _KSM_OPTS + _KSTOKEN_OPTS:
@@ -217,74 +260,139 @@ class Settings:
         return self.kstoken_revocation == "enforce"
 
 
-def _oslo_files(conf: Mapping[str, Any]) -> List[str]:
-    """The ini files oslo.config would read for this conf, as keystonemiddleware resolves them."""
-    obj = conf.get("oslo_config_config")
-    project = conf.get("oslo_config_project")
-    if obj is None and project:
-        if conf.get("oslo_config_file"):
-            return [str(conf["oslo_config_file"])]
-        try:
-            from oslo_config import cfg
-        except ImportError:
-            raise ConfigurationError("oslo_config_project needs oslo.config (pip install oslo.config)") from None
-        return list(cfg.find_config_files(project=str(project)))
-    if obj is None:
-        # keystonemiddleware falls back to oslo.config's global CONF: read the files it was loaded with.
-        oslo_cfg = sys.modules.get("oslo_config.cfg")
-        if oslo_cfg is None:
-            return []
-        obj = getattr(oslo_cfg, "CONF", None)
-    files: List[str] = []
-    for attr in ("default_config_files", "config_file"):
-        try:
-            files.extend(getattr(obj, attr, None) or [])
-        except Exception:  # oslo raises NoSuchOptError before CONF() was called
-            continue
+_NO_OSLO_LOGGED = threading.Event()
+
+
+def _oslo_type(opt: _Opt) -> Any:
+    """The oslo.config option for a table entry (used when keystonemiddleware is not importable)."""
+    assert _cfg is not None
+    kinds: Dict[Callable[[Any], Any], Any] = {
+        _bool: _cfg.BoolOpt,
+        _int: _cfg.IntOpt,
+        _float: _cfg.FloatOpt,
+        _list: _cfg.ListOpt,
+    }
+    kind = kinds.get(opt.convert)
+    kwargs: Dict[str, Any] = {"default": opt.default}
+    if opt.deprecated:
+        kwargs["deprecated_opts"] = [_cfg.DeprecatedOpt(d, group=GROUP) for d in opt.deprecated]
+    if kind is None:
+        kind = _cfg.StrOpt
+        if opt.choices:
+            kwargs["choices"] = opt.choices
+    return kind(opt.name, **kwargs)
+
+
+def _oslo_opts() -> List[Any]:
+    """The oslo.config options of the ``[keystone_authtoken]`` group: keystonemiddleware's own
+    objects when it is importable (registering equal objects twice is allowed, different ones with
+    the same name are not), then kstoken's for the options it lacks."""
+    assert _cfg is not None
+    opts: List[Any] = []
     try:
-        dirs = getattr(obj, "config_dir", None) or []
-    except Exception:
-        dirs = []
-    for d in [dirs] if isinstance(dirs, str) else list(dirs):
-        if os.path.isdir(d):
-            files.extend(sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".conf")))
-    seen: List[str] = []
-    for f in files:
-        if f not in seen:
-            seen.append(f)
-    return seen
+        from keystonemiddleware import auth_token
+
+        for group, group_opts in auth_token.list_opts():
+            if group == GROUP:
+                opts.extend(group_opts)
+    except ImportError:
+        from keystoneauth1 import loading
+
+        opts.extend(loading.get_auth_common_conf_options())
+    known = {o.dest for o in opts}
+    for opt in _KSM_OPTS + _KSTOKEN_OPTS:
+        if opt.name not in known and opt.name not in _PASTE_ONLY:
+            opts.append(_oslo_type(opt))
+    return opts
 
 
-def _read_sections(files: Sequence[str]) -> Dict[str, Dict[str, str]]:
-    parser = configparser.RawConfigParser(strict=False, interpolation=None, default_section="\0none")
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    for path in files:
+def _register(obj: Any, opts: List[Any], group: str) -> None:
+    for opt in opts:
         try:
-            with open(path, encoding="utf-8") as f:
-                parser.read_file(f, source=path)
-        except (OSError, configparser.Error) as e:
-            raise ConfigurationError("cannot read %s: %s" % (path, e)) from None
-    return {s: dict(parser.items(s)) for s in parser.sections()}
+            obj.register_opt(opt, group=group)
+        except _cfg.DuplicateOptError:
+            # The service registered an option of that name itself: read its value all the same.
+            continue
+
+
+def _oslo_source(obj: Any, project: Any, config_file: Any) -> Any:
+    """The ``ConfigOpts`` keystonemiddleware would read, with the group's options registered."""
+    assert _cfg is not None
+    if project and obj is None:
+        obj = _cfg.ConfigOpts()
+        try:
+            obj(
+                [],
+                project=str(project),
+                default_config_files=[str(config_file)] if config_file else None,
+                validate_default_values=True,
+            )
+        except _cfg.Error as e:
+            raise ConfigurationError(
+                "oslo_config_project = %r, oslo_config_file = %r: %s" % (project, config_file, e)
+            ) from None
+    if obj is None:
+        obj = _cfg.CONF
+    _register(obj, _oslo_opts(), GROUP)
+    return obj
+
+
+def _oslo_get(obj: Any, group: str, name: str) -> Any:
+    try:
+        return obj[group][name]
+    except _cfg.NoSuchOptError:
+        return None
+    except (_cfg.Error, ValueError) as e:
+        raise ConfigurationError("[%s] %s: %s" % (group, name, e)) from None
+
+
+def _convert_paste(key: str, opt: _Opt, raw: Any, oslo_opts: Dict[str, Any]) -> Any:
+    """A paste value converted as keystonemiddleware converts it (with the oslo.config option's
+    type when there is one), then to the table's Python type."""
+    try:
+        oslo_opt = oslo_opts.get(opt.name)
+        value = oslo_opt.type(raw) if oslo_opt is not None and raw is not None else raw
+        value = opt.convert(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigurationError(
+            "[%s] %s = %r is refused: %s; expected %s" % (GROUP, key, raw, e, _accepted(opt))
+        ) from None
+    if opt.choices and value not in opt.choices:
+        raise refusal(key, raw, "expected " + _accepted(opt))
+    return value
 
 
 def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Settings:
-    """Settings from keystonemiddleware's ``conf`` dict (and the oslo.config files it points to)."""
+    """Settings from keystonemiddleware's ``conf`` dict and, with oslo.config, the ``ConfigOpts`` it
+    names (or the global ``cfg.CONF``)."""
     log = log or logging.getLogger("kstoken.middleware")
     conf = dict(conf)
-    sections = _read_sections(_oslo_files(conf))
-    file_values: Dict[str, Any] = dict(sections.get(GROUP, {}))
-    # Paste values override file values, as in keystonemiddleware's Config.get.
+    given = conf.get("oslo_config_config")
+    project = conf.get("oslo_config_project")
+    config_file = conf.get("oslo_config_file")
     paste = {k: v for k, v in conf.items() if k not in _PASTE_NOISE and k not in _SOURCES}
-    auth_section = paste.get("auth_section") or file_values.get("auth_section")
-    merged: MutableMapping[str, Any] = {}
-    merged.update(file_values)
-    if auth_section and auth_section in sections:
-        merged.update(sections[auth_section])
-    merged.update(paste)
+
+    obj: Any = None
+    oslo_opts: Dict[str, Any] = {}
+    if _cfg is None:
+        if given is not None or project:
+            raise ConfigurationError(
+                "oslo_config_project / oslo_config_config need oslo.config: pip install oslo.config"
+            )
+        if not _NO_OSLO_LOGGED.is_set():
+            _NO_OSLO_LOGGED.set()
+            log.warning(
+                "kstoken.middleware: oslo.config is not installed: [%s] options are read from the "
+                "paste configuration only, not from the service's configuration files",
+                GROUP,
+            )
+    else:
+        obj = _oslo_source(given, project, config_file)
+        oslo_opts = {o.dest: o for o in _oslo_opts()}
 
     values: Dict[str, Any] = {}
     extra: Dict[str, Any] = {}
-    for key, raw in merged.items():
+    for key, raw in paste.items():
         opt = _BY_NAME.get(key)
         if opt is None:
             extra[key] = raw
@@ -294,19 +402,65 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
         # The current name wins over a deprecated one.
         if opt.name in values and key != opt.name:
             continue
-        try:
-            values[opt.name] = opt.convert(raw)
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(
-                'Unable to convert the value of option "%s" into correct type: %s' % (key, e)
-            ) from None
+        values[opt.name] = _convert_paste(key, opt, raw, oslo_opts)
     for opt in _KSM_OPTS + _KSTOKEN_OPTS:
-        values.setdefault(opt.name, list(opt.default) if isinstance(opt.default, list) else opt.default)
+        if opt.name in values:
+            continue
+        value = None
+        if obj is not None and opt.name not in _PASTE_ONLY:
+            value = _oslo_get(obj, GROUP, opt.name)
+            if value is None and opt.name == "www_authenticate_uri":
+                value = _oslo_get(obj, GROUP, "auth_uri")
+        if value is None:
+            value = list(opt.default) if isinstance(opt.default, list) else opt.default
+        else:
+            try:
+                value = opt.convert(value)
+            except (TypeError, ValueError) as e:
+                raise refusal(opt.name, value, "%s; expected %s" % (e, _accepted(opt))) from None
+        values[opt.name] = value
+    if obj is not None:
+        _read_plugin_options(obj, values, extra, paste)
 
     ksm_conf = {k: v for k, v in conf.items() if not str(k).startswith("kstoken_")}
     settings = Settings(**values, extra=extra, ksm_conf=ksm_conf)
     _validate(settings)
     return settings
+
+
+def _read_plugin_options(obj: Any, values: Dict[str, Any], extra: Dict[str, Any], paste: Mapping[str, Any]) -> None:
+    """``auth_type`` and the auth plugin's options from oslo.config, as keystonemiddleware reads
+    them: from the ``auth_section`` group (else ``[keystone_authtoken]``), paste values first, and a
+    file's ``auth_type`` before a paste ``auth_plugin``.
+
+    With ``auth_section``, keystoneauth's common options are registered in that group too, as
+    keystoneauth's ``load_auth_from_conf_options`` does; keystonemiddleware omits it and fails with
+    ``NoSuchOptError`` unless the service registered them."""
+    from keystoneauth1 import loading
+
+    group = values.get("auth_section") or GROUP
+    if "auth_type" not in paste:
+        if group != GROUP:
+            _register(obj, loading.get_auth_common_conf_options(), group)
+        configured = _oslo_get(obj, group, "auth_type")
+        if configured:
+            values["auth_type"] = str(configured)
+    auth_type = values.get("auth_type")
+    if not auth_type:
+        return
+    try:
+        loader: Any = loading.get_plugin_loader(auth_type)
+    except Exception as e:
+        raise refusal("auth_type", auth_type, "%s; expected an installed keystoneauth1 plugin" % e) from None
+    plugin_opts = loading.get_auth_plugin_conf_options(loader)
+    _register(obj, plugin_opts, group)
+    for opt in plugin_opts:
+        names = [opt.dest] + [o.dest for o in getattr(opt, "deprecated", None) or []]
+        if any(n in extra for n in names):
+            continue
+        value = _oslo_get(obj, group, opt.dest)
+        if value is not None:
+            extra[opt.dest] = value
 
 
 def plugin_option_names(auth_type: Optional[str]) -> List[str]:
@@ -318,12 +472,29 @@ def plugin_option_names(auth_type: Optional[str]) -> List[str]:
     try:
         loader: Any = loading.get_plugin_loader(auth_type)
     except Exception as e:
-        raise ConfigurationError("unknown auth_type %r: %s" % (auth_type, e)) from None
+        raise refusal("auth_type", auth_type, "%s; expected an installed keystoneauth1 plugin" % e) from None
     names: List[str] = []
     for opt in loader.get_options():
         names.append(opt.dest)
         names.extend(o.dest for o in getattr(opt, "deprecated", []) or [])
     return names
+
+
+def _check_native(s: Settings) -> None:
+    """hash_algorithms and enforce_token_bind, by the core's rules (the native authenticator's
+    constructor applies them): a refusal names the option and what the core accepts."""
+    from kstoken import _kstoken
+
+    if not s.hash_algorithms:
+        raise refusal("hash_algorithms", ",".join(s.hash_algorithms), "expected at least one hash algorithm")
+    try:
+        _kstoken.Authenticator(hash_algorithms=s.hash_algorithms, cache=False)
+    except ValueError as e:
+        raise refusal("hash_algorithms", ",".join(s.hash_algorithms), str(e)) from None
+    try:
+        _kstoken.Authenticator(hash_algorithms=["md5"], bind_mode=s.enforce_token_bind, cache=False)
+    except ValueError as e:
+        raise refusal("enforce_token_bind", s.enforce_token_bind, str(e)) from None
 
 
 def _validate(s: Settings) -> None:
@@ -332,32 +503,32 @@ def _validate(s: Settings) -> None:
         if key not in known_extra:
             s.warnings.append('The option "%s" is not known to kstoken.middleware' % key)
     if s.revocation_cache_time <= 0:
-        raise ConfigurationError("revocation_cache_time must be positive")
+        raise refusal("revocation_cache_time", s.revocation_cache_time, "expected a positive number of seconds")
     if s.kstoken_revocation_stale_time < 0:
-        raise ConfigurationError("kstoken_revocation_stale_time must not be negative")
-    if s.kstoken_revocation not in ("auto", "enforce", "off"):
-        raise ConfigurationError("kstoken_revocation must be auto, enforce or off")
-    if s.kstoken_online_validation not in ("auto", "off"):
-        raise ConfigurationError("kstoken_online_validation must be auto or off")
-    if s.kstoken_cache_max_entries < 1 or s.kstoken_cache_max_bytes < 1:
-        raise ConfigurationError("the kstoken_cache_max_* bounds must be positive")
-    if s.kstoken_request_fetch_timeout < 0:
-        raise ConfigurationError("kstoken_request_fetch_timeout must not be negative")
-    if s.kstoken_revocation_list_max_bytes < 1:
-        raise ConfigurationError("kstoken_revocation_list_max_bytes must be positive")
-    if not s.hash_algorithms:
-        raise ConfigurationError("hash_algorithms is empty")
-    strategy = str(s.memcache_security_strategy or "None")
-    if strategy.lower() not in ("none", "mac", "encrypt"):
-        raise ConfigurationError(
-            "memcache_security_strategy must be None, MAC or ENCRYPT, not %r" % strategy
+        raise refusal(
+            "kstoken_revocation_stale_time", s.kstoken_revocation_stale_time, "expected 0 or more seconds"
         )
-    if strategy.lower() != "none" and not s.memcache_secret_key:
-        raise ConfigurationError(
-            "memcache_secret_key must be defined when a memcache_security_strategy is defined"
+    if s.kstoken_revocation not in ("auto", "enforce", "off"):
+        raise refusal("kstoken_revocation", s.kstoken_revocation, "expected auto, enforce or off")
+    if s.kstoken_online_validation not in ("auto", "off"):
+        raise refusal("kstoken_online_validation", s.kstoken_online_validation, "expected auto or off")
+    for name in ("kstoken_cache_max_entries", "kstoken_cache_max_bytes", "kstoken_revocation_list_max_bytes"):
+        if getattr(s, name) < 1:
+            raise refusal(name, getattr(s, name), "expected a positive integer")
+    if s.kstoken_request_fetch_timeout < 0:
+        raise refusal("kstoken_request_fetch_timeout", s.kstoken_request_fetch_timeout, "expected 0 or more seconds")
+    _check_native(s)
+    strategy = str(s.memcache_security_strategy or "None")
+    if strategy not in ("None", "MAC", "ENCRYPT"):
+        raise refusal("memcache_security_strategy", strategy, "expected None, MAC or ENCRYPT (as spelt here)")
+    if strategy != "None" and not s.memcache_secret_key:
+        raise refusal(
+            "memcache_security_strategy",
+            strategy,
+            "memcache_secret_key must be set too (the key MAC and ENCRYPT derive theirs from)",
         )
     if s.auth_protocol not in ("http", "https"):
-        raise ConfigurationError("auth_protocol must be http or https")
+        raise refusal("auth_protocol", s.auth_protocol, "expected http or https")
     if s.cache:
         s.warnings.append(
             "cache = %s (a Swift environ cache) is not supported: kstoken.middleware uses its own "
