@@ -346,6 +346,22 @@ def _oslo_get(obj: Any, group: str, name: str) -> Any:
         raise ConfigurationError("[%s] %s: %s" % (group, name, e)) from None
 
 
+#: Options whose keystonemiddleware default is not what its default client does: unset unless given
+#: (memcache_pool_dead_retry's 300 applies to the advanced pool only; python-memcached, the client
+#: keystonemiddleware uses otherwise, retries after 30 s, and so does kstoken then).
+_UNSET_BY_DEFAULT = frozenset(["memcache_pool_dead_retry"])
+
+
+def _oslo_given(obj: Any, name: str) -> bool:
+    """Whether the option has a value other than its default (a file, the command line, an
+    override); ``True`` when oslo.config cannot tell."""
+    try:
+        location = obj.get_location(name, GROUP)
+    except Exception:  # older oslo.config, or an option the object does not know
+        return True
+    return location is None or location.location != _cfg.Locations.opt_default
+
+
 def _convert_paste(key: str, opt: _Opt, raw: Any, oslo_opts: Dict[str, Any]) -> Any:
     """A paste value converted as keystonemiddleware converts it (with the oslo.config option's
     type when there is one), then to the table's Python type."""
@@ -409,6 +425,8 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
         value = None
         if obj is not None and opt.name not in _PASTE_ONLY:
             value = _oslo_get(obj, GROUP, opt.name)
+            if opt.name in _UNSET_BY_DEFAULT and not _oslo_given(obj, opt.name):
+                value = None
             if value is None and opt.name == "www_authenticate_uri":
                 value = _oslo_get(obj, GROUP, "auth_uri")
         if value is None:
