@@ -516,6 +516,10 @@ class Engine:
         if "new-ca:" + fingerprint in self._warned:
             self.log.debug(message)
             return
+        seen = [w for w in self._warned if w.startswith("new-ca:")]
+        if len(seen) >= 16:
+            # Whoever answers for keystone could serve a new CA every minute: remember a few only.
+            self._warned.difference_update(seen)
         self._warned.add("new-ca:" + fingerprint)
         self.log.error(message)
 
