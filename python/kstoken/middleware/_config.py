@@ -133,9 +133,7 @@ _KSM_OPTS = [
     _Opt("revocation_cache_time", _float, 10.0),
     _Opt("memcache_security_strategy", _str, "None", choices=("None", "MAC", "ENCRYPT")),
     _Opt("memcache_secret_key", _str),
-    # Unset: 300 with memcache_use_advanced_pool, else python-memcached's 30 (keystonemiddleware's
-    # default client ignores the option).
-    _Opt("memcache_pool_dead_retry", _int),
+    _Opt("memcache_pool_dead_retry", _int, 300),
     _Opt("memcache_pool_maxsize", _int, 10),
     _Opt("memcache_pool_socket_timeout", _int, 3),
     _Opt("memcache_pool_unused_timeout", _int, 60),
@@ -207,7 +205,7 @@ class Settings:
     revocation_cache_time: float
     memcache_security_strategy: str
     memcache_secret_key: Optional[str]
-    memcache_pool_dead_retry: Optional[int]
+    memcache_pool_dead_retry: int
     memcache_pool_maxsize: int
     memcache_pool_socket_timeout: int
     memcache_pool_unused_timeout: int
@@ -246,6 +244,10 @@ class Settings:
     ksm_conf: Dict[str, Any] = field(default_factory=dict)
     #: Warnings to log at startup.
     warnings: List[str] = field(default_factory=list)
+    #: Seconds memcached is left alone after a failure: ``memcache_pool_dead_retry`` when it is given
+    #: or ``memcache_use_advanced_pool`` is on, else python-memcached's 30, as keystonemiddleware's
+    #: default client (which ignores the option) does.
+    memcache_dead_retry: int = 30
 
     @property
     def has_credentials(self) -> bool:
@@ -346,10 +348,8 @@ def _oslo_get(obj: Any, group: str, name: str) -> Any:
         raise ConfigurationError("[%s] %s: %s" % (group, name, e)) from None
 
 
-#: Options whose keystonemiddleware default is not what its default client does: unset unless given
-#: (memcache_pool_dead_retry's 300 applies to the advanced pool only; python-memcached, the client
-#: keystonemiddleware uses otherwise, retries after 30 s, and so does kstoken then).
-_UNSET_BY_DEFAULT = frozenset(["memcache_pool_dead_retry"])
+#: python-memcached's dead-server retry, keystonemiddleware's default client's.
+PYTHON_MEMCACHED_DEAD_RETRY = 30
 
 
 def _oslo_given(obj: Any, name: str) -> bool:
@@ -425,8 +425,6 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
         value = None
         if obj is not None and opt.name not in _PASTE_ONLY:
             value = _oslo_get(obj, GROUP, opt.name)
-            if opt.name in _UNSET_BY_DEFAULT and not _oslo_given(obj, opt.name):
-                value = None
             if value is None and opt.name == "www_authenticate_uri":
                 value = _oslo_get(obj, GROUP, "auth_uri")
         if value is None:
@@ -442,6 +440,13 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
 
     ksm_conf = {k: v for k, v in conf.items() if not str(k).startswith("kstoken_")}
     settings = Settings(**values, extra=extra, ksm_conf=ksm_conf)
+    dead_retry_given = "memcache_pool_dead_retry" in paste or (
+        obj is not None and _oslo_given(obj, "memcache_pool_dead_retry")
+    )
+    if not (dead_retry_given or settings.memcache_use_advanced_pool):
+        settings.memcache_dead_retry = PYTHON_MEMCACHED_DEAD_RETRY
+    else:
+        settings.memcache_dead_retry = settings.memcache_pool_dead_retry
     _validate(settings)
     return settings
 

@@ -64,10 +64,6 @@ LIST_FETCH_RETRY = 5.0
 #: A list is refreshed this much before it stops being enforced (at most a fifth of the period),
 #: so requests seldom wait for one.
 LIST_REFRESH_LEAD = 1.0
-#: memcached dead-server retry when ``memcache_pool_dead_retry`` is unset: keystonemiddleware's
-#: default client, python-memcached, retries after 30 s; its advanced pool uses the option's 300.
-MEMCACHE_DEAD_RETRY = 30
-MEMCACHE_DEAD_RETRY_ADVANCED = 300
 #: The share of ``kstoken_cache_max_bytes`` kept for decoded token bodies (``TokenData``'s memo).
 MEMO_SHARE = 8
 
@@ -146,16 +142,11 @@ class Engine:
         )
         self.memcache: Optional[Memcache] = None
         if settings.memcached_servers and cache:
-            dead_retry = settings.memcache_pool_dead_retry
-            if dead_retry is None:
-                dead_retry = (
-                    MEMCACHE_DEAD_RETRY_ADVANCED if settings.memcache_use_advanced_pool else MEMCACHE_DEAD_RETRY
-                )
             self.memcache = Memcache(
                 settings.memcached_servers,
                 settings.token_cache_time,
                 socket_timeout=settings.memcache_pool_socket_timeout,
-                dead_retry=dead_retry,
+                dead_retry=settings.memcache_dead_retry,
                 maxsize=settings.memcache_pool_maxsize,
                 unused_timeout=settings.memcache_pool_unused_timeout,
                 log=self.log,
