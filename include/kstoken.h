@@ -442,7 +442,9 @@ kst_result kst_revocation_list_from_json(const uint8_t *json,
 
 // Loads a revocation list from keystone's signed response (`{"signed": "<CMS PEM>"}`, the body
 // of `GET /v3/auth/tokens/OS-PKI/revoked`) or from the CMS PEM itself, verified with `verifier`
-// now exactly as a token is, under the verifier's limits. Errors are those of
+// now exactly as a token is, under the verifier's limits, except that the body (and the document
+// inside it) is bounded by the revocation-list limit (64 MiB) instead of the token limit: a list
+// holds every revoked token not yet expired. Errors are those of
 // `kst_verifier_verify`, plus `KST_MALFORMED` for a response or list of the wrong shape.
 //
 // # Safety

@@ -30,7 +30,7 @@ use crate::limits::Limits;
 use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
 use crate::shared_cache::{SharedFormat, SharedValue};
-use crate::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
+use crate::token_cache::{cache_key, CacheKey, CacheLimits, TokenCache, Weigh};
 use crate::token_view::TokenView;
 use crate::verifier::Verifier;
 
@@ -172,10 +172,16 @@ impl Refusal {
         }
     }
 
-    /// Whether a fresh copy of the signing certificates might change the verdict (key rotation).
+    /// Whether a fresh copy of the signing certificates might change the verdict: none are loaded,
+    /// the signer is not among them (key rotation), or the signer is found but the signature does
+    /// not match, which is also what a rebuilt PKI looks like (keystone's `pki_setup` run again
+    /// makes a signing certificate with the same issuer name and serial 1 under a new CA). A
+    /// tampered token looks the same: fetching is the caller's to rate-limit.
     pub fn wants_new_certificates(&self) -> bool {
-        matches!(self, Refusal::Verification(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound))
-            || *self == Refusal::Unavailable(Unavailable::NoCertificates)
+        matches!(self, Refusal::Verification(e) if matches!(
+            e.verify_failure(),
+            Some(VerifyFailure::SignerNotFound | VerifyFailure::BadSignature)
+        )) || *self == Refusal::Unavailable(Unavailable::NoCertificates)
     }
 }
 
@@ -337,25 +343,86 @@ pub struct TokenEntry {
 }
 
 impl Weigh for TokenEntry {
+    /// The bytes this entry holds on the heap, allocator overhead included (a binding's own
+    /// objects are added by [`Authenticator::charge`] once it has built them).
     fn weight(&self) -> usize {
-        let hashes: usize = self.hashes.iter().map(|h| h.len() + 24).sum();
+        let hashes = heap(self.hashes.capacity() * std::mem::size_of::<String>())
+            + self.hashes.iter().map(string_heap).sum::<usize>();
         let data = match &self.state {
-            Ok(d) => {
-                d.content.len()
-                    + d.catalog.as_ref().map_or(0, |c| c.len())
-                    + d.identity.roles.len() * 2
-                    + d.identity
-                        .values
-                        .iter()
-                        .flatten()
-                        .map(|v| v.len() + 24)
-                        .sum::<usize>()
-                    + d.audit_ids.iter().map(|a| a.len() + 24).sum::<usize>()
-                    + 256
-            }
-            Err(_) => 64,
+            Ok(d) => d.heap_bytes(),
+            Err(refusal) => refusal.to_string().len() + 64,
         };
         hashes + data
+    }
+}
+
+impl TokenData {
+    /// The bytes this token data holds on the heap: its `Arc` allocation and everything its
+    /// fields own. A catalog shared with other tokens ([`CatalogMemo`]) is counted in full.
+    fn heap_bytes(&self) -> usize {
+        let identity = &self.identity;
+        #[allow(clippy::ptr_arg)] // the capacity is what a `Vec` holds
+        let strings = |v: &Vec<String>| {
+            heap(v.capacity() * std::mem::size_of::<String>())
+                + v.iter().map(string_heap).sum::<usize>()
+        };
+        heap(std::mem::size_of::<TokenData>() + 2 * std::mem::size_of::<usize>())
+            + heap(self.content.capacity())
+            + strings(&identity.role_names)
+            + string_heap(&identity.roles)
+            + identity.system_scope.as_ref().map_or(0, string_heap)
+            + identity
+                .values
+                .iter()
+                .flatten()
+                .map(string_heap)
+                .sum::<usize>()
+            + self
+                .catalog
+                .as_ref()
+                .map_or(0, |c| heap(c.len() + 2 * std::mem::size_of::<usize>()))
+            + strings(&self.audit_ids)
+            + self.bind.as_ref().map_or(0, map_heap)
+    }
+}
+
+/// The bytes the allocator takes for a block of `n` bytes: glibc's malloc adds an 8-byte header
+/// and rounds up to 16 bytes, 32 at least; an empty block allocates nothing.
+fn heap(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + 8).div_ceil(16).max(2) * 16
+    }
+}
+
+// The capacity, not the length, is what a `String` holds.
+#[allow(clippy::ptr_arg)]
+fn string_heap(s: &String) -> usize {
+    heap(s.capacity())
+}
+
+/// The heap bytes of a JSON object (a bind section): a B-tree of keys and values, nodes about
+/// two-thirds full.
+fn map_heap(map: &Map<String, Value>) -> usize {
+    map.iter()
+        .map(|(k, v)| {
+            (std::mem::size_of::<String>() + std::mem::size_of::<Value>()) * 3 / 2
+                + string_heap(k)
+                + value_heap(v)
+        })
+        .sum()
+}
+
+fn value_heap(value: &Value) -> usize {
+    match value {
+        Value::String(s) => string_heap(s),
+        Value::Array(items) => {
+            heap(items.capacity() * std::mem::size_of::<Value>())
+                + items.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(map) => map_heap(map),
+        _ => 0,
     }
 }
 
@@ -384,6 +451,9 @@ pub struct TokenReport {
     pub hashes: Vec<String>,
     /// Where the verdict came from.
     pub source: Source,
+    /// The token's key in the process cache, when it is cached there (for
+    /// [`Authenticator::charge`]).
+    pub cache_key: Option<CacheKey>,
 }
 
 impl TokenReport {
@@ -398,6 +468,7 @@ impl TokenReport {
             data: None,
             hashes: Vec::new(),
             source: Source::None,
+            cache_key: None,
         }
     }
 }
@@ -618,6 +689,23 @@ impl Authenticator {
             .map(|s| (Arc::clone(&s.list), s.enforce_until_us))
     }
 
+    /// Adds `bytes` to what the process cache counts for the token of `report`: a binding's own
+    /// objects for the token's data, built after the data was cached and kept as long as it is.
+    /// The cache then evicts its oldest entries if it is over its byte bound. Nothing happens when
+    /// the token is not cached, or no longer with this data.
+    pub fn charge(&self, report: &TokenReport, bytes: usize, now_us: i64) {
+        let (Some(cache), Some(key), Some(data)) = (&self.cache, &report.cache_key, &report.data)
+        else {
+            return;
+        };
+        cache.charge(
+            key,
+            bytes,
+            now_us,
+            |entry| matches!(&entry.state, Ok(d) if Arc::ptr_eq(d, data)),
+        );
+    }
+
     /// Empties the process cache.
     pub fn clear_cache(&self) {
         if let Some(cache) = &self.cache {
@@ -799,6 +887,7 @@ impl Authenticator {
                                 data: None,
                                 hashes,
                                 source: Source::None,
+                                cache_key: None,
                             }
                         }
                     },
@@ -815,6 +904,7 @@ impl Authenticator {
             data: None,
             hashes: entry.hashes.clone(),
             source,
+            cache_key: key.map(|(_, k)| k),
         };
         let data = match &entry.state {
             Ok(data) => Arc::clone(data),
@@ -839,23 +929,29 @@ impl Authenticator {
     }
 
     /// A shared-cache lookup over every hash, in order (the reference's `_cache_get_hashes`).
+    ///
+    /// Anything that cannot be read is a miss, token data that does not decode as a token body
+    /// (`{}`, `{"token": 1}`, truncated JSON) included: the token is then validated here, so a
+    /// corrupt entry never refuses a valid token. Only the reference's `"invalid"` marker is a
+    /// cached refusal.
     fn shared_lookup(
         &self,
         shared: &dyn SharedCache,
         hashes: &[String],
     ) -> Option<Result<Arc<TokenData>, Refusal>> {
         let format = &self.config.shared_format;
-        let value = hashes.iter().find_map(|h| {
+        hashes.iter().find_map(|h| {
             let slot = format.slot(h).ok()?;
-            format.decode(&slot, &shared.get(&slot.key)?)
-        })?;
-        Some(match value {
-            SharedValue::Invalid => Err(Refusal::Verification(Error::Malformed(
-                "token is cached as invalid".to_owned(),
-            ))),
-            SharedValue::Token(content) => TokenData::decode(content, &self.config, &self.catalogs)
-                .map(Arc::new)
-                .map_err(Refusal::Body),
+            match format.decode(&slot, &shared.get(&slot.key)?)? {
+                SharedValue::Invalid => Some(Err(Refusal::Verification(Error::Malformed(
+                    "token is cached as invalid".to_owned(),
+                )))),
+                SharedValue::Token(content) => {
+                    TokenData::decode(content, &self.config, &self.catalogs)
+                        .ok()
+                        .map(|data| Ok(Arc::new(data)))
+                }
+            }
         })
     }
 
@@ -867,6 +963,9 @@ impl Authenticator {
         };
         let value = match &entry.state {
             Ok(data) => SharedValue::Token(data.content.clone()),
+            // A refusal new certificates may undo (a bad signature) is kept in this process only,
+            // where new certificates drop it: in memcached it would outlive them.
+            Err(refusal) if refusal.wants_new_certificates() => return,
             Err(_) => SharedValue::Invalid,
         };
         if let Ok(stored) = format.encode(&slot, &value) {
@@ -1119,6 +1218,15 @@ mod tests {
         let again = user(&a, &token);
         assert_eq!(again.user.as_ref().unwrap().source, Source::Cache);
         assert_eq!(again.decision, Decision::Reject);
+        // A bad signature may be a rebuilt PKI: new certificates could change the verdict.
+        assert!(o
+            .user
+            .as_ref()
+            .unwrap()
+            .refusal
+            .as_ref()
+            .unwrap()
+            .wants_new_certificates());
         for garbage in ["MIIgarbage", "PKIZ_notzlib", "PKIZ_eJzLSM3JyQcABiwCFQ"] {
             let o = user(&a, garbage);
             assert_eq!(o.decision, Decision::Reject, "{garbage}");
@@ -1416,6 +1524,18 @@ mod tests {
         assert_eq!(o.decision, Decision::Pass);
         assert_eq!(o.user.as_ref().unwrap().source, Source::SharedCache);
         assert_eq!(o.headers(), first.authenticate(&creds, NOW, None).headers());
+        // A bad signature is not shared: new certificates may undo it.
+        let mut tampered = token.clone().into_bytes();
+        let i = tampered.len() / 2;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered_creds = Credentials {
+            user_token: Some(&tampered),
+            ..Credentials::default()
+        };
+        let before = shared.0.lock().unwrap().len();
+        let o = first.authenticate(&tampered_creds, NOW, Some(&shared));
+        assert_eq!(o.decision, Decision::Reject);
+        assert_eq!(shared.0.lock().unwrap().len(), before);
         // Refusals are shared as the reference's marker.
         let broken = Credentials {
             user_token: Some(b"MIIbroken"),
@@ -1428,6 +1548,62 @@ mod tests {
         let o = second.authenticate(&broken, NOW, Some(&shared));
         assert_eq!(o.decision, Decision::Reject);
         assert_eq!(o.user.unwrap().source, Source::SharedCache);
+    }
+
+    #[test]
+    fn unreadable_shared_entries_are_misses() {
+        let token = valid();
+        let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
+        let slot = SharedFormat::default().slot(&md5).unwrap();
+        let creds = Credentials {
+            user_token: Some(token.as_bytes()),
+            ..Credentials::default()
+        };
+        for junk in [
+            &br#"{"token": 1}"#[..],
+            b"{}",
+            br#"{"token": {"expires_at": "2099-01-01T00:00:00Z", "user": {"#,
+            b"\x9c\x01random",
+            br#"[{"token": 1}, 0]"#,
+        ] {
+            let shared = Shared::default();
+            shared.set(&slot.key, junk);
+            let a = auth(Config::default());
+            let o = a.authenticate(&creds, NOW, Some(&shared));
+            assert_eq!(
+                o.decision,
+                Decision::Pass,
+                "{}",
+                String::from_utf8_lossy(junk)
+            );
+            assert_eq!(o.user.unwrap().source, Source::Validated);
+        }
+        // The reference's marker is a cached refusal.
+        let shared = Shared::default();
+        shared.set(&slot.key, b"\"invalid\"");
+        let o = auth(Config::default()).authenticate(&creds, NOW, Some(&shared));
+        assert_eq!(o.decision, Decision::Reject);
+    }
+
+    #[test]
+    fn cached_entries_weigh_what_they_hold_and_bindings_add_theirs() {
+        let a = auth(Config::default());
+        let body = v3("2099-01-01T00:00:00Z", "");
+        let o = user(&a, &sign(&body));
+        let (entries, bytes) = a.cache_usage();
+        assert_eq!(entries, 1);
+        // At least the body, the catalog and the headers, each in its own block.
+        assert!(bytes > body.len() + 200, "{bytes}");
+        let report = o.user.unwrap();
+        assert!(report.cache_key.is_some());
+        a.charge(&report, 5000, NOW);
+        assert_eq!(a.cache_usage(), (1, bytes + 5000));
+        // More than the cache may hold: the entry goes.
+        a.charge(&report, 64 << 20, NOW);
+        assert_eq!(a.cache_usage(), (0, 0));
+        // A report of another entry (or none) charges nothing.
+        a.charge(&report, 5000, NOW);
+        assert_eq!(a.cache_usage(), (0, 0));
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub enum LimitKind {
     CredentialLength,
     /// Length of the content given to a signer.
     ContentLength,
+    /// Length of a signed revocation list (keystone's response or its CMS PEM).
+    RevocationListLength,
 }
 
 impl LimitKind {
@@ -119,6 +121,7 @@ impl LimitKind {
             LimitKind::JsonDepth => "json_depth",
             LimitKind::CredentialLength => "credential_length",
             LimitKind::ContentLength => "content_length",
+            LimitKind::RevocationListLength => "revocation_list_length",
         }
     }
 }
@@ -133,6 +136,7 @@ impl fmt::Display for LimitKind {
             LimitKind::JsonDepth => "JSON nesting depth",
             LimitKind::CredentialLength => "certificate, key or bundle length",
             LimitKind::ContentLength => "content length",
+            LimitKind::RevocationListLength => "revocation list length",
         })
     }
 }

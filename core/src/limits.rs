@@ -19,6 +19,11 @@ pub struct Limits {
     pub max_credential_len: usize,
     /// Longest content a [`crate::Signer`] accepts, in bytes, checked before anything is allocated.
     pub max_content_len: usize,
+    /// Longest signed revocation list accepted ([`crate::RevocationList::from_signed`]: keystone's
+    /// whole response, or the CMS PEM), in bytes, checked before it is read; the PEM, the DER and
+    /// the list's JSON inside are bounded by it instead of the token and JSON limits. A list holds
+    /// every token revoked and not yet expired: ~150 bytes an entry, so far larger than a token.
+    pub max_revocation_list_len: usize,
 }
 
 impl Limits {
@@ -26,6 +31,8 @@ impl Limits {
     pub const DEFAULT_SIZE: usize = 1 << 20;
     /// Sixteen mebibytes for credentials: about seventy times the whole Mozilla CA bundle (~220 KB).
     pub const DEFAULT_CREDENTIAL_SIZE: usize = 16 << 20;
+    /// Sixty-four mebibytes for a signed revocation list: about 300,000 entries.
+    pub const DEFAULT_REVOCATION_LIST_SIZE: usize = 64 << 20;
     /// The longest input OpenSSL's memory BIOs take (`INT_MAX`); credentials are parsed through them.
     pub const OPENSSL_MAX_INPUT: usize = i32::MAX as usize;
 
@@ -38,6 +45,20 @@ impl Limits {
             LimitKind::JsonDepth => self.max_json_depth,
             LimitKind::CredentialLength => self.max_credential_len.min(Self::OPENSSL_MAX_INPUT),
             LimitKind::ContentLength => self.max_content_len,
+            LimitKind::RevocationListLength => self.max_revocation_list_len,
+        }
+    }
+
+    /// These limits for reading a signed revocation list: the token, inflated, JSON and content
+    /// lengths raised to [`Limits::max_revocation_list_len`] (the list's length is checked first).
+    pub fn for_revocation_list(&self) -> Limits {
+        let max = self.max_revocation_list_len;
+        Limits {
+            max_token_len: max,
+            max_inflated_len: max,
+            max_json_len: max,
+            max_content_len: max,
+            ..*self
         }
     }
 
@@ -61,6 +82,7 @@ impl Default for Limits {
             max_json_depth: 64,
             max_credential_len: Self::DEFAULT_CREDENTIAL_SIZE,
             max_content_len: Self::DEFAULT_SIZE,
+            max_revocation_list_len: Self::DEFAULT_REVOCATION_LIST_SIZE,
         }
     }
 }
@@ -79,6 +101,7 @@ mod tests {
             LimitKind::JsonDepth,
             LimitKind::CredentialLength,
             LimitKind::ContentLength,
+            LimitKind::RevocationListLength,
         ] {
             let max = l.max(what);
             assert_eq!(l.check(what, max), Ok(()), "{what}");

@@ -6,12 +6,12 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitKind, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
 use crate::python_json;
 use crate::signer::Signer;
-use crate::timestamp::unix_time;
+use crate::timestamp::{parse_timestamp, unix_time};
 use crate::verifier::Verifier;
 
 /// One revoked token as keystone lists it.
@@ -75,20 +75,72 @@ impl RevocationList {
     /// A list from keystone's signed response (`{"signed": "<CMS PEM>"}`) or the CMS PEM itself,
     /// verified with `verifier` at `at` exactly as a token is; the verified content must then be a
     /// revocation list as [`RevocationList::from_json`] requires, not any other signed document.
-    /// The clock is checked first, as every entry point does ([`crate::timestamp::unix_time`]).
+    /// The clock is checked first, as every entry point does ([`crate::timestamp::unix_time`]),
+    /// then the body's length against the verifier's [`Limits::max_revocation_list_len`], which
+    /// also bounds the PEM, the DER and the JSON inside ([`Limits::for_revocation_list`]): a list
+    /// is far larger than a token, and refusing it would leave every token unverifiable.
     pub fn from_signed(body: &[u8], verifier: &Verifier, at: i64) -> Result<Self> {
         unix_time(at)?;
+        let limits = verifier.limits().for_revocation_list();
+        limits.check(LimitKind::RevocationListLength, body.len())?;
         let content = if body.trim_ascii_start().starts_with(b"{") {
-            let value = parse_json(body, verifier.limits())?;
+            let value = parse_json(body, &limits)?;
             let pem = value
                 .get("signed")
                 .and_then(serde_json::Value::as_str)
                 .ok_or_else(|| Error::malformed("Revocation list improperly formatted."))?;
-            verifier.verify_at(pem.as_bytes(), at)?
+            verifier.verify_at_within(pem.as_bytes(), at, &limits)?
         } else {
-            verifier.verify_at(body, at)?
+            verifier.verify_at_within(body, at, &limits)?
         };
-        Self::from_json(&content, verifier.limits())
+        Self::from_json(&content, &limits)
+    }
+
+    /// The list to enforce when `self` arrives after `previous`: keystone removes an entry only
+    /// when its token expires, so a revocation once seen holds until its `expires`, whatever list
+    /// comes later.
+    ///
+    /// Every entry of `previous` that `self` lacks (one of its `id` or `audit_id` is not listed)
+    /// and whose `expires` is after `now` (Unix seconds) is carried over: `self` is then older
+    /// than what was seen before (a replayed list, a keystone restored from a backup, a replica
+    /// behind), or keystone lost the entry, and either way the token is still revoked. An entry
+    /// without a readable `expires` (keystone always writes one) is not carried: it holds while it
+    /// is listed. Entries of `self` are kept as they are, expired or not.
+    pub fn merge(self, previous: &RevocationList, now: i64) -> Merged {
+        let carried: Vec<RevokedEntry> = previous
+            .entries
+            .iter()
+            .filter(|e| {
+                let listed = e.id.as_deref().is_none_or(|h| self.contains_hash(h))
+                    && e.audit_id
+                        .as_deref()
+                        .is_none_or(|a| self.contains_audit_id(a));
+                !listed && entry_expires(e).is_some_and(|t| t > now)
+            })
+            .cloned()
+            .collect();
+        if carried.is_empty() {
+            return Merged {
+                list: self,
+                carried,
+            };
+        }
+        let mut entries = self.entries;
+        entries.extend(carried.iter().cloned());
+        let mut ids = self.ids;
+        let mut audit_ids = self.audit_ids;
+        for e in &carried {
+            ids.extend(e.id.clone());
+            audit_ids.extend(e.audit_id.clone());
+        }
+        Merged {
+            list: RevocationList {
+                entries,
+                ids,
+                audit_ids,
+            },
+            carried,
+        }
     }
 
     /// Whether any of the token's hashes or audit ids is listed.
@@ -121,6 +173,22 @@ impl RevocationList {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The result of [`RevocationList::merge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// The list to enforce: the newer list's entries, then the carried ones.
+    pub list: RevocationList,
+    /// The entries of the previous list the newer one lacks, still in force (empty when the newer
+    /// list has everything: the usual case).
+    pub carried: Vec<RevokedEntry>,
+}
+
+/// When an entry's token expires (Unix seconds), if its `expires` is readable.
+fn entry_expires(entry: &RevokedEntry) -> Option<i64> {
+    let text = entry.expires.as_deref()?;
+    parse_timestamp(text).ok().map(|t| t.unix_timestamp())
 }
 
 /// The entries of a revocation list document, refusing anything keystone would not have written.
@@ -251,6 +319,54 @@ mod tests {
         assert!(list.is_revoked(&["x".into(), "def".into()], &[]));
         assert!(list.is_revoked(&[], &["AUD1".into()]));
         assert!(!list.is_revoked(&["x".into()], &["y".into()]));
+    }
+
+    #[test]
+    fn a_revocation_holds_until_its_token_expires_whatever_list_comes_later() {
+        // 2030-01-01T00:00:00Z
+        let now = 1_893_456_000;
+        let previous = RevocationList::from_entries(vec![
+            entry(Some("held"), Some("2030-01-01T00:00:01Z"), Some("AUD-held")),
+            entry(Some("expired"), Some("2029-12-31T23:59:59.999999Z"), None),
+            entry(Some("at-now"), Some("2030-01-01T00:00:00Z"), None),
+            entry(Some("no-expiry"), None, None),
+            entry(Some("bad-expiry"), Some("soon"), None),
+            entry(Some("still-listed"), Some("2031-01-01T00:00:00Z"), None),
+            entry(None, Some("2031-01-01T00:00:00Z"), Some("AUD-only")),
+            entry(Some("half"), Some("2031-01-01T00:00:00Z"), Some("AUD-half")),
+        ])
+        .unwrap();
+        // An older list: it lacks most of what was seen; it has "half" by hash but not its audit id.
+        let older = RevocationList::from_entries(vec![
+            entry(Some("still-listed"), Some("2031-01-01T00:00:00Z"), None),
+            entry(Some("half"), Some("2031-01-01T00:00:00Z"), None),
+            entry(Some("new"), None, None),
+        ])
+        .unwrap();
+        let merged = older.merge(&previous, now);
+        let carried: Vec<_> = merged
+            .carried
+            .iter()
+            .map(|e| e.id.clone().or(e.audit_id.clone()).unwrap())
+            .collect();
+        assert_eq!(carried, ["held", "AUD-only", "half"]);
+        let list = merged.list;
+        assert_eq!(list.len(), 6);
+        for hash in ["held", "still-listed", "half", "new"] {
+            assert!(list.contains_hash(hash), "{hash}");
+        }
+        for gone in ["expired", "at-now", "no-expiry", "bad-expiry"] {
+            assert!(!list.contains_hash(gone), "{gone}");
+        }
+        assert!(list.contains_audit_id("AUD-held") && list.contains_audit_id("AUD-only"));
+        assert!(list.contains_audit_id("AUD-half"));
+        // A list with everything carries nothing and stays as it is.
+        let same = previous.clone().merge(&previous, now);
+        assert!(same.carried.is_empty());
+        assert_eq!(same.list, previous);
+        // Nothing is carried once the tokens have expired.
+        let later = RevocationList::default().merge(&previous, 1_924_992_000);
+        assert!(later.carried.is_empty() && later.list.is_empty());
     }
 
     #[test]

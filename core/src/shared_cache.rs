@@ -9,8 +9,13 @@
 //! HMAC-SHA384 over the stored text and the last 16 an AES-128-CBC encryption (strategy `ENCRYPT`
 //! only). The value is the token data as JSON, or the JSON string `"invalid"` for a refused token;
 //! with a strategy it is `base64(mac) + base64(data)` (data = random IV + ciphertext for
-//! `ENCRYPT`). As in the reference, the strategy string takes part in the key derivation exactly as
-//! configured, and only the exact string `ENCRYPT` encrypts.
+//! `ENCRYPT`). The strategy is read case-insensitively, as keystonemiddleware's option is
+//! (`ignore_case`); `MAC` takes part in the key derivation exactly as configured, as in the
+//! reference, but any spelling of `ENCRYPT` encrypts and is derived as `ENCRYPT`. The reference
+//! encrypts only for the exact string `ENCRYPT` and silently stores `encrypt` in plain text (MAC
+//! only); a kstoken process never does, and deriving the keys from `ENCRYPT` keeps its entries away
+//! from a keystonemiddleware configured with `encrypt`, which could not read them (it does not
+//! decrypt) and shares them with one configured with `ENCRYPT`.
 
 use std::fmt;
 
@@ -54,13 +59,19 @@ impl fmt::Debug for Protection {
 }
 
 impl Protection {
-    /// A strategy (`MAC` or `ENCRYPT`, any case, kept verbatim for key derivation) and its secret.
+    /// A strategy (`MAC` or `ENCRYPT`, any case) and its secret. `MAC` is kept verbatim for key
+    /// derivation (keystonemiddleware derives from the string as configured); any spelling of
+    /// `ENCRYPT` becomes `ENCRYPT`, so it encrypts (see the module's documentation).
     pub fn new(strategy: &str, secret: &[u8]) -> Result<Self> {
-        if !matches!(strategy.to_ascii_lowercase().as_str(), "mac" | "encrypt") {
-            return Err(Error::InvalidArgument(format!(
-                "memcache_security_strategy must be None, MAC or ENCRYPT, not {strategy:?}"
-            )));
-        }
+        let strategy = match strategy.to_ascii_lowercase().as_str() {
+            "mac" => strategy,
+            "encrypt" => "ENCRYPT",
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "memcache_security_strategy must be None, MAC or ENCRYPT, not {strategy:?}"
+                )))
+            }
+        };
         if secret.is_empty() {
             return Err(Error::InvalidArgument(
                 "memcache_secret_key must be defined when a memcache_security_strategy is defined"
@@ -254,7 +265,9 @@ mod tests {
             let stored = f.encode(&slot, &value).unwrap();
             assert_eq!(f.decode(&slot, &stored), Some(value.clone()));
             let readable = stored.windows(6).any(|w| w == b"eyJ0b2");
-            assert_eq!(readable, strategy != "ENCRYPT", "{strategy}");
+            // Any spelling of ENCRYPT encrypts (the reference stores "encrypt" in plain text).
+            let encrypts = strategy.eq_ignore_ascii_case("encrypt");
+            assert_eq!(readable, !encrypts, "{strategy}");
             let mut bad = stored.clone();
             let last = bad.len() - 3;
             bad[last] ^= 1;
@@ -264,6 +277,16 @@ mod tests {
             let other_slot = other.slot(HASH).unwrap();
             assert_eq!(other.decode(&other_slot, &stored), None);
         }
+        // "Encrypt" and "ENCRYPT" derive the same keys; "mac" and "MAC" do not (as the reference).
+        let key = |strategy: &str| {
+            SharedFormat::new(Some(Protection::new(strategy, b"secret").unwrap()))
+                .slot(HASH)
+                .unwrap()
+                .key
+        };
+        assert_eq!(key("Encrypt"), key("ENCRYPT"));
+        assert_eq!(key("encrypt"), key("ENCRYPT"));
+        assert_ne!(key("mac"), key("MAC"));
         assert!(Protection::new("none", b"s").is_err());
         assert!(Protection::new("MAC", b"").is_err());
     }

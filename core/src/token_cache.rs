@@ -114,9 +114,8 @@ impl<V: Weigh> TokenCache<V> {
     /// Inserts (or replaces) the entry for `key` at `now_us`, evicting the oldest entries as needed.
     /// A value larger than a whole shard's byte budget is not cached.
     pub fn insert(&self, key: CacheKey, value: Arc<V>, now_us: i64) {
-        let max_entries = (self.limits.max_entries / SHARDS).max(1);
-        let max_bytes = self.limits.max_bytes / SHARDS;
-        let bytes = value.weight() + std::mem::size_of::<Slot<V>>() + 64;
+        let (max_entries, max_bytes) = self.shard_bounds();
+        let bytes = value.weight() + Self::SLOT_OVERHEAD;
         if bytes > max_bytes {
             return;
         }
@@ -128,26 +127,7 @@ impl<V: Weigh> TokenCache<V> {
         if let Some(old) = shard.map.remove(&key) {
             shard.bytes -= old.bytes;
         }
-        // Evict expired entries, then the oldest, until the new one fits.
-        while let Some(&(front_key, front_seq)) = shard.order.front() {
-            let live = shard
-                .map
-                .get(&front_key)
-                .filter(|s| s.seq == front_seq)
-                .map(|s| s.expires_at_us.is_none_or(|t| t > now_us));
-            let over = shard.map.len() + 1 > max_entries || shard.bytes + bytes > max_bytes;
-            match live {
-                // A stale FIFO record: the key was replaced or removed since.
-                None => {}
-                Some(true) if !over => break,
-                Some(_) => {
-                    if let Some(old) = shard.map.remove(&front_key) {
-                        shard.bytes -= old.bytes;
-                    }
-                }
-            }
-            shard.order.pop_front();
-        }
+        evict(shard, 1, bytes, now_us, max_entries, max_bytes);
         let seq = shard.next_seq;
         shard.next_seq += 1;
         let expires_at_us = self.limits.ttl_us.map(|ttl| now_us.saturating_add(ttl));
@@ -162,6 +142,39 @@ impl<V: Weigh> TokenCache<V> {
                 seq,
             },
         );
+    }
+
+    /// Adds `extra` bytes to the entry for `key` if it is still the one `is_it` recognises, then
+    /// evicts the oldest entries until its shard is within its bounds again (this one too, if it
+    /// is the oldest): what a binding builds for an entry after it was inserted (its own objects)
+    /// is held as long as the entry, so it counts against the same bound.
+    pub fn charge(&self, key: &CacheKey, extra: usize, now_us: i64, is_it: impl Fn(&V) -> bool) {
+        let (max_entries, max_bytes) = self.shard_bounds();
+        let mut guard = self
+            .shard(key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let shard = &mut *guard;
+        let Some(slot) = shard.map.get_mut(key).filter(|s| is_it(&s.value)) else {
+            return;
+        };
+        slot.bytes += extra;
+        shard.bytes += extra;
+        evict(shard, 0, 0, now_us, max_entries, max_bytes);
+    }
+
+    /// What a slot costs besides its value: the map's slot (key, [`Slot`], control byte, at the
+    /// map's load factor of 7/8), the FIFO record, and the value's `Arc` header.
+    const SLOT_OVERHEAD: usize = (std::mem::size_of::<(CacheKey, Slot<V>)>() + 1) * 8 / 7
+        + std::mem::size_of::<(CacheKey, u64)>()
+        + 2 * std::mem::size_of::<usize>();
+
+    /// Each shard's share of the bounds.
+    fn shard_bounds(&self) -> (usize, usize) {
+        (
+            (self.limits.max_entries / SHARDS).max(1),
+            self.limits.max_bytes / SHARDS,
+        )
     }
 
     /// Keeps only the entries for which `keep` returns true.
@@ -209,6 +222,38 @@ impl<V: Weigh> TokenCache<V> {
             .iter()
             .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).bytes)
             .sum()
+    }
+}
+
+/// Evicts expired entries, then the oldest, from the front of the shard's FIFO until `incoming`
+/// more entries of `incoming_bytes` fit its bounds.
+fn evict<V>(
+    shard: &mut Shard<V>,
+    incoming: usize,
+    incoming_bytes: usize,
+    now_us: i64,
+    max_entries: usize,
+    max_bytes: usize,
+) {
+    while let Some(&(front_key, front_seq)) = shard.order.front() {
+        let live = shard
+            .map
+            .get(&front_key)
+            .filter(|s| s.seq == front_seq)
+            .map(|s| s.expires_at_us.is_none_or(|t| t > now_us));
+        let over =
+            shard.map.len() + incoming > max_entries || shard.bytes + incoming_bytes > max_bytes;
+        match live {
+            // A stale FIFO record: the key was replaced or removed since.
+            None => {}
+            Some(true) if !over => break,
+            Some(_) => {
+                if let Some(old) = shard.map.remove(&front_key) {
+                    shard.bytes -= old.bytes;
+                }
+            }
+        }
+        shard.order.pop_front();
     }
 }
 
@@ -271,7 +316,7 @@ mod tests {
 
     #[test]
     fn byte_bound_and_oversize_values() {
-        let overhead = std::mem::size_of::<Slot<Blob>>() + 64;
+        let overhead = TokenCache::<Blob>::SLOT_OVERHEAD;
         let per_shard = 3 * (1000 + overhead);
         let c = cache(None, 1 << 20, per_shard * SHARDS);
         for n in 0..10 {
@@ -281,6 +326,31 @@ mod tests {
         assert!(c.bytes() <= per_shard);
         c.insert(key(1, 0), Arc::new(Blob(per_shard)), 0);
         assert!(c.get(&key(1, 0), 0).is_none());
+    }
+
+    #[test]
+    fn charges_count_against_the_bound() {
+        let overhead = TokenCache::<Blob>::SLOT_OVERHEAD;
+        let per_shard = 3 * (1000 + overhead);
+        let c = cache(None, 1 << 20, per_shard * SHARDS);
+        for n in 0..3 {
+            c.insert(key(0, n), Arc::new(Blob(1000)), 0);
+        }
+        assert_eq!(c.len(), 3);
+        // Only the entry that is still the one charged for.
+        c.charge(&key(0, 2), 5000, 0, |b| b.0 == 7);
+        assert_eq!((c.len(), c.bytes()), (3, per_shard));
+        c.charge(&key(0, 9), 5000, 0, |_| true);
+        assert_eq!(c.bytes(), per_shard);
+        // The newest entry now holds more: the oldest ones go until the shard fits again.
+        c.charge(&key(0, 2), 1000 + overhead, 0, |b| b.0 == 1000);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&key(0, 0), 0).is_none());
+        assert!(c.bytes() <= per_shard);
+        // An entry that alone is over the shard's budget goes too.
+        c.charge(&key(0, 2), per_shard, 0, |_| true);
+        assert!(c.get(&key(0, 2), 0).is_none());
+        assert!(c.bytes() <= per_shard);
     }
 
     #[test]

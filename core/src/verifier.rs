@@ -197,8 +197,19 @@ impl Verifier {
     /// The clock must lie in the years 1 to 9999 ([`crate::timestamp::unix_time`]); the token is
     /// decoded by [`form::decode`] (surrounding whitespace ignored).
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
+        self.verify_at_within(token, at, &self.limits)
+    }
+
+    /// [`Verifier::verify_at`] under `limits` instead of the verifier's (a revocation list is
+    /// checked against its own, larger limit).
+    pub(crate) fn verify_at_within(
+        &self,
+        token: &[u8],
+        at: i64,
+        limits: &Limits,
+    ) -> Result<Vec<u8>> {
         unix_time(at)?;
-        let decoded = form::decode(token, &self.limits)?;
+        let decoded = form::decode(token, limits)?;
         // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a new
         // token text (and token hash) for the same document.
         if self.profile == CmsProfile::Keystone
@@ -208,7 +219,7 @@ impl Verifier {
             return Err(ProfileDeviation::TokenAlphabet.error());
         }
         let mut der = decoded.der;
-        match self.verify_in(&der, at)? {
+        match self.verify_in(&der, at, limits)? {
             Content::Within(range) => {
                 // The content moves to the front of the decoded buffer: no second buffer.
                 let len = range.len();
@@ -228,15 +239,15 @@ impl Verifier {
     /// verdicts are the same.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
-        match self.verify_in(der, at)? {
+        match self.verify_in(der, at, &self.limits)? {
             Content::Within(range) => Ok(der.get(range).unwrap_or_default().to_vec()),
             Content::Owned(content) => Ok(content),
         }
     }
 
     /// [`Verifier::verify_der_at`], saying where the content is.
-    fn verify_in(&self, der: &[u8], at: i64) -> Result<Content> {
-        self.limits.check(LimitKind::TokenLength, der.len())?;
+    fn verify_in(&self, der: &[u8], at: i64, limits: &Limits) -> Result<Content> {
+        limits.check(LimitKind::TokenLength, der.len())?;
         if let Some(document) = cms_ref::parse_keystone(der) {
             if let Some(cert) = self.signer_by_encoding(&document) {
                 let signer = SignerFacts {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use kstoken::revocation::{self, RevokedEntry};
-use kstoken::{validate, Error, Policy, RevocationList, Signer, Step, Verifier};
+use kstoken::{validate, Error, LimitKind, Limits, Policy, RevocationList, Signer, Step, Verifier};
 use kstoken_testkit::{keystone_pki, unix_now, Workdir};
 
 fn vectors() -> PathBuf {
@@ -153,4 +153,74 @@ fn upstream_lists_still_parse() {
         parsed += 1;
     }
     assert_eq!(parsed, 6);
+}
+
+/// A list of a few thousand entries is over a megabyte: it has its own limit (64 MiB by default),
+/// not a token's, and a list over it is refused naming that limit.
+#[test]
+fn large_lists_have_their_own_limit() {
+    let dir = Workdir::new();
+    let (ca, files) = keystone_pki(&dir, 2048);
+    // keystone signs what it has: no limit on its side.
+    let signer = Signer::new_with_limits(
+        &files.cert_pem,
+        &files.key_pem,
+        Limits {
+            max_content_len: usize::MAX,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    let verifier = Verifier::new(&files.cert_pem, &ca.cert_pem).unwrap();
+    let entries: Vec<RevokedEntry> = (0..14_000)
+        .map(|i| RevokedEntry {
+            id: Some(format!("{i:032x}")),
+            expires: Some("2099-01-01T00:00:00Z".into()),
+            audit_id: Some(format!("audit-{i:016}")),
+        })
+        .collect();
+    let body = revocation::sign(&signer, &entries).unwrap();
+    assert!(body.len() > 2 * Limits::DEFAULT_SIZE, "{}", body.len());
+    let now = unix_now();
+    let list = RevocationList::from_signed(body.as_bytes(), &verifier, now).unwrap();
+    assert_eq!(list.len(), 14_000);
+    assert!(list.contains_hash(&format!("{:032x}", 13_999)));
+    // The CMS PEM alone, too.
+    let pem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let pem = pem["signed"].as_str().unwrap();
+    assert_eq!(
+        RevocationList::from_signed(pem.as_bytes(), &verifier, now)
+            .unwrap()
+            .len(),
+        14_000
+    );
+    // A token's limit still holds for tokens.
+    assert_eq!(
+        verifier
+            .verify_at(pem.as_bytes(), now)
+            .unwrap_err()
+            .limit_kind(),
+        Some(LimitKind::TokenLength)
+    );
+    let small = Verifier::new(&files.cert_pem, &ca.cert_pem)
+        .unwrap()
+        .with_limits(Limits {
+            max_revocation_list_len: body.len() - 1,
+            ..Limits::default()
+        });
+    let err = RevocationList::from_signed(body.as_bytes(), &small, now).unwrap_err();
+    assert_eq!(
+        err,
+        Error::LimitExceeded {
+            what: LimitKind::RevocationListLength,
+            limit: body.len() - 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "revocation list length exceeds the limit of {}",
+            body.len() - 1
+        )
+    );
 }

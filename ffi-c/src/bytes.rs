@@ -47,13 +47,6 @@ impl<'l> Cap<'l> {
         Cap { limits, kind }
     }
 
-    /// The larger of two limits, for an input whose contents decide which one the core applies
-    /// (a signed revocation list is JSON or a token); the core then checks the exact one.
-    pub(crate) fn larger(limits: &'l Limits, a: LimitKind, b: LimitKind) -> Self {
-        let kind = if limits.max(a) >= limits.max(b) { a } else { b };
-        Cap { limits, kind }
-    }
-
     /// `Ok` if `len` bytes are within the limit and can be one slice.
     fn check(self, len: usize) -> Result<(), Failure> {
         self.limits.check(self.kind, len)?;
@@ -427,13 +420,10 @@ mod tests {
             assert_eq!(err.code, kst_result::KST_LIMIT_EXCEEDED);
             assert_eq!(input(one.as_ptr(), 1, "x", cap).unwrap(), b"M");
         }
-        let json_larger = Limits {
-            max_json_len: 10 << 20,
-            ..Limits::default()
-        };
-        let cap = Cap::larger(&json_larger, LimitKind::TokenLength, LimitKind::JsonSize);
-        assert!(cap.check(10 << 20).is_ok());
-        assert!(cap.check((10 << 20) + 1).is_err());
+        // A signed revocation list has its own limit, far above a token's.
+        let cap = Cap::new(&limits, LimitKind::RevocationListLength);
+        assert!(cap.check(Limits::DEFAULT_REVOCATION_LIST_SIZE).is_ok());
+        assert!(cap.check(Limits::DEFAULT_REVOCATION_LIST_SIZE + 1).is_err());
     }
 
     #[test]

@@ -43,8 +43,8 @@ impl From<Limits> for kst_limits {
 }
 
 impl From<kst_limits> for Limits {
-    // Every field is named, so a limit added to the core fails to compile here until the C struct
-    // has it too.
+    // Every field is named, so a limit added to the core fails to compile here until it is decided
+    // whether the C struct gets it too.
     fn from(l: kst_limits) -> Self {
         Limits {
             max_token_len: l.max_token_len,
@@ -53,6 +53,9 @@ impl From<kst_limits> for Limits {
             max_json_depth: l.max_json_depth,
             max_credential_len: l.max_credential_len,
             max_content_len: l.max_content_len,
+            // Not in the C struct: a field added to `kst_limits` changes its size, an ABI break
+            // (callers allocate it). C callers get the core's default (64 MiB).
+            max_revocation_list_len: Limits::default().max_revocation_list_len,
         }
     }
 }
@@ -98,6 +101,7 @@ mod tests {
             max_json_depth: 4,
             max_credential_len: 5,
             max_content_len: 6,
+            max_revocation_list_len: Limits::default().max_revocation_list_len,
         };
         assert_eq!(Limits::from(kst_limits::from(limits)), limits);
         // SAFETY: NULL and a local are both allowed.

@@ -68,7 +68,9 @@ pub unsafe extern "C" fn kst_revocation_list_from_json(
 
 /// Loads a revocation list from keystone's signed response (`{"signed": "<CMS PEM>"}`, the body
 /// of `GET /v3/auth/tokens/OS-PKI/revoked`) or from the CMS PEM itself, verified with `verifier`
-/// now exactly as a token is, under the verifier's limits. Errors are those of
+/// now exactly as a token is, under the verifier's limits, except that the body (and the document
+/// inside it) is bounded by the revocation-list limit (64 MiB) instead of the token limit: a list
+/// holds every revoked token not yet expired. Errors are those of
 /// `kst_verifier_verify`, plus `KST_MALFORMED` for a response or list of the wrong shape.
 ///
 /// # Safety
@@ -112,13 +114,9 @@ pub unsafe extern "C" fn kst_revocation_list_from_signed_at(
     let body = || {
         // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
         let (out, verifier) = unsafe { (OutArc::new(out)?, input_ref(verifier, "verifier")?) };
-        // The body is keystone's JSON response or the CMS PEM itself: the core applies the JSON or
-        // the token limit once it has looked; before the body is read, the larger of the two.
-        let cap = Cap::larger(
-            verifier.inner.limits(),
-            LimitKind::TokenLength,
-            LimitKind::JsonSize,
-        );
+        // The body is keystone's JSON response or the CMS PEM itself: the core bounds both, and
+        // what is inside, by the list limit (`max_revocation_list_len`, 64 MiB).
+        let cap = Cap::new(verifier.inner.limits(), LimitKind::RevocationListLength);
         // SAFETY: as above; the length is checked before the body is read.
         let signed_body = unsafe { input(signed_body, signed_body_len, "signed_body", cap) }?;
         let inner = RevocationList::from_signed(signed_body, &verifier.inner, at)?;

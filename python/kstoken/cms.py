@@ -48,6 +48,9 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, TypeVar, Un
 
 from kstoken import _args, _kstoken
 from kstoken._credentials import read_credential
+from kstoken._file_key import FileKey as _FileKey
+from kstoken._file_key import file_key as _file_key
+from kstoken._file_key import settled as _settled
 from kstoken.exceptions import (
     CertificateConfigError,
     CMSError,
@@ -105,13 +108,7 @@ def set_subprocess(_subprocess: Any = None) -> None:
 
 # --- file-keyed caches ---------------------------------------------------------------------------
 
-# (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns)
-_FileKey = Tuple[int, int, int, int, int]
 _CACHE_MAX = 64
-# A file whose ctime is less than this before the read began may change again without a new ctime
-# (coarse clock tick, or a file system storing whole seconds or 2 s steps): its content is re-checked
-# on each use until a read begins this long after the change.
-_SETTLE_NS = 2 * 10**9
 
 
 class _Entry(NamedTuple):
@@ -139,10 +136,6 @@ def _reset_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
-def _file_key(st: os.stat_result) -> _FileKey:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 def _digest(first: bytes, second: bytes) -> bytes:
     h = hashlib.sha256(len(first).to_bytes(8, "big"))
     h.update(first)
@@ -156,7 +149,7 @@ def _read_pair(first: Any, second: Any, what: Tuple[str, str]) -> Tuple[_Entry, 
     first_st, first_data = read_credential(first, what[0])
     second_st, second_data = read_credential(second, what[1])
     keys = (_file_key(first_st), _file_key(second_st))
-    settled = all(started - key[4] >= _SETTLE_NS for key in keys)
+    settled = all(_settled(key, started) for key in keys)
     digest = None if settled else _digest(first_data, second_data)
     return _Entry(keys, digest, None), first_data, second_data
 

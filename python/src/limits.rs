@@ -25,6 +25,7 @@ impl LimitArgs {
             max_json_depth: self.max_json_depth.unwrap_or(d.max_json_depth),
             max_credential_len: self.max_credential_len.unwrap_or(d.max_credential_len),
             max_content_len: self.max_content_len.unwrap_or(d.max_content_len),
+            max_revocation_list_len: d.max_revocation_list_len,
         }
     }
 }

@@ -155,6 +155,72 @@ fn objects<'a>(py: Python<'_>, data: &'a TokenData) -> Option<&'a PyTokenObjects
         .and_then(Option::as_ref)
 }
 
+/// `sys.getsizeof`, looked up once.
+static GETSIZEOF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// What Python's allocator takes for an object of `sys.getsizeof` bytes: pymalloc rounds blocks of
+/// up to 512 bytes to 16; larger ones come from malloc (an 8-byte header, 16-byte granules).
+fn python_bytes(obj: &Bound<'_, PyAny>) -> usize {
+    let py = obj.py();
+    let size = GETSIZEOF
+        .get_or_try_init(py, || {
+            py.import("sys")
+                .and_then(|sys| sys.getattr("getsizeof"))
+                .map(Bound::unbind)
+        })
+        .and_then(|f| f.bind(py).call1((obj,)))
+        .and_then(|n| n.extract::<usize>())
+        .unwrap_or(0);
+    if size <= 512 {
+        size.div_ceil(16) * 16
+    } else {
+        (size + 8).div_ceil(16) * 16
+    }
+}
+
+/// The bytes a token's Python objects hold: the body string, and each header group's tuples and
+/// value strings (the environ keys are interned, `None` is shared).
+fn objects_bytes(py: Python<'_>, o: &PyTokenObjects) -> usize {
+    let mut total = o
+        .info
+        .as_ref()
+        .map_or(0, |i| python_bytes(i.bind(py).as_any()));
+    for group in [o.user.bind(py), o.service.bind(py)] {
+        total += python_bytes(group.as_any());
+        for pair in group.iter() {
+            total += python_bytes(&pair);
+            if let Ok(value) = pair.get_item(1) {
+                if !value.is_none() {
+                    total += python_bytes(&value);
+                }
+            }
+        }
+    }
+    total
+}
+
+/// Builds the Python objects of each token of `o` the first time they are needed and charges
+/// their bytes to the token's cache entry: they live as long as it does, under the same bound.
+fn prepare(py: Python<'_>, auth: &Authenticator, o: &Outcome, now: i64) {
+    for report in [o.user.as_ref(), o.service.as_ref()].into_iter().flatten() {
+        let Some(data) = report.data.as_deref() else {
+            continue;
+        };
+        let mut built = None;
+        let objects = data
+            .binding
+            .get_or_init(|| {
+                let made = build_objects(py, data);
+                built = made.as_ref().map(|o| objects_bytes(py, o));
+                made
+            })
+            .and_then(Option::as_ref);
+        if let (Some(_), Some(bytes)) = (objects, built) {
+            auth.charge(report, bytes, now);
+        }
+    }
+}
+
 fn token_info(py: Python<'_>, report: Option<&TokenReport>) -> Option<Py<PyString>> {
     let data = report?.data.as_deref()?;
     match objects(py, data) {
@@ -247,7 +313,8 @@ impl PyAuthenticator {
         delay_auth_decision=false, include_service_catalog=true, service_token_roles=None,
         service_token_roles_required=false, revocation="off", delegate_non_pki=false,
         cache=true, cache_ttl=Some(300.0), cache_max_entries=10000, cache_max_bytes=67108864,
-        memcache_security_strategy=None, memcache_secret_key=None, max_token_len=None))]
+        memcache_security_strategy=None, memcache_secret_key=None, max_token_len=None,
+        max_revocation_list_len=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         hash_algorithms: Vec<PyBackedStr>,
@@ -266,6 +333,7 @@ impl PyAuthenticator {
         memcache_security_strategy: Option<&str>,
         memcache_secret_key: Option<&str>,
         max_token_len: Option<usize>,
+        max_revocation_list_len: Option<usize>,
     ) -> PyResult<Self> {
         let hash_algorithms = hash_algorithms
             .iter()
@@ -299,6 +367,9 @@ impl PyAuthenticator {
         let mut limits = Limits::default();
         if let Some(n) = max_token_len {
             limits.max_token_len = n;
+        }
+        if let Some(n) = max_revocation_list_len {
+            limits.max_revocation_list_len = n;
         }
         let config = Config {
             hash_algorithms,
@@ -347,6 +418,49 @@ impl PyAuthenticator {
         Ok(())
     }
 
+    /// Replaces the signing certificate(s) with `signing_certs` (PEM) under the CA already trusted
+    /// (`Verifier::rotate`): each must chain to it at `at` (Unix seconds, default now), else
+    /// `CertificateConfigError` saying so and what to do; cached refusals are dropped.
+    #[pyo3(signature = (signing_certs, at=None))]
+    fn rotate_certificates(
+        &self,
+        py: Python<'_>,
+        signing_certs: PyBackedBytes,
+        at: Option<f64>,
+    ) -> PyResult<()> {
+        let Some(current) = self.inner.verifier() else {
+            return Err(to_py(
+                py,
+                kstoken::Error::CertificateConfig(
+                    "no trusted CA loaded to rotate the signing certificate under".to_owned(),
+                ),
+            ));
+        };
+        let at = now_us(at).div_euclid(1_000_000);
+        let rotated =
+            detach(py, || current.rotate(&signing_certs, at)).map_err(|e| to_py(py, e))?;
+        self.inner.set_verifier(Some(Arc::new(rotated)));
+        Ok(())
+    }
+
+    /// Whether every certificate of `signing_certs` chains to the CA bundle `ca` at `at` (both
+    /// PEM; unreadable ones do not): how a fetched pair tells a new CA from a bad certificate.
+    #[staticmethod]
+    #[pyo3(signature = (signing_certs, ca, at=None))]
+    fn chains_to(
+        py: Python<'_>,
+        signing_certs: PyBackedBytes,
+        ca: PyBackedBytes,
+        at: Option<f64>,
+    ) -> bool {
+        let at = now_us(at).div_euclid(1_000_000);
+        detach(py, || {
+            Verifier::new(&signing_certs, &ca)
+                .and_then(|v| v.rotate(&signing_certs, at))
+                .is_ok()
+        })
+    }
+
     /// Forgets the certificates (PKI tokens are then "unavailable").
     fn clear_certificates(&self) {
         self.inner.set_verifier(None);
@@ -382,6 +496,71 @@ impl PyAuthenticator {
         self.inner
             .set_revocation_list(Some(Arc::new(list)), now_us(Some(enforce_until)));
         Ok(len)
+    }
+
+    /// Verifies keystone's signed revocation list as `set_revocation_list` does and installs it
+    /// merged with the list in force and with `held` (keystone's JSON `{"revoked": [...]}`, unsigned:
+    /// entries kept from earlier lists, which can only add refusals): a revocation once seen holds
+    /// until its token expires (`RevocationList::merge`). Returns `(entries in force, carried)`,
+    /// `carried` being the JSON of the entries the signed list lacks (`None` when it has them all).
+    #[pyo3(signature = (signed, enforce_until, at=None, held=None))]
+    fn install_revocation_list(
+        &self,
+        py: Python<'_>,
+        signed: PyBackedBytes,
+        enforce_until: f64,
+        at: Option<f64>,
+        held: Option<PyBackedBytes>,
+    ) -> PyResult<(usize, Option<String>)> {
+        let Some(verifier) = self.inner.verifier() else {
+            return Err(to_py(
+                py,
+                kstoken::Error::CertificateConfig(
+                    "no signing certificates to verify the revocation list with".to_owned(),
+                ),
+            ));
+        };
+        let at = now_us(at).div_euclid(1_000_000);
+        let previous = self.inner.revocation_list().map(|(list, _)| list);
+        let (list, carried) = detach(py, || -> kstoken::Result<_> {
+            let list = RevocationList::from_signed(&signed, &verifier, at)?;
+            let mut carried = Vec::new();
+            let mut list = match previous {
+                Some(previous) => {
+                    let merged = list.merge(&previous, at);
+                    carried.extend(merged.carried);
+                    merged.list
+                }
+                None => list,
+            };
+            if let Some(held) = held.as_deref() {
+                let limits = verifier.limits().for_revocation_list();
+                limits.check(kstoken::LimitKind::RevocationListLength, held.len())?;
+                let merged = list.merge(&RevocationList::from_json(held, &limits)?, at);
+                carried.extend(merged.carried);
+                list = merged.list;
+            }
+            Ok((list, carried))
+        })
+        .map_err(|e| to_py(py, e))?;
+        let len = list.len();
+        self.inner
+            .set_revocation_list(Some(Arc::new(list)), now_us(Some(enforce_until)));
+        let carried = (!carried.is_empty()).then(|| kstoken::revocation::to_json(&carried));
+        Ok((len, carried))
+    }
+
+    /// Moves the enforcement deadline of the list in force to `enforce_until` (Unix seconds);
+    /// whether there is one.
+    fn set_revocation_deadline(&self, enforce_until: f64) -> bool {
+        match self.inner.revocation_list() {
+            Some((list, _)) => {
+                self.inner
+                    .set_revocation_list(Some(list), now_us(Some(enforce_until)));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes the revocation list.
@@ -429,6 +608,7 @@ impl PyAuthenticator {
                 shared.as_ref().map(|s| s as &dyn SharedCache),
             )
         });
+        prepare(py, &self.inner, &result, now);
         outcome(py, &result)
     }
 

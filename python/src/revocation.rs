@@ -70,12 +70,8 @@ impl PyRevocationList {
         at: Option<UnixTime>,
     ) -> PyResult<Self> {
         let verifier = &verifier.inner;
-        // JSON around the PEM, or the PEM: longer than both limits, the core refuses it either way.
-        let limits = verifier.limits();
-        let body = body.token(&kstoken::Limits {
-            max_token_len: limits.max_token_len.max(limits.max_json_len),
-            ..*limits
-        })?;
+        // JSON around the PEM, or the PEM: the list has its own limit, checked before the copy.
+        let body = body.within(verifier.limits(), LimitKind::RevocationListLength)?;
         let at = at.map_or_else(kstoken::unix_now, |t| t.0);
         let inner = detach(py, || {
             RevocationList::from_signed(body.as_bytes(), verifier, at)

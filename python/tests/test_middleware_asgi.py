@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -136,3 +137,117 @@ def test_lifespan_passes_and_websockets_are_closed(setup):
     app.scope = None
     run(mw, {"X-Auth-Token": sign(body())}, scope_type="websocket")
     assert app.scope is not None and dict(app.scope["headers"])[b"x-identity-status"] == b"Confirmed"
+
+
+def a2wsgi_environ(scope):
+    """What an ASGI-to-WSGI bridge (a2wsgi; Django's ASGIHandler maps names the same way) makes of
+    the scope's headers: names upper-cased with '-' as '_', repeated ones joined with ','."""
+    environ = {}
+    for name, value in scope["headers"]:
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        environ[key] = environ[key] + "," + text if key in environ else text
+    return environ
+
+
+def test_identity_headers_spelled_with_underscores_are_stripped(setup):
+    """X_Roles: admin with a valid member token must not reach an app behind a bridge as
+    HTTP_X_ROLES='admin,member' (a WSGI server folds the name before the middleware strips it)."""
+    conf, sign = setup
+    app = Recorder()
+    spoofed = {"X_Roles": "admin", "X_User_Id": "evil", "x_project_id": "evil-project",
+               "X_Identity_Status": "Confirmed", "X-Service_Roles": "service", "OPENSTACK_SYSTEM_SCOPE": "all"}
+    sent = run(ASGIAuthProtocol(app, dict(conf)), dict(spoofed, **{"X-Auth-Token": sign(body())}))
+    assert sent[0]["status"] == 200
+    environ = a2wsgi_environ(app.scope)
+    assert environ["HTTP_X_ROLES"] == "member,service"
+    assert environ["HTTP_X_USER_ID"] == "u-alice"
+    assert environ["HTTP_X_PROJECT_ID"] == "p"
+    assert environ["HTTP_X_IDENTITY_STATUS"] == "Confirmed"
+    assert "HTTP_X_SERVICE_ROLES" not in environ and "HTTP_OPENSTACK_SYSTEM_SCOPE" not in environ
+    # Without a valid token (delay_auth_decision): nothing spoofed survives either.
+    app = Recorder()
+    run(ASGIAuthProtocol(app, dict(conf, delay_auth_decision="true")), dict(spoofed, **{"X-Auth-Token": "MIIbad"}))
+    environ = a2wsgi_environ(app.scope)
+    assert environ["HTTP_X_IDENTITY_STATUS"] == "Invalid"
+    assert not [k for k, v in environ.items() if v in ("admin", "evil", "evil-project", "service", "all")], environ
+
+
+def test_names_outside_latin1_are_utf8(setup):
+    """A valid token naming 'Łukasz' in project '项目': 200 with UTF-8 header values (it was a 500:
+    the values were encoded as Latin-1)."""
+    conf, sign = setup
+    b = body(user="Łukasz")
+    b["token"]["project"]["name"] = "项目"
+    app = Recorder()
+    sent = run(ASGIAuthProtocol(app, dict(conf)), {"X-Auth-Token": sign(b)})
+    assert sent[0]["status"] == 200
+    seen = {k.decode(): v.decode("utf-8") for k, v in app.scope["headers"]}
+    assert seen["x-user-name"] == "Łukasz"
+    assert seen["x-project-name"] == "项目"
+
+
+def test_keystone_is_never_waited_for_on_the_event_loop(tmp_path):
+    """A token from an unknown signer makes the middleware fetch the certificates; keystone hangs.
+    The event loop keeps running: a ticker coroutine is never late by more than a fraction of a
+    second (the fetch ran on the loop and stalled it for the whole keystone timeout)."""
+    from middleware_keystone import Keystone
+
+    pki = kstoken.generate_pki(key_bits=2048)
+    other = kstoken.generate_pki(key_bits=2048, subject="/CN=other")
+    ks = Keystone(pki)
+    ks.faults["/v3/OS-SIMPLE-CERT/certificates"] = ("hang", 30)
+    try:
+        d = tmp_path / "sd"
+        d.mkdir(mode=0o700)
+        (d / "signing_cert.pem").write_bytes(pki["signing_cert"])
+        (d / "cacert.pem").write_bytes(pki["ca_cert"])
+        conf = {"signing_dir": str(d), "identity_uri": ks.url, "http_connect_timeout": "3",
+                "http_request_max_retries": "0", "kstoken_request_fetch_timeout": "1"}
+        mw = ASGIAuthProtocol(Recorder(), conf)
+        unknown = kstoken.Signer(other["signing_cert"], other["signing_key"]).sign_pkiz(json.dumps(body()))
+        known = kstoken.Signer(pki["signing_cert"], pki["signing_key"]).sign_pkiz(json.dumps(body("bob")))
+
+        async def scenario():
+            gaps = []
+            done = asyncio.Event()
+
+            async def ticker():
+                last = time.monotonic()
+                while not done.is_set():
+                    await asyncio.sleep(0.01)
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+
+            async def call(token):
+                sent = []
+
+                async def receive():
+                    return {"type": "http.request", "body": b"", "more_body": False}
+
+                async def send(message):
+                    sent.append(message)
+
+                scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "http_version": "1.1",
+                         "headers": [(b"x-auth-token", token.encode())]}
+                await mw(scope, receive, send)
+                return sent[0]["status"]
+
+            tick = asyncio.ensure_future(ticker())
+            await asyncio.sleep(0.05)
+            t0 = time.monotonic()
+            statuses = await asyncio.gather(call(unknown), call(known), call(known))
+            took = time.monotonic() - t0
+            done.set()
+            await tick
+            return statuses, took, max(gaps)
+
+        statuses, took, stall = asyncio.run(scenario())
+        assert stall < 0.25, "the event loop stalled for %.2fs" % stall
+        assert statuses == [401, 200, 200], statuses
+        assert took < 2.5, took
+    finally:
+        ks.close()
+        for engine in list(__import__("kstoken.middleware._engine", fromlist=["_ENGINES"])._ENGINES):
+            engine.close()

@@ -16,7 +16,7 @@ pytest.importorskip("keystoneauth1")
 import kstoken  # noqa: E402
 from kstoken.middleware import AuthProtocol, ConfigurationError  # noqa: E402
 from kstoken.middleware import _config  # noqa: E402
-from middleware_keystone import FUTURE, Keystone  # noqa: E402
+from middleware_keystone import FUTURE, Keystone, issue_signing_cert  # noqa: E402
 
 
 def body(user="alice", audit="AUD-alice", expires=FUTURE):
@@ -131,16 +131,19 @@ def test_no_certificates_and_no_keystone_is_503(pkis, tmp_path):
 
 
 def test_signing_key_rotation(pkis, keystone, tmp_path):
-    old, new = pkis
+    """keystone rotates its signing key under the same CA: a token from the new key makes the
+    middleware fetch the certificate once and take it (it chains to the trusted CA), in memory:
+    signing_dir's files are the operator's and stay as they were."""
+    old = pkis[0]
+    new = issue_signing_cert(old, "keystone signing key 2")
     sd = signing_dir(tmp_path, old)
     mw = AuthProtocol(App(), {"signing_dir": sd, "identity_uri": keystone.url})
     assert status(mw, sign(old, body())) == 200
     keystone.pki = new
-    # A token from the new key: its signer is unknown, so the certificates are fetched once.
     assert status(mw, sign(new, body("bob"))) == 200
     assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
     with open(os.path.join(sd, "signing_cert.pem"), "rb") as f:
-        assert f.read() == new["signing_cert"]
+        assert f.read() == old["signing_cert"]
 
 
 def test_certificates_replaced_on_disk_are_reloaded(pkis, tmp_path):

@@ -155,3 +155,42 @@ def test_server_selection_matches_python_memcached():
     assert parse_server("[::1]:11212") == ("::1", 11212)
     assert parse_server("inet6:[fe80::1]:11211") == ("fe80::1", 11211)
     assert parse_server("unix:/run/memcached.sock") == "/run/memcached.sock"
+
+
+@pytest.mark.parametrize("junk", [b'{"token": 1}', b"{}", b'{"token": {"expires_at": "2099-01-01T00:00:00Z", "user"',
+                                  b'[{"token": 1}, 0]', b"\x9c\x00random"])
+def test_unreadable_entries_are_misses(tmp_path, pki, junk):
+    """Anything in memcached that does not read as token data is a miss: the token is validated
+    (it was refused until the entry expired)."""
+    fake = FakeMemcache()
+    mw, app = middleware(tmp_path, pki, fake, "None")
+    signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
+    token = signer.sign_pki(json.dumps(body("dave")))
+    cache = ksm_token_cache("None")
+    cache.initialize({"memcache": fake})
+    cache.set(kstoken.hash_token(token)[0], "placeholder")
+    key = next(iter(fake.data))
+    fake.data[key] = junk
+    assert request(mw, token) == 200
+    assert app.environ["HTTP_X_USER_NAME"] == "dave"
+
+
+def test_encrypt_is_never_plain_text(tmp_path, pki):
+    """keystonemiddleware accepts the strategy in any case but encrypts only for 'ENCRYPT' (it stores
+    'encrypt' in plain text, MAC only). kstoken refuses any other spelling at startup, and 'ENCRYPT'
+    encrypts, shared with keystonemiddleware."""
+    from kstoken.middleware import ConfigurationError
+
+    for spelling in ("encrypt", "Encrypt", "mac"):
+        with pytest.raises(ConfigurationError, match="memcache_security_strategy"):
+            middleware(tmp_path, pki, FakeMemcache(), spelling)
+    fake = FakeMemcache()
+    mw, _ = middleware(tmp_path, pki, fake, "ENCRYPT")
+    signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
+    token = signer.sign_pki(json.dumps(body("erin")))
+    assert request(mw, token) == 200
+    (stored,) = fake.data.values()
+    assert b"erin" not in stored and b"eyJ0b2" not in stored  # neither the JSON nor its base64
+    cache = ksm_token_cache("ENCRYPT")
+    cache.initialize({"memcache": fake})
+    assert cache.get(kstoken.hash_token(token)[0]) == body("erin")

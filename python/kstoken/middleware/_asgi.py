@@ -1,10 +1,19 @@
 """The ASGI middleware: the WSGI middleware's semantics for Starlette/FastAPI-style services.
 
-The identity headers are put into ``scope["headers"]`` (lower-case names; a header whose value
-keystonemiddleware sets to ``None`` is left out, since ASGI header values are bytes), and the token
-data into ``scope["state"]["keystone.token_info"]`` / ``["keystone.token_auth"]``. The native
-call runs on the event loop when it cannot block (no memcached, certificates and list loaded), else
-in the default executor, as do calls into keystonemiddleware for other tokens.
+The identity headers are put into ``scope["headers"]`` (lower-case names, values UTF-8 as the ASGI
+spec allows; a header whose value keystonemiddleware sets to ``None`` is left out, since ASGI
+header values are bytes), and the token data into ``scope["state"]["keystone.token_info"]`` /
+``["keystone.token_auth"]``.
+
+Incoming identity headers are stripped in every spelling: a WSGI server folds ``X_Roles`` and
+``X-Roles`` into one environ key, and ASGI-to-WSGI bridges (a2wsgi, Django's ``ASGIHandler``) do
+the same later, so a name is stripped when, lower-cased with ``_`` read as ``-``, it is an identity
+header.
+
+Nothing here waits on keystone on the event loop: the native call runs on it only when neither
+memcached nor keystone is needed (:meth:`Engine.authenticate_nowait`); otherwise the whole
+authentication, waits for keystone included, runs in the default executor, as do calls into
+keystonemiddleware for other tokens.
 """
 
 import asyncio
@@ -27,6 +36,11 @@ _ASGI_NAMES: Dict[str, bytes] = {
     key: name.lower().encode("latin-1") for name, key in _kstoken.IDENTITY_HEADERS
 }
 _STRIPPED = frozenset(_ASGI_NAMES.values())
+
+
+def _is_identity_header(name: bytes) -> bool:
+    """Whether a header name is an identity header in any spelling (case, ``_`` for ``-``)."""
+    return name.lower().replace(b"_", b"-") in _STRIPPED
 
 
 def _environ_from_scope(scope: Scope, headers: List[Tuple[bytes, bytes]]) -> Dict[str, Any]:
@@ -65,7 +79,7 @@ class ASGIAuthProtocol:
             await self._app(scope, receive, send)
             return
         headers: List[Tuple[bytes, bytes]] = [
-            (name, value) for name, value in scope.get("headers", []) if name.lower() not in _STRIPPED
+            (name, value) for name, value in scope.get("headers", []) if not _is_identity_header(name)
         ]
         found: Dict[bytes, str] = {}
         for name, value in headers:
@@ -80,11 +94,11 @@ class ASGIAuthProtocol:
         chain = tls.get("client_cert_chain") or []
         client_cert: Optional[str] = chain[0] if chain else None
         args = (user_token, service_token, scope.get("auth_type"), scope.get("remote_user"), client_cert)
-        if self.engine.may_block():
+        # memcached is network I/O too: with it, the native call always runs in the executor.
+        out: Any = self.engine.authenticate_nowait(*args) if self.engine.memcache is None else None
+        if out is None:
             loop = asyncio.get_running_loop()
             out = await loop.run_in_executor(None, lambda: self.engine.authenticate(*args))
-        else:
-            out = self.engine.authenticate(*args)
 
         scope = dict(scope)
         state: Dict[str, Any] = dict(scope.get("state") or {})
@@ -99,7 +113,7 @@ class ASGIAuthProtocol:
         else:
             for key, value in out.headers:
                 if value is not None:
-                    headers.append((_ASGI_NAMES[key], value.encode("latin-1")))
+                    headers.append((_ASGI_NAMES[key], value.encode("utf-8")))
             info, plugin = self.engine.token_data(out, user_token, service_token)
             if info is not None:
                 state[TOKEN_INFO] = info
@@ -160,11 +174,11 @@ class ASGIAuthProtocol:
         status = await loop.run_in_executor(None, run)
         if status is not None:
             return status
-        headers[:] = [(n, v) for n, v in headers if n.lower() not in _STRIPPED]
+        headers[:] = [(n, v) for n, v in headers if not _is_identity_header(n)]
         for key, name in _ASGI_NAMES.items():
             value = environ.get(key)
             if value is not None:
-                headers.append((name, str(value).encode("latin-1")))
+                headers.append((name, str(value).encode("utf-8")))
         for key in (TOKEN_INFO, TOKEN_AUTH):
             if key in environ:
                 state[key] = environ[key]

@@ -168,6 +168,9 @@ _KSTOKEN_OPTS = [
     _Opt("kstoken_cache_max_bytes", _int, 64 << 20),
     _Opt("kstoken_online_validation", _str, "auto"),
     _Opt("kstoken_client_cert_key", _str, "SSL_CLIENT_CERT"),
+    _Opt("kstoken_request_fetch_timeout", _float, 3.0),
+    _Opt("kstoken_accept_new_ca", _bool, False),
+    _Opt("kstoken_revocation_list_max_bytes", _int, 64 << 20),
 ]
 
 #: Options keystonemiddleware reads from the paste conf dict only, never from oslo.config.
@@ -232,12 +235,19 @@ class Settings:
     kstoken_cache_max_bytes: int
     kstoken_online_validation: str
     kstoken_client_cert_key: str
+    kstoken_request_fetch_timeout: float
+    kstoken_accept_new_ca: bool
+    kstoken_revocation_list_max_bytes: int
     #: Raw values of options no table knows (auth plugin options, unknown keys), by name.
     extra: Dict[str, Any] = field(default_factory=dict)
     #: The conf dict to hand keystonemiddleware (kstoken options removed).
     ksm_conf: Dict[str, Any] = field(default_factory=dict)
     #: Warnings to log at startup.
     warnings: List[str] = field(default_factory=list)
+    #: Seconds memcached is left alone after a failure: ``memcache_pool_dead_retry`` when it is given
+    #: or ``memcache_use_advanced_pool`` is on, else python-memcached's 30, as keystonemiddleware's
+    #: default client (which ignores the option) does.
+    memcache_dead_retry: int = 30
 
     @property
     def has_credentials(self) -> bool:
@@ -338,6 +348,20 @@ def _oslo_get(obj: Any, group: str, name: str) -> Any:
         raise ConfigurationError("[%s] %s: %s" % (group, name, e)) from None
 
 
+#: python-memcached's dead-server retry, keystonemiddleware's default client's.
+PYTHON_MEMCACHED_DEAD_RETRY = 30
+
+
+def _oslo_given(obj: Any, name: str) -> bool:
+    """Whether the option has a value other than its default (a file, the command line, an
+    override); ``True`` when oslo.config cannot tell."""
+    try:
+        location = obj.get_location(name, GROUP)
+    except Exception:  # older oslo.config, or an option the object does not know
+        return True
+    return location is None or location.location != _cfg.Locations.opt_default
+
+
 def _convert_paste(key: str, opt: _Opt, raw: Any, oslo_opts: Dict[str, Any]) -> Any:
     """A paste value converted as keystonemiddleware converts it (with the oslo.config option's
     type when there is one), then to the table's Python type."""
@@ -416,6 +440,13 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
 
     ksm_conf = {k: v for k, v in conf.items() if not str(k).startswith("kstoken_")}
     settings = Settings(**values, extra=extra, ksm_conf=ksm_conf)
+    dead_retry_given = "memcache_pool_dead_retry" in paste or (
+        obj is not None and _oslo_given(obj, "memcache_pool_dead_retry")
+    )
+    if not (dead_retry_given or settings.memcache_use_advanced_pool):
+        settings.memcache_dead_retry = PYTHON_MEMCACHED_DEAD_RETRY
+    else:
+        settings.memcache_dead_retry = settings.memcache_pool_dead_retry
     _validate(settings)
     return settings
 
@@ -504,9 +535,11 @@ def _validate(s: Settings) -> None:
         raise refusal("kstoken_revocation", s.kstoken_revocation, "expected auto, enforce or off")
     if s.kstoken_online_validation not in ("auto", "off"):
         raise refusal("kstoken_online_validation", s.kstoken_online_validation, "expected auto or off")
-    for name in ("kstoken_cache_max_entries", "kstoken_cache_max_bytes"):
+    for name in ("kstoken_cache_max_entries", "kstoken_cache_max_bytes", "kstoken_revocation_list_max_bytes"):
         if getattr(s, name) < 1:
             raise refusal(name, getattr(s, name), "expected a positive integer")
+    if s.kstoken_request_fetch_timeout < 0:
+        raise refusal("kstoken_request_fetch_timeout", s.kstoken_request_fetch_timeout, "expected 0 or more seconds")
     _check_native(s)
     strategy = str(s.memcache_security_strategy or "None")
     if strategy not in ("None", "MAC", "ENCRYPT"):

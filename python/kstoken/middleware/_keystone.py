@@ -5,12 +5,24 @@ endpoints keystoneclient calls.
 
 Nothing here touches the network until a fetch is asked for; the session is rebuilt after a fork so
 pooled connections are never shared between processes.
+
+Every answer to the middleware's own requests (version discovery, the service user's
+authentication, certificates, revocation lists) is read with a cap: its ``Content-Length`` is
+checked first, then the bytes as they arrive, within the session's timeout overall, so a keystone
+(or whoever answers for it) sending gigabytes, or a byte a minute, costs at most the cap and the
+timeout. Lists are capped by ``kstoken_revocation_list_max_bytes``, everything else by the
+credential limit (16 MiB). Requests made through the same session by others (an application using
+``keystone.token_auth``) are not capped.
 """
 
+import contextlib
 import logging
 import threading
+import time
 import urllib.parse
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
+
+import requests
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import discover, loading, plugin, session as ks_session, token_endpoint
@@ -18,9 +30,10 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1.identity import v2 as ks_v2
 from keystoneauth1.loading import session as session_loading
 
+from kstoken._credentials import MAX_CREDENTIAL_LEN
 from kstoken.middleware._config import ConfigurationError, Settings
 
-__all__ = ["Keystone", "KeystoneError", "USER_AGENT"]
+__all__ = ["Keystone", "KeystoneError", "ResponseTooLarge", "USER_AGENT"]
 
 USER_AGENT = "kstoken.middleware"
 
@@ -39,6 +52,83 @@ _PATHS = {
 
 class KeystoneError(Exception):
     """Keystone could not be reached, or answered with an error."""
+
+
+class ResponseTooLarge(Exception):
+    """An answer over its cap, or slower than the timeout allows (never a ``requests`` error, so
+    keystoneauth neither wraps nor retries it)."""
+
+
+class _Cap(threading.local):
+    """The cap of the middleware's request in progress on this thread (``None``: not one of ours)."""
+
+    limit: Optional[int] = None
+    what: str = ""
+    deadline: float = 0.0
+
+
+_CAP = _Cap()
+
+
+@contextlib.contextmanager
+def capped(limit: int, what: str, timeout: float) -> Iterator[None]:
+    """Answers read on this thread within the block are capped at ``limit`` bytes and ``timeout``
+    seconds overall (``what``, the option that sets the limit, is named in the error)."""
+    saved = (_CAP.limit, _CAP.what, _CAP.deadline)
+    _CAP.limit, _CAP.what, _CAP.deadline = limit, what, time.monotonic() + timeout
+    try:
+        yield
+    finally:
+        _CAP.limit, _CAP.what, _CAP.deadline = saved
+
+
+class CappedAdapter(ks_session.TCPKeepAliveAdapter):
+    """keystoneauth's adapter (TCP keep-alive, no Nagle), reading the answers of the middleware's
+    requests with their cap (:func:`capped`): ``Content-Length`` first, then the bytes."""
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Union[float, Tuple[Optional[float], Optional[float]], None] = None,
+        verify: Union[bool, str] = True,
+        cert: Union[str, Tuple[str, str], None] = None,
+        proxies: Optional[Dict[str, str]] = None,
+    ) -> requests.Response:
+        limit = _CAP.limit
+        if limit is None:
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        response = super().send(request, True, timeout, verify, cert, proxies)
+        try:
+            what, deadline = _CAP.what, _CAP.deadline
+            too_large = "answer to %s %s is larger than %d bytes (the limit set by %s)" % (
+                request.method,
+                request.url,
+                limit,
+                what,
+            )
+            length = response.headers.get("Content-Length", "").strip()
+            if length.isdigit() and int(length) > limit:
+                raise ResponseTooLarge(too_large)
+            chunks = []
+            total = 0
+            for chunk in response.raw.stream(65536, decode_content=True):
+                total += len(chunk)
+                if total > limit:
+                    raise ResponseTooLarge(too_large)
+                if time.monotonic() > deadline:
+                    raise ResponseTooLarge(
+                        "answer to %s %s took longer than the timeout (%d bytes read)"
+                        % (request.method, request.url, total)
+                    )
+                chunks.append(chunk)
+            response._content = b"".join(chunks)
+            response._content_consumed = True
+        except BaseException:
+            response.close()
+            raise
+        response.raw.release_conn()
+        return response
 
 
 class LegacyAuth(plugin.BaseAuthPlugin):
@@ -149,16 +239,26 @@ class Keystone:
         with self._lock:
             if self._session is None:
                 s = self._s
-                timeout = s.http_connect_timeout if s.http_connect_timeout else DEFAULT_TIMEOUT
+                http = requests.Session()
+                adapter = CappedAdapter()
+                for scheme in list(http.adapters):
+                    http.mount(scheme, adapter)
                 self._session = session_loading.Session().load_from_options(
                     insecure=s.insecure,
                     cacert=s.cafile,
                     cert=s.certfile,
                     key=s.keyfile,
-                    timeout=timeout,
+                    timeout=self.timeout,
                     user_agent=USER_AGENT,
+                    session=http,
                 )
             return self._session
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a keystone request may take (``http_connect_timeout``, else 30)."""
+        s = self._s
+        return float(s.http_connect_timeout) if s.http_connect_timeout else DEFAULT_TIMEOUT
 
     def reset(self) -> None:
         """Forgets connections and discovery (in a forked child)."""
@@ -202,6 +302,16 @@ class Keystone:
         return adapter
 
     def version(self) -> Tuple[int, int]:
+        """The identity API version to use (:meth:`_discover_version`, its answers capped)."""
+        if self._version is not None:
+            return self._version
+        try:
+            with capped(MAX_CREDENTIAL_LEN, "the credential limit", self.timeout):
+                return self._discover_version()
+        except ResponseTooLarge as e:
+            raise KeystoneError("cannot discover the identity endpoint: %s" % e) from None
+
+    def _discover_version(self) -> Tuple[int, int]:
         """The identity API version to use: ``auth_version``, else the first of v3, v2.0 offered."""
         if self._version is not None:
             return self._version
@@ -224,25 +334,48 @@ class Keystone:
         self._version = version
         return version
 
-    def _get(self, path_index: int, authenticated: bool, retries: Optional[int] = None) -> bytes:
+    def _get(
+        self,
+        path_index: int,
+        authenticated: bool,
+        limit: int,
+        what: str,
+        retries: Optional[int] = None,
+    ) -> bytes:
         version = self.version()
         path = _PATHS[version][path_index]
         kwargs: Dict[str, Any] = {}
         if retries is not None:
             kwargs["connect_retries"] = retries
         try:
-            response = self._adapter(version).get(path, authenticated=authenticated, raise_exc=True, **kwargs)
+            # The service user's authentication, when due, happens inside: capped as well.
+            with capped(limit, what, self.timeout):
+                response = self._adapter(version).get(path, authenticated=authenticated, raise_exc=True, **kwargs)
         except ks_exceptions.HttpError as e:
             raise KeystoneError("GET %s: HTTP %s %s" % (path, e.http_status, e.message)) from None
         except ks_exceptions.ClientException as e:
             raise KeystoneError("GET %s: %s" % (path, e)) from None
+        except ResponseTooLarge as e:
+            raise KeystoneError("GET %s: %s" % (path, e)) from None
         return bytes(response.content)
 
     def fetch_certificates(self) -> Tuple[bytes, bytes]:
-        """The signing certificate(s) and the CA bundle, PEM (unauthenticated requests)."""
-        return self._get(0, authenticated=False), self._get(1, authenticated=False)
+        """The signing certificate(s) and the CA bundle, PEM (unauthenticated requests), each at
+        most the credential limit."""
+        what = "the credential limit"
+        return (
+            self._get(0, authenticated=False, limit=MAX_CREDENTIAL_LEN, what=what),
+            self._get(1, authenticated=False, limit=MAX_CREDENTIAL_LEN, what=what),
+        )
 
     def fetch_revocation_list(self, retries: Optional[int] = None) -> bytes:
         """keystone's signed revocation list response (``{"signed": "<CMS PEM>"}``), fetched with
-        the service token (``retries``: connection retries, default ``http_request_max_retries``)."""
-        return self._get(2, authenticated=True, retries=retries)
+        the service token (``retries``: connection retries, default ``http_request_max_retries``),
+        at most ``kstoken_revocation_list_max_bytes``."""
+        return self._get(
+            2,
+            authenticated=True,
+            limit=self._s.kstoken_revocation_list_max_bytes,
+            what="kstoken_revocation_list_max_bytes",
+            retries=retries,
+        )

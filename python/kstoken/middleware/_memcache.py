@@ -3,19 +3,28 @@
 Keys and values are produced by the native authenticator in keystonemiddleware's format; this module
 only moves bytes. With several servers a key goes to the server python-memcached (the client
 keystonemiddleware uses) would pick, so both middlewares find each other's entries. Errors never
-reach a request: they read as misses, and a failing server is left alone for
-``memcache_pool_dead_retry`` seconds, as python-memcached does.
+reach a request: they read as misses, and a failing server is left alone for the dead-retry time:
+python-memcached's 30 s, the client keystonemiddleware uses by default, or
+``memcache_pool_dead_retry`` when it is set (keystonemiddleware's advanced pool, 300 s by default).
 """
 
 import binascii
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Type, Union
 
 __all__ = ["Memcache", "parse_server", "python_memcached_hash"]
 
 Server = Union[Tuple[str, int], str]
+
+
+def _stale_errors() -> Tuple[Type[Exception], ...]:
+    """What a pooled connection that memcached closed raises on its next use (pymemcache is
+    imported only when memcached is used)."""
+    from pymemcache.exceptions import MemcacheUnexpectedCloseError
+
+    return (MemcacheUnexpectedCloseError, BrokenPipeError, ConnectionResetError)
 
 
 def parse_server(text: str) -> Server:
@@ -135,25 +144,37 @@ class Memcache:
     def _failed(self, what: str, key: str, e: Exception) -> None:
         self._dead_until = time.monotonic() + self._dead_retry
         self._log.warning(
-            "memcached %s of %s failed (%s); not using memcached for %ss", what, key, e, self._dead_retry
+            "memcached %s of %s failed (%r); not using memcached for %ss", what, key, e, self._dead_retry
         )
+
+    def _call(self, what: str, key: str, call: Callable[[Any], Any]) -> Any:
+        """``call(client)``, or ``None`` when memcached is left alone or fails. A connection that
+        memcached closed (it restarted: every idle pooled connection is stale) is not a dead
+        server: the pool is dropped and the call made once more on a new connection."""
+        if self._dead_until and time.monotonic() < self._dead_until:
+            return None
+        stale = _stale_errors()
+        for attempt in (1, 2):
+            client = self._get_client()
+            try:
+                return call(client)
+            except stale as e:
+                if attempt == 1:
+                    with self._lock:
+                        if self._client is client:
+                            self._client = None
+                    continue
+                self._failed(what, key, e)
+            except Exception as e:
+                self._failed(what, key, e)
+            return None
+        return None
 
     def get(self, key: str) -> Optional[bytes]:
         """The bytes stored under ``key``, or ``None`` (a miss, or memcached unavailable)."""
-        if self._dead_until and time.monotonic() < self._dead_until:
-            return None
-        try:
-            value = self._get_client().get(key)
-        except Exception as e:
-            self._failed("get", key, e)
-            return None
+        value = self._call("get", key, lambda client: client.get(key))
         return bytes(value) if value is not None else None
 
     def set(self, key: str, value: bytes) -> None:
         """Stores ``value`` under ``key`` for ``token_cache_time`` seconds (0: no limit)."""
-        if self._dead_until and time.monotonic() < self._dead_until:
-            return
-        try:
-            self._get_client().set(key, value, expire=self._ttl, noreply=True)
-        except Exception as e:
-            self._failed("set", key, e)
+        self._call("set", key, lambda client: client.set(key, value, expire=self._ttl, noreply=True))

@@ -7,6 +7,7 @@ kept in ``marshal`` form, which CPython reads back several times faster than JSO
 
 import json
 import marshal
+import sys
 import threading
 from typing import Any, Dict, Optional, Tuple
 
@@ -15,6 +16,9 @@ from keystoneauth1 import access
 from kstoken.middleware._user_plugin import UserAuthPlugin
 
 __all__ = ["TokenData"]
+
+#: A memo slot's own cost: the dict entry (hash, key and value pointers) at its load factor.
+_SLOT = 48
 
 
 def _shared_strings(value: Any, seen: Dict[str, str]) -> Any:
@@ -29,10 +33,13 @@ def _shared_strings(value: Any, seen: Dict[str, str]) -> Any:
 
 
 class TokenData:
-    """Builds the token data objects; remembers up to ``max_entries`` decoded bodies."""
+    """Builds the token data objects; remembers up to ``max_entries`` decoded bodies, in at most
+    ``max_bytes`` (the ``marshal`` forms' sizes, the body strings being the token cache's)."""
 
-    def __init__(self, max_entries: int = 1000) -> None:
+    def __init__(self, max_entries: int = 1000, max_bytes: int = 8 << 20) -> None:
         self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._memo: Dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -44,11 +51,18 @@ class TokenData:
         value = json.loads(text)
         # Equal strings as one object: marshal then writes references, and reads back fewer objects.
         packed = marshal.dumps(_shared_strings(value, {}))
+        size = sys.getsizeof(packed) + _SLOT
+        if size > self._max_bytes:
+            return value
         with self._lock:
-            if len(self._memo) >= self._max:
+            if text in self._memo:
+                return value
+            while self._memo and (len(self._memo) >= self._max or self._bytes + size > self._max_bytes):
                 # Oldest first (dicts keep insertion order).
-                self._memo.pop(next(iter(self._memo)))
+                old = self._memo.pop(next(iter(self._memo)))
+                self._bytes -= sys.getsizeof(old) + _SLOT
             self._memo[text] = packed
+            self._bytes += size
         return value
 
     def build(

@@ -43,11 +43,15 @@ async def echo_asgi(scope: Dict[str, Any], receive: Callable, send: Callable) ->
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    headers = {}
+    # The environ an ASGI-to-WSGI bridge (a2wsgi; Django's ASGIHandler alike) gives the service: names
+    # upper-cased with '-' as '_' (so X_Roles and X-Roles are one key), repeated ones joined with ','.
+    headers: Dict[str, str] = {}
     for k, v in scope.get("headers", []):
         name = k.decode("latin-1")
-        if name.startswith(("x-", "openstack-")):
-            headers["HTTP_" + name.upper().replace("-", "_")] = v.decode("latin-1")
+        if name.lower().replace("_", "-").startswith(("x-", "openstack-")):
+            key = "HTTP_" + name.upper().replace("-", "_")
+            text = v.decode("latin-1")
+            headers[key] = headers[key] + "," + text if key in headers else text
     state = scope.get("state") or {}
     body = _summary(headers, state.get("keystone.token_info"), state.get("keystone.token_auth"))
     await send({"type": "http.response.start", "status": 200,

@@ -32,7 +32,11 @@ install on current Python. Everything here follows keystone 10.0.0's code paths:
 Controls for the tests are on a second port (``/_control/...``, JSON): rotate the signing certificate
 (optionally with a new CA), replace the revocation list (or have it signed by an untrusted key, or
 answer errors), go down (close the listening socket: connections are refused) and come back on the same
-port, register tokens for online validation, and count requests per endpoint.
+port, register tokens for online validation, count requests per endpoint, and play faults per endpoint
+(``/_control/faults``): answer slowly (``{"delay": s}``), hang without answering (``{"hang": s}``, then
+the connection is closed), answer garbage (``{"garbage": true}``: 200 with bytes that are neither
+JSON nor PEM), a huge body (``{"huge": n}``, with ``"length": false`` no Content-Length), or any
+status (``{"status": 404}``, 410, ...).
 
 Run: ``python keystone_standin.py STATE_DIR``; STATE_DIR holds ``ca_cert.pem``, ``ca_key.pem``,
 ``signing_cert.pem``, ``signing_key.pem`` (from ``kstoken.generate_pki``) and optionally
@@ -46,6 +50,7 @@ import os
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
@@ -107,6 +112,7 @@ class State:
         self.revoked_signer: str = "keystone"  # or "untrusted": signed by a key the CA never certified
         self.rogue: Optional[Dict[str, bytes]] = None
         self.fail: Dict[str, int] = {}  # endpoint name -> HTTP status to answer instead
+        self.faults: Dict[str, Dict[str, Any]] = {}  # endpoint name -> fault (see the module doc)
         self.tokens: Dict[str, Dict[str, Any]] = {}  # token id -> {"v3": body or None, "v2": body or None}
         self.counts: Dict[str, int] = {}
         self.base_url = ""
@@ -128,10 +134,11 @@ class State:
     def signer(self) -> kstoken.Signer:
         return kstoken.Signer(self.pki["signing_cert"], self.pki["signing_key"])
 
-    def rotate(self, new_ca: bool) -> None:
-        """A new signing key and certificate, issued by the same CA or (``new_ca``) by a new one."""
+    def rotate(self, new_ca: bool, subject: Optional[str] = None) -> None:
+        """A new signing key and certificate, issued by the same CA or (``new_ca``) by a new one
+        (with keystone's default subject, as pki_setup run again makes it, unless ``subject``)."""
         if new_ca:
-            fresh = kstoken.generate_pki(key_bits=2048)
+            fresh = kstoken.generate_pki(key_bits=2048, **({"subject": subject} if subject else {}))
             with self.lock:
                 self.pki = dict(fresh)
         else:
@@ -311,6 +318,9 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
         name = "%s %s" % (method, path if not path.startswith("/v2.0/tokens/") or path == "/v2.0/tokens/revoked"
                           else "/v2.0/tokens/{id}")
         self.state.count(name)
+        fault = self.state.faults.get(name)
+        if fault and self._fault(fault):
+            return
         fail = self.state.fail.get(name)
         if fail:
             self._error(fail, "Service Unavailable" if fail == 503 else "Internal Server Error",
@@ -376,6 +386,44 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
             self._password_auth()
         else:
             self._error(404, "Not Found", "The resource could not be found.")
+
+    def _fault(self, fault: Dict[str, Any]) -> bool:
+        """Plays a fault; whether it answered (or dropped) the request."""
+        if "delay" in fault:
+            time.sleep(float(fault["delay"]))
+        if "hang" in fault:
+            time.sleep(float(fault["hang"]))
+            self.close_connection = True
+            return True
+        if fault.get("garbage"):
+            self._send(200, b"\x00\xff garbage \x89PNG\r\n" * 64, "application/json")
+            return True
+        if "huge" in fault:
+            size = int(fault["huge"])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if fault.get("length", True):
+                self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"{" * 65536
+            sent = 0
+            try:
+                while sent < size:
+                    n = min(len(chunk), size - sent)
+                    self.wfile.write(chunk[:n])
+                    sent += n
+            except OSError:
+                pass
+            self.state.count("sent %s" % fault.get("name", "huge"))
+            with self.state.lock:
+                self.state.counts["bytes sent"] = self.state.counts.get("bytes sent", 0) + sent
+            self.close_connection = True
+            return True
+        if "status" in fault:
+            code = int(fault["status"])
+            self._error(code, {404: "Not Found", 410: "Gone"}.get(code, "Error"), "stand-in fault")
+            return True
+        return False
 
     def _password_auth(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -485,7 +533,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/_control/up":
             self.keystone.up()
         elif self.path == "/_control/rotate":
-            st.rotate(bool(body.get("new_ca")))
+            st.rotate(bool(body.get("new_ca")), body.get("subject"))
         elif self.path == "/_control/revoked":
             with st.lock:
                 st.revoked = list(body.get("revoked", []))
@@ -493,6 +541,9 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/_control/fail":
             with st.lock:
                 st.fail = {k: int(v) for k, v in body.items()}
+        elif self.path == "/_control/faults":
+            with st.lock:
+                st.faults = {k: dict(v) for k, v in body.items()}
         elif self.path == "/_control/tokens":
             with st.lock:
                 st.tokens[body["id"]] = {"v3": body.get("v3"), "v2": body.get("v2")}

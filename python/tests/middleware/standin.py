@@ -71,8 +71,8 @@ class StandIn:
     def up(self) -> None:
         self._control("POST", "up")
 
-    def rotate(self, new_ca: bool = False) -> Dict[str, str]:
-        self._control("POST", "rotate", {"new_ca": new_ca})
+    def rotate(self, new_ca: bool = False, subject: Optional[str] = None) -> Dict[str, str]:
+        self._control("POST", "rotate", {"new_ca": new_ca, "subject": subject})
         return self.pki()
 
     def pki(self) -> Dict[str, str]:
@@ -84,6 +84,11 @@ class StandIn:
     def fail(self, endpoints: Dict[str, int]) -> None:
         """Answer these endpoints (``"GET /v3/auth/tokens/OS-PKI/revoked"``) with an HTTP error."""
         self._control("POST", "fail", endpoints)
+
+    def faults(self, faults: Dict[str, Dict[str, Any]]) -> None:
+        """Play faults per endpoint (``{"GET /v3/OS-SIMPLE-CERT/certificates": {"hang": 30}}``): see
+        keystone_standin.py; ``{}`` clears them."""
+        self._control("POST", "faults", faults)
 
     def register_token(self, token_id: str, v3: Optional[Dict[str, Any]] = None,
                        v2: Optional[Dict[str, Any]] = None) -> None:
