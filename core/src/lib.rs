@@ -40,42 +40,35 @@
 #![forbid(unsafe_code)]
 
 pub mod algorithm;
-pub mod authenticate;
-pub mod bind;
+pub mod auth_token;
 pub mod body;
-pub mod canonical;
 pub mod cms;
-mod cms_ref;
-mod crypto;
 pub mod error;
-pub mod form;
-pub mod hash;
-pub mod identity;
 pub mod json;
 pub mod limits;
-mod name;
-pub mod oid;
-pub mod pem;
 pub mod pipeline;
 pub mod pki_setup;
-pub mod pkiz;
-pub mod python_json;
 pub mod revocation;
-pub mod shared_cache;
 pub mod signer;
 pub mod timestamp;
-pub mod token_cache;
-pub mod token_view;
-mod trust;
+pub mod token_text;
 pub mod verifier;
 
+// The paths of the flat layout, until the bindings move to the new ones.
+pub use auth_token::{
+    authenticator as authenticate, identity, python_json, shared_cache, token_cache,
+};
+pub use body::{bind, view as token_view};
+pub use cms::{canonical, oid};
+pub use token_text::{hash, pem, pki as form, pkiz};
+
 pub use algorithm::{HashAlgorithm, HashAlgorithms};
-pub use canonical::ContentMode;
-pub use cms::CmsProfile;
+pub use cms::canonical::ContentMode;
+pub use cms::signed_data::CmsProfile;
 pub use error::{Error, ErrorKind, LimitKind, Result, VerifyFailure};
-pub use form::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
 pub use limits::Limits;
 pub use pipeline::{validate, validate_instant, Policy, Rejection, Step, ValidateError, Validated};
 pub use revocation::RevocationList;
 pub use signer::Signer;
+pub use token_text::pki::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
 pub use verifier::{unix_now, Verifier};

@@ -10,13 +10,13 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::algorithm::HashAlgorithms;
-use crate::bind::{enforce, AuthContext, BindMode, BindRejection};
-use crate::body::{self, TokenBody};
+use crate::body::bind::{enforce, AuthContext, BindMode, BindRejection};
+use crate::body::model::{self, TokenBody};
 use crate::error::{Error, LimitKind};
-use crate::form::{detect_with, trim_token, DetectionRule, TokenForm};
-use crate::hash::hash_hex;
 use crate::revocation::RevocationList;
 use crate::timestamp::unix_time;
+use crate::token_text::hash::hash_hex;
+use crate::token_text::pki::{detect_with, trim_token, DetectionRule, TokenForm};
 use crate::verifier::Verifier;
 
 /// What the validation enforces, the middleware's configuration.
@@ -290,7 +290,7 @@ pub fn verify_and_decode<B>(
 ///
 /// The clock is checked first ([`crate::timestamp::unix_time`]), then the token's length against
 /// the verifier's `max_token_len` (a signature-step rejection, before anything is read); surrounding
-/// whitespace is ignored ([`crate::form::trim_token`]), as the middleware strips the header.
+/// whitespace is ignored ([`crate::token_text::pki::trim_token`]), as the middleware strips the header.
 pub fn validate(
     token: impl AsRef<[u8]>,
     verifier: &Verifier,
@@ -340,7 +340,7 @@ pub fn validate_instant(
         revocations,
         &hashes,
         at,
-        |content| body::parse(&content, limits).map(|body| (content, body)),
+        |content| model::parse(&content, limits).map(|body| (content, body)),
         |(_, body)| &body.audit_ids,
     )?;
     if body.is_expired(now) {

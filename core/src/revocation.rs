@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::auth_token::python_json;
 use crate::error::{Error, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
-use crate::python_json;
 use crate::signer::Signer;
 use crate::timestamp::unix_time;
 use crate::verifier::Verifier;

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use crate::algorithm::HashAlgorithm;
-use crate::crypto::{
+use crate::cms::crypto::{
     aes128_cbc_decrypt, aes128_cbc_encrypt, constant_time_eq, digest, hmac_sha384,
 };
 use crate::error::{Error, Result};

@@ -19,10 +19,10 @@ use x509_cert::certificate::{CertificateInner, Raw};
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::name::Name;
 
-use crate::cms::SignerId;
-use crate::crypto::{key_kind, KeyKind};
+use crate::cms::crypto::{key_kind, KeyKind};
+use crate::cms::name::{self, CanonicalName};
+use crate::cms::signed_data::SignerId;
 use crate::error::{Error, Result, VerifyFailure};
-use crate::name::{self, CanonicalName};
 
 /// Loads every certificate of a PEM bundle (as `-certfile` and `-CAfile` do).
 pub(crate) fn load_bundle(pem: &[u8], what: &str) -> Result<Vec<X509>> {

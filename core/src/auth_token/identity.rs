@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::body::TokenVersion;
+use crate::auth_token::python_json::{self, truthy, Node};
+use crate::body::model::TokenVersion;
+use crate::body::view::{Field, IdName, Str, TokenView};
 use crate::error::{Error, Result};
-use crate::python_json::{self, truthy, Node};
-use crate::token_view::{Field, IdName, Str, TokenView};
 
 /// A header the middleware sets (or strips): its HTTP name and its CGI/WSGI environ key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,7 +204,7 @@ fn id_name(field: &Field<IdName<'_>>, path: &str) -> Result<(Option<String>, Opt
     }
 }
 
-fn role_names(roles: &Field<Vec<crate::token_view::Role<'_>>>, path: &str) -> Result<Vec<String>> {
+fn role_names(roles: &Field<Vec<crate::body::view::Role<'_>>>, path: &str) -> Result<Vec<String>> {
     match roles {
         Field::Absent => Ok(Vec::new()),
         Field::Null => Err(shape(&format!("{path} is null"))),

@@ -20,18 +20,18 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde_json::{Map, Value};
 
 use crate::algorithm::HashAlgorithm;
-use crate::bind::{enforce, AuthContext, BindMode, BindRejection};
-use crate::body::TokenVersion;
+use crate::auth_token::identity::{self, CatalogMemo, Header, Identity};
+use crate::auth_token::shared_cache::{SharedFormat, SharedValue};
+use crate::auth_token::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
+use crate::body::bind::{enforce, AuthContext, BindMode, BindRejection};
+use crate::body::model::TokenVersion;
+use crate::body::view::TokenView;
 use crate::error::{Error, LimitKind, VerifyFailure};
-use crate::form::{detect_with, DetectionRule, TokenForm};
-use crate::hash::hash_hex;
-use crate::identity::{self, CatalogMemo, Header, Identity};
 use crate::limits::Limits;
 use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
-use crate::shared_cache::{SharedFormat, SharedValue};
-use crate::token_cache::{cache_key, CacheLimits, TokenCache, Weigh};
-use crate::token_view::TokenView;
+use crate::token_text::hash::hash_hex;
+use crate::token_text::pki::{detect_with, DetectionRule, TokenForm};
 use crate::verifier::Verifier;
 
 /// Whether revocation lists are enforced.
@@ -538,7 +538,7 @@ impl fmt::Debug for Authenticator {
 }
 
 /// Strips what Python's `str.strip()` strips (keystonemiddleware strips the header value that way;
-/// it is wider than [`crate::form::trim_token`], the HTTP whitespace every entry point ignores).
+/// it is wider than [`crate::token_text::pki::trim_token`], the HTTP whitespace every entry point ignores).
 pub fn strip_token(token: &[u8]) -> &[u8] {
     let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !is_python_space(*b));
     if plain(token.first()) && plain(token.last()) {

@@ -7,8 +7,8 @@ use flate2::{Compression, Decompress, FlushDecompress, Status};
 use std::io::Write;
 
 use crate::error::{Error, LimitKind, Result};
-use crate::form::PKIZ_PREFIX;
 use crate::limits::Limits;
+use crate::token_text::pki::PKIZ_PREFIX;
 
 /// The zlib level keystone's PKIZ provider used (keystoneclient's default).
 pub const DEFAULT_COMPRESSION_LEVEL: u32 = 6;

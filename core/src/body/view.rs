@@ -16,7 +16,7 @@ use serde::Deserialize as DeriveDeserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::body::TokenVersion;
+use crate::body::model::TokenVersion;
 use crate::error::{Error, Result};
 use crate::json::check_json_limits;
 use crate::limits::Limits;
@@ -269,7 +269,7 @@ pub struct TokenView<'a> {
 impl<'a> TokenView<'a> {
     /// Decodes verified token content, checking `limits` first.
     ///
-    /// The shape rules are [`crate::body::parse`]'s (v2 or v3 but not both, typed fields, at most one
+    /// The shape rules are [`crate::body::model::parse`]'s (v2 or v3 but not both, typed fields, at most one
     /// scope); expiry and issue times must parse when present.
     pub fn decode(content: &'a [u8], limits: &Limits) -> Result<Self> {
         check_json_limits(content, limits)?;

@@ -15,8 +15,8 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::name::Name;
 
 use crate::algorithm::HashAlgorithm;
+use crate::cms::name;
 use crate::error::{Error, Result};
-use crate::name;
 
 /// id-signedData (RFC 5652).
 pub(crate) const ID_SIGNED_DATA: ObjectIdentifier =

@@ -1,8 +1,8 @@
 //! A borrowed view of a CMS document in keystone's token profile: the verifier's fast path.
 //!
-//! [`crate::cms::parse`] decodes any SignedData `openssl cms -verify` accepts into owned values
+//! [`crate::cms::signed_data::parse`] decodes any SignedData `openssl cms -verify` accepts into owned values
 //! (three copies of the content, the issuer name as a tree). A token keystone's signer wrote has
-//! one shape ([`crate::cms::CmsProfile::Keystone`]), so [`parse_keystone`] decodes that shape with
+//! one shape ([`crate::cms::signed_data::CmsProfile::Keystone`]), so [`parse_keystone`] decodes that shape with
 //! the `der` crate's borrowing types instead: the content and signature stay slices of the
 //! document, and the signer's issuer name stays its encoding, which the verifier compares with
 //! each signing certificate's issuer encoding instead of decoding and canonicalising it.
@@ -12,7 +12,7 @@
 //! with the same strict DER decoding of every field, except that the ones keystone's profile
 //! leaves out (certificates, CRLs, signed and unsigned attributes, a key-identifier signer, a
 //! second SignerInfo) make the decoding fail. Any document it does not take (`None`) goes through
-//! [`crate::cms::parse`]; so does one whose issuer encoding the verifier does not recognise.
+//! [`crate::cms::signed_data::parse`]; so does one whose issuer encoding the verifier does not recognise.
 
 use std::ops::Range;
 
@@ -23,7 +23,7 @@ use der::{Decode, Sequence, Tag, Tagged};
 use spki::AlgorithmIdentifierRef;
 use x509_cert::serial_number::SerialNumber;
 
-use crate::cms::{keystone_signature, ID_DATA, ID_SIGNED_DATA};
+use crate::cms::signed_data::{keystone_signature, ID_DATA, ID_SIGNED_DATA};
 
 /// `ContentInfo` with its content borrowed.
 #[derive(Sequence)]
@@ -89,11 +89,11 @@ pub(crate) struct KeystoneDocument<'a> {
 }
 
 /// The document as keystone's signer writes it, or `None` if it is anything else: not DER, not
-/// SignedData, or outside [`crate::cms::CmsProfile::Keystone`] in any way.
+/// SignedData, or outside [`crate::cms::signed_data::CmsProfile::Keystone`] in any way.
 ///
-/// `Some` implies that [`crate::cms::parse`] decodes the same document, provided it decodes the
+/// `Some` implies that [`crate::cms::signed_data::parse`] decodes the same document, provided it decodes the
 /// issuer name too, to exactly one signer with these values, this content, and no
-/// [`crate::cms::ProfileDeviation`].
+/// [`crate::cms::signed_data::ProfileDeviation`].
 pub(crate) fn parse_keystone(der: &[u8]) -> Option<KeystoneDocument<'_>> {
     let info = ContentInfoRef::from_der(der).ok()?;
     if info.content_type != ID_SIGNED_DATA {
@@ -146,7 +146,7 @@ mod tests {
     use x509_cert::name::Name;
 
     use super::*;
-    use crate::cms::{self, SignerId};
+    use crate::cms::signed_data::{self, SignerId};
     use crate::pki_setup::{generate, PkiOptions};
     use crate::{CmsProfile, Signer, Verifier};
 
@@ -179,12 +179,12 @@ mod tests {
             .unwrap()
             .to_der()
             .unwrap();
-        let document = match cms::parse(der) {
+        let document = match signed_data::parse(der) {
             Ok(document) => document,
             Err(e) => {
                 let name = Name::from_der(&issuer_tlv);
                 assert!(
-                    name.is_err() || crate::name::check_decodable(&name.unwrap()).is_err(),
+                    name.is_err() || crate::cms::name::check_decodable(&name.unwrap()).is_err(),
                     "the fast reading took a document the general one refuses: {e}"
                 );
                 return true;
@@ -236,7 +236,7 @@ mod tests {
                     let direct = verifier
                         .verify_der_at(&m, at_time)
                         .map_err(|e| e.to_string());
-                    let general = cms::parse(&m)
+                    let general = signed_data::parse(&m)
                         .and_then(|d| verifier.verify_document_at(d, at_time))
                         .map_err(|e| e.to_string());
                     assert_eq!(direct, general, "byte {at}, {m:02x?}");

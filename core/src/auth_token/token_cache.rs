@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::algorithm::HashAlgorithm;
-use crate::crypto::digest;
+use crate::cms::crypto::digest;
 
 /// The cache key of a token: SHA-256 of its bytes as received (after whitespace trimming).
 pub type CacheKey = [u8; 32];

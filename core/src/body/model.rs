@@ -3,17 +3,17 @@
 //!
 //! The signed content is JSON that keystone produced; [`parse`] reads the few fields a validator
 //! needs (expiry, audit ids, user, scope, roles, bind) in one typed pass over the text
-//! ([`crate::token_view::TokenView`]) and skips the rest, so fields this crate does not know about
+//! ([`crate::body::view::TokenView`]) and skips the rest, so fields this crate does not know about
 //! are never rejected. The JSON text itself stays with the caller (the verified content).
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::body::view::{Field, Str, TokenView};
 use crate::error::{Error, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
 use crate::timestamp::parse_timestamp;
-use crate::token_view::{Field, Str, TokenView};
 
 /// Which identity API shape a token body has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,7 +104,7 @@ pub struct TokenBody {
     pub scope: Scope,
     /// Granted roles (v2 `access.user.roles`, v3 `token.roles`); empty when absent.
     pub roles: Vec<Role>,
-    /// The raw bind section (v2 `access.token.bind`, v3 `token.bind`), for [`crate::bind::enforce`].
+    /// The raw bind section (v2 `access.token.bind`, v3 `token.bind`), for [`crate::body::bind::enforce`].
     pub bind: Option<Map<String, Value>>,
 }
 
@@ -138,7 +138,7 @@ impl TokenBody {
         let t = &view.token;
         let text = |f: &Field<Str<'_>>| f.get().map(|s| s.as_str().to_owned());
         let time = |f: &Field<Str<'_>>| f.get().map(|s| parse_timestamp(s.as_str())).transpose();
-        let roles_of = |roles: Option<&Vec<crate::token_view::Role<'_>>>| -> Vec<Role> {
+        let roles_of = |roles: Option<&Vec<crate::body::view::Role<'_>>>| -> Vec<Role> {
             roles
                 .map(|list| {
                     list.iter()

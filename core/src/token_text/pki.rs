@@ -2,7 +2,7 @@
 //! any token text (PKI token, PKIZ token, CMS PEM) to CMS DER.
 //!
 //! A PKI token is the base64 body of the CMS PEM with newlines removed and every `/` replaced by
-//! `-` (keystoneclient's `cms_to_token`); a PKIZ token is handled in [`crate::pkiz`]. See
+//! `-` (keystoneclient's `cms_to_token`); a PKIZ token is handled in [`crate::token_text::pkiz`]. See
 //! `docs/reference-behaviour.md#token-forms`.
 
 use std::borrow::Cow;
@@ -15,8 +15,8 @@ use base64::Engine;
 
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::Limits;
-use crate::pem::{pem_to_der, BEGIN_CMS, END_CMS};
-use crate::pkiz;
+use crate::token_text::pem::{pem_to_der, BEGIN_CMS, END_CMS};
+use crate::token_text::pkiz;
 
 /// keystoneclient's `PKI_ASN1_PREFIX`: what every PKI token of 256 to 16383 DER bytes starts with.
 pub const PKI_ASN1_PREFIX: &str = "MII";
@@ -277,7 +277,7 @@ pub struct Decoded {
 /// The length is checked against `limits.max_token_len` before anything else; then surrounding
 /// whitespace is ignored ([`trim_token`]), an empty token is refused, and the [`encoding`] is
 /// chosen by the first bytes. Each decoder is strict ([`pki_token_to_der`],
-/// [`crate::pkiz::uncompress`], [`crate::pem::pem_to_der`]).
+/// [`crate::token_text::pkiz::uncompress`], [`crate::token_text::pem::pem_to_der`]).
 pub fn decode(token: &[u8], limits: &Limits) -> Result<Decoded> {
     limits.check(LimitKind::TokenLength, token.len())?;
     let token = trim_token(token);
@@ -371,7 +371,7 @@ pub fn der_to_pki_token(der: &[u8]) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::pem::der_to_pem;
+    use crate::token_text::pem::der_to_pem;
 
     /// A SEQUENCE header for `content` bytes followed by that many filler bytes.
     fn sequence_of(content: usize) -> Vec<u8> {
@@ -485,7 +485,7 @@ mod tests {
         let der = sequence_of(300);
         let pki = der_to_pki_token(&der);
         let pem = der_to_pem(&der);
-        let pkiz = crate::pkiz::compress(pem.as_bytes(), 6).unwrap();
+        let pkiz = crate::token_text::pkiz::compress(pem.as_bytes(), 6).unwrap();
         for (text, encoding) in [
             (pki.clone(), Encoding::Pki),
             (pkiz.clone(), Encoding::Pkiz),

@@ -13,12 +13,12 @@ use serde_json::{Map, Value};
 use x509_cert::Certificate;
 
 use crate::algorithm::HashAlgorithm;
-use crate::body::{token_object, token_object_mut};
-use crate::crypto::digest;
+use crate::body::model::{token_object, token_object_mut};
+use crate::cms::crypto::digest;
 use crate::error::{Error, Result};
 use crate::json::parse_json;
 use crate::limits::Limits;
-use crate::pem::{decode_single, OutsideText, CERTIFICATE_LABEL};
+use crate::token_text::pem::{decode_single, OutsideText, CERTIFICATE_LABEL};
 
 const KERBEROS: &str = "kerberos";
 const X509: &str = "x509";
@@ -65,11 +65,11 @@ pub fn x509_fingerprint(cert: &[u8]) -> Result<String> {
 
 /// The bind section of a v2 or v3 token body, if it is a JSON object.
 ///
-/// The token object is found as [`crate::body::parse`] finds it: `access.token` (v2) or `token`
+/// The token object is found as [`crate::body::model::parse`] finds it: `access.token` (v2) or `token`
 /// (v3), and a body with both is refused (`None`), because keystoneauth and keystonemiddleware
 /// would read different sections from it. A bind that is present but not an object reads as
-/// `None` here; [`crate::body::parse`] refuses such bodies, so enforce on a parsed
-/// [`crate::body::TokenBody`] when the body is untrusted.
+/// `None` here; [`crate::body::model::parse`] refuses such bodies, so enforce on a parsed
+/// [`crate::body::model::TokenBody`] when the body is untrusted.
 pub fn bind_of(body: &Value) -> Option<&Map<String, Value>> {
     let (_, token) = token_object(body).ok()?;
     token.get("bind")?.as_object()
@@ -288,7 +288,7 @@ pub fn enforce(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::body::{parse, TokenBody};
+    use crate::body::model::{parse, TokenBody};
     use base64::Engine as _;
     use serde_json::json;
 
