@@ -60,7 +60,8 @@ pub use auth_token::{
 };
 pub use body::{bind, view as token_view};
 pub use cms::{canonical, oid};
-pub use token_text::{hash, pem, pki as form, pkiz};
+pub use token_text as form;
+pub use token_text::{hash, pem, pkiz};
 
 pub use algorithm::{HashAlgorithm, HashAlgorithms};
 pub use cms::canonical::ContentMode;
@@ -70,5 +71,5 @@ pub use limits::Limits;
 pub use pipeline::{validate, validate_instant, Policy, Rejection, Step, ValidateError, Validated};
 pub use revocation::RevocationList;
 pub use signer::Signer;
-pub use token_text::pki::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
+pub use token_text::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
 pub use verifier::{unix_now, Verifier};

@@ -16,7 +16,7 @@ use crate::error::{Error, LimitKind};
 use crate::revocation::RevocationList;
 use crate::timestamp::unix_time;
 use crate::token_text::hash::hash_hex;
-use crate::token_text::pki::{detect_with, trim_token, DetectionRule, TokenForm};
+use crate::token_text::{detect_with, trim_token, DetectionRule, TokenForm};
 use crate::verifier::Verifier;
 
 /// What the validation enforces, the middleware's configuration.
@@ -290,7 +290,7 @@ pub fn verify_and_decode<B>(
 ///
 /// The clock is checked first ([`crate::timestamp::unix_time`]), then the token's length against
 /// the verifier's `max_token_len` (a signature-step rejection, before anything is read); surrounding
-/// whitespace is ignored ([`crate::token_text::pki::trim_token`]), as the middleware strips the header.
+/// whitespace is ignored ([`crate::token_text::whitespace::trim_token`]), as the middleware strips the header.
 pub fn validate(
     token: impl AsRef<[u8]>,
     verifier: &Verifier,

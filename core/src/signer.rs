@@ -12,8 +12,8 @@ use crate::cms::crypto::{digest, key_kind, sign_digest, KeyKind};
 use crate::cms::signed_data;
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::Limits;
+use crate::token_text::der_to_pki_token;
 use crate::token_text::pem::der_to_pem;
-use crate::token_text::pki::der_to_pki_token;
 use crate::token_text::pkiz;
 
 /// Signs token bodies into CMS, PKI tokens and PKIZ tokens as keystone's providers did.

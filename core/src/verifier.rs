@@ -18,7 +18,7 @@ use crate::cms::trust::{load_bundle, SigningCert};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
 use crate::limits::Limits;
 use crate::timestamp::unix_time;
-use crate::token_text::pki;
+use crate::token_text::{self, Encoding};
 
 /// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
 ///
@@ -119,14 +119,14 @@ impl Verifier {
     /// Verifies as [`Verifier::verify`] with the clock at `at` (Unix seconds, like `-attime`).
     ///
     /// The clock must lie in the years 1 to 9999 ([`crate::timestamp::unix_time`]); the token is
-    /// decoded by [`pki::decode`] (surrounding whitespace ignored).
+    /// decoded by [`token_text::decode`] (surrounding whitespace ignored).
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
-        let decoded = pki::decode(token, &self.limits)?;
+        let decoded = token_text::decode(token, &self.limits)?;
         // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a new
         // token text (and token hash) for the same document.
         if self.profile == CmsProfile::Keystone
-            && decoded.encoding == pki::Encoding::Pki
+            && decoded.encoding == Encoding::Pki
             && memchr::memchr(b'/', token).is_some()
         {
             return Err(ProfileDeviation::TokenAlphabet.error());

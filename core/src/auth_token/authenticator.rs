@@ -31,7 +31,7 @@ use crate::limits::Limits;
 use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
 use crate::token_text::hash::hash_hex;
-use crate::token_text::pki::{detect_with, DetectionRule, TokenForm};
+use crate::token_text::{detect_with, DetectionRule, TokenForm};
 use crate::verifier::Verifier;
 
 /// Whether revocation lists are enforced.
@@ -538,7 +538,7 @@ impl fmt::Debug for Authenticator {
 }
 
 /// Strips what Python's `str.strip()` strips (keystonemiddleware strips the header value that way;
-/// it is wider than [`crate::token_text::pki::trim_token`], the HTTP whitespace every entry point ignores).
+/// it is wider than [`crate::token_text::whitespace::trim_token`], the HTTP whitespace every entry point ignores).
 pub fn strip_token(token: &[u8]) -> &[u8] {
     let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !is_python_space(*b));
     if plain(token.first()) && plain(token.last()) {

@@ -3,13 +3,14 @@
 //!
 //! Keystone stores and revokes PKI tokens by a hash of the token string as sent on the wire;
 //! keystonemiddleware computes one hash per configured algorithm and checks all of them. Surrounding
-//! whitespace is not part of the token ([`crate::token_text::pki::trim_token`]): HTTP servers strip it from the
+//! whitespace is not part of the token ([`crate::token_text::whitespace::trim_token`]): HTTP servers strip it from the
 //! header, so the hash of a padded token is the hash keystone listed when it revoked the token.
 
 use crate::algorithm::HashAlgorithm;
 use crate::cms::crypto::digest;
 use crate::error::Result;
-use crate::token_text::pki::{detect, trim_token, TokenForm};
+use crate::token_text::detect::{detect, TokenForm};
+use crate::token_text::whitespace::trim_token;
 
 /// Lowercase hex digest of `data`, unconditionally and exactly as given (keystoneclient's
 /// `utils.hash_signed_token`).
@@ -47,7 +48,7 @@ pub fn hash_token_all(
 /// (without surrounding whitespace) otherwise.
 pub fn token_cache_keys(token: &str, algorithms: &[HashAlgorithm]) -> Result<Vec<String>> {
     Ok(hash_token_all(token, algorithms)?
-        .unwrap_or_else(|| vec![crate::token_text::pki::trim_token_str(token).to_owned()]))
+        .unwrap_or_else(|| vec![crate::token_text::whitespace::trim_token_str(token).to_owned()]))
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::io::Write;
 
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::Limits;
-use crate::token_text::pki::PKIZ_PREFIX;
+
+/// keystoneclient's `PKIZ_PREFIX`.
+pub const PKIZ_PREFIX: &str = "PKIZ_";
 
 /// The zlib level keystone's PKIZ provider used (keystoneclient's default).
 pub const DEFAULT_COMPRESSION_LEVEL: u32 = 6;
