@@ -55,9 +55,8 @@ pub mod token_text;
 pub mod verifier;
 
 // The paths of the flat layout, until the bindings move to the new ones.
-pub use auth_token::{
-    authenticator as authenticate, identity, python_json, shared_cache, token_cache,
-};
+pub use auth_token as authenticate;
+pub use auth_token::{identity, python_json, shared_cache, token_cache};
 pub use body::{bind, view as token_view};
 pub use cms::{canonical, oid};
 pub use token_text as form;
