@@ -8,12 +8,12 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use kstoken::auth_token::{Header, ALL_HEADERS};
 use kstoken::authenticate::{
     Authenticator, Config, Credentials, Decision, HeaderGroup, NonPki, Outcome, RevocationMode,
     SharedCache, Source, TokenData, TokenReport,
 };
 use kstoken::bind::{AuthContext, BindMode};
-use kstoken::identity::{Header, ALL_HEADERS};
 use kstoken::revocation::RevocationList;
 use kstoken::shared_cache::{Protection, SharedFormat};
 use kstoken::token_cache::CacheLimits;

@@ -17,8 +17,8 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::{Config, NonPki, RevocationMode};
-use crate::auth_token::identity::CatalogMemo;
 use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
 use crate::auth_token::refusal::{Refusal, Unavailable};
 use crate::auth_token::shared_cache::SharedValue;

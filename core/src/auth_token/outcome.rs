@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth_token::identity::{self, Header};
+use crate::auth_token::headers::{self, Header};
 use crate::auth_token::refusal::Refusal;
 use crate::auth_token::token_data::TokenData;
 
@@ -88,7 +88,7 @@ impl Outcome {
     }
 
     /// The headers to set, in order (a later value overwrites an earlier one), after every header of
-    /// [`identity::ALL_HEADERS`] has been removed from the request; `None` values are set as such.
+    /// [`headers::ALL_HEADERS`] has been removed from the request; `None` values are set as such.
     pub fn headers(&self) -> Vec<(Header, Option<&str>)> {
         let mut out = Vec::with_capacity(36);
         for group in self.header_groups() {
@@ -111,12 +111,12 @@ impl Outcome {
         }
         if let Some(service) = &self.service {
             out.push(HeaderGroup::Status(
-                identity::SERVICE_IDENTITY_STATUS,
+                headers::SERVICE_IDENTITY_STATUS,
                 Self::status(Some(service)),
             ));
         }
         out.push(HeaderGroup::Status(
-            identity::IDENTITY_STATUS,
+            headers::IDENTITY_STATUS,
             Self::status(self.user.as_ref()),
         ));
         if let Some(data) = valid_data(&self.user) {

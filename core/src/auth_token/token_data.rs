@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::Config;
-use crate::auth_token::identity::{self, CatalogMemo, Header, Identity};
+use crate::auth_token::headers::{self, Header};
+use crate::auth_token::identity::Identity;
 use crate::auth_token::refusal::Refusal;
 use crate::auth_token::token_cache::Weigh;
 use crate::body::model::TokenVersion;
@@ -107,7 +109,7 @@ impl TokenData {
         self.identity.user_headers().chain(
             self.catalog
                 .as_deref()
-                .map(|c| (identity::SERVICE_CATALOG, Some(c))),
+                .map(|c| (headers::SERVICE_CATALOG, Some(c))),
         )
     }
 
