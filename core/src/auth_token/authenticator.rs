@@ -28,7 +28,7 @@ use crate::body::bind::{enforce, AuthContext};
 use crate::error::{Error, LimitKind, VerifyFailure};
 use crate::pipeline::{verify_and_decode, Rejection};
 use crate::revocation::RevocationList;
-use crate::token_text::hash::hash_hex;
+use crate::token_text::hash_hex;
 use crate::token_text::{detect_with, TokenForm};
 use crate::verifier::Verifier;
 
