@@ -9,6 +9,7 @@ use crate::auth_token::python_json::{self, Node};
 use crate::body::model::TokenVersion;
 use crate::body::view::{Field, TokenView};
 use crate::error::{Error, Result};
+use crate::json;
 
 fn shape(msg: &str) -> Error {
     Error::Malformed(format!("token body: {msg}"))
@@ -192,7 +193,7 @@ fn v3_catalog_to_v2(raw: &str) -> Result<String> {
             let mut first = true;
             if let Some(r) = region.as_deref().filter(|r| !r.is_empty()) {
                 out.push_str("\"region\": ");
-                python_json::write_str(r, &mut out);
+                json::write_str(r, &mut out);
                 first = false;
             }
             for (key, url) in urls {
@@ -200,7 +201,7 @@ fn v3_catalog_to_v2(raw: &str) -> Result<String> {
                     out.push_str(", ");
                 }
                 first = false;
-                python_json::write_str(key, &mut out);
+                json::write_str(key, &mut out);
                 out.push_str(": ");
                 url.write(&mut out)?;
             }

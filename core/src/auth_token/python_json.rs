@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
+use crate::json::push_unit;
 
 /// Deepest nesting the writer follows (the token decoders refuse deeper documents long before).
 const MAX_DEPTH: usize = 128;
@@ -30,26 +31,6 @@ pub fn write_value(raw: &str, out: &mut String) -> Result<()> {
         return Err(bad("trailing characters"));
     }
     Ok(())
-}
-
-/// `json.dumps(s)` for a Rust string: a quoted, ASCII-only JSON string.
-pub fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    if is_plain(s.as_bytes()) {
-        out.push_str(s);
-    } else {
-        for c in s.chars() {
-            push_char(c, out);
-        }
-    }
-    out.push('"');
-}
-
-/// Whether `bytes` are written by `json.dumps` exactly as they are: printable ASCII, no `"` or `\`.
-fn is_plain(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// `json.dumps(json.loads(raw))` for one JSON value, as a new string.
@@ -209,36 +190,6 @@ pub fn parse_tree(raw: &str) -> Result<Node<'_>> {
 
 fn bad(what: &str) -> Error {
     Error::Malformed(format!("JSON value: {what}"))
-}
-
-fn push_char(c: char, out: &mut String) {
-    match c {
-        '"' => out.push_str("\\\""),
-        '\\' => out.push_str("\\\\"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        ' '..='~' => out.push(c),
-        _ => {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                push_unit_escape(*unit, out);
-            }
-        }
-    }
-}
-
-fn push_unit(unit: u16, out: &mut String) {
-    match char::from_u32(u32::from(unit)) {
-        Some(c) if unit < 0x80 => push_char(c, out),
-        _ => push_unit_escape(unit, out),
-    }
-}
-
-fn push_unit_escape(unit: u16, out: &mut String) {
-    let _ = write!(out, "\\u{unit:04x}");
 }
 
 struct Reader<'a> {
@@ -715,6 +666,7 @@ fn push_float(value: f64, out: &mut String) {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::json::write_str;
 
     fn d(raw: &str) -> String {
         dumps(raw).unwrap()
