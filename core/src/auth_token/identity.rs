@@ -14,8 +14,8 @@ use crate::auth_token::headers::{
     TENANT_ID, TENANT_NAME, USER,
 };
 use crate::auth_token::python_json::truthy;
-use crate::body::model::TokenVersion;
-use crate::body::view::{Field, IdName, Str, TokenView};
+use crate::body::view::{Field, IdName, RoleView, Str, TokenView};
+use crate::body::TokenVersion;
 use crate::error::{Error, Result};
 
 /// The identity a token carries, as header values (`None` where the reference stores `None`).
@@ -135,7 +135,7 @@ fn id_name(field: &Field<IdName<'_>>, path: &str) -> Result<(Option<String>, Opt
     }
 }
 
-fn role_names(roles: &Field<Vec<crate::body::view::Role<'_>>>, path: &str) -> Result<Vec<String>> {
+fn role_names(roles: &Field<Vec<RoleView<'_>>>, path: &str) -> Result<Vec<String>> {
     match roles {
         Field::Absent => Ok(Vec::new()),
         Field::Null => Err(shape(&format!("{path} is null"))),

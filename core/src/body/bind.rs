@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use x509_cert::Certificate;
 
 use crate::algorithm::HashAlgorithm;
-use crate::body::model::{token_object, token_object_mut};
+use crate::body::version::TokenVersion;
 use crate::cms::crypto::digest;
 use crate::error::{Error, Result};
 use crate::json::parse_json;
@@ -98,6 +98,46 @@ fn bind_mut(body: &mut Value) -> Result<&mut Map<String, Value>> {
     }
     bind.as_object_mut()
         .ok_or_else(|| Error::InvalidArgument("token body's bind is not a JSON object".to_owned()))
+}
+
+/// Finds the token object of a v2 (`access.token`) or v3 (`token`) document.
+///
+/// A document with both top-level keys is refused: keystoneauth reads it as v3 while
+/// keystonemiddleware reads its audit ids as v2, so no single reading is the reference's.
+fn token_object(doc: &Value) -> std::result::Result<(TokenVersion, &Map<String, Value>), String> {
+    let top = doc
+        .as_object()
+        .ok_or_else(|| "token body is not a JSON object".to_owned())?;
+    match (top.get("access"), top.get("token")) {
+        (Some(_), Some(_)) => Err("token body has both access (v2) and token (v3) keys".to_owned()),
+        (Some(access), None) => access
+            .get("token")
+            .and_then(Value::as_object)
+            .map(|t| (TokenVersion::V2, t))
+            .ok_or_else(|| "v2 token body: access.token is missing or not an object".to_owned()),
+        (None, Some(token)) => token
+            .as_object()
+            .map(|t| (TokenVersion::V3, t))
+            .ok_or_else(|| "v3 token body: token is not an object".to_owned()),
+        (None, None) => Err("token body is neither v2 (access.token) nor v3 (token)".to_owned()),
+    }
+}
+
+/// Mutable twin of [`token_object`], with the same acceptance rules.
+fn token_object_mut(doc: &mut Value) -> std::result::Result<&mut Map<String, Value>, String> {
+    token_object(doc)?;
+    let top = doc
+        .as_object_mut()
+        .ok_or_else(|| "token body is not a JSON object".to_owned())?;
+    let token = if top.contains_key("access") {
+        top.get_mut("access")
+            .and_then(|access| access.get_mut("token"))
+    } else {
+        top.get_mut("token")
+    };
+    token
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| "token body is neither v2 (access.token) nor v3 (token)".to_owned())
 }
 
 /// The DER bytes of a PEM (exactly one `CERTIFICATE` block, other text around it skipped) or DER

@@ -1,6 +1,9 @@
 //! Token content.
 pub mod bind;
+mod diagnosis;
 pub mod model;
+mod version;
 pub mod view;
 
-pub use model::{parse, Role, Scope, TokenBody, TokenVersion, User};
+pub use model::{parse, Role, Scope, TokenBody, User};
+pub use version::TokenVersion;

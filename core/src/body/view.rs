@@ -16,7 +16,8 @@ use serde::Deserialize as DeriveDeserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::body::model::TokenVersion;
+use crate::body::diagnosis::{diagnose, NO_V2_TOKEN, NO_V3_TOKEN};
+use crate::body::version::TokenVersion;
 use crate::error::{Error, Result};
 use crate::json::check_json_limits;
 use crate::limits::Limits;
@@ -152,7 +153,7 @@ pub struct Project<'a> {
 
 /// A user: v3 `token.user` or v2 `access.user`.
 #[derive(Debug, Clone, Default, DeriveDeserialize)]
-pub struct User<'a> {
+pub struct UserView<'a> {
     /// `id`.
     #[serde(borrow, default)]
     pub id: Field<Str<'a>>,
@@ -167,7 +168,7 @@ pub struct User<'a> {
     pub domain: Field<IdName<'a>>,
     /// `roles` (v2; v3 roles are on the token).
     #[serde(borrow, default, deserialize_with = "objects")]
-    pub roles: Field<Vec<Role<'a>>>,
+    pub roles: Field<Vec<RoleView<'a>>>,
     /// `tenantId` (pre-Grizzly v2).
     #[serde(borrow, default, rename = "tenantId")]
     pub tenant_id: Field<Str<'a>>,
@@ -178,7 +179,7 @@ pub struct User<'a> {
 
 /// A role.
 #[derive(Debug, Clone, DeriveDeserialize)]
-pub struct Role<'a> {
+pub struct RoleView<'a> {
     /// `id`, when the body carries it.
     #[serde(borrow, default)]
     pub id: Field<Str<'a>>,
@@ -207,10 +208,10 @@ pub struct TokenObject<'a> {
     pub bind: Field<Map<String, Value>>,
     /// v3 `user`.
     #[serde(borrow, default, deserialize_with = "object")]
-    pub user: Field<User<'a>>,
+    pub user: Field<UserView<'a>>,
     /// v3 `roles`.
     #[serde(borrow, default, deserialize_with = "objects")]
-    pub roles: Field<Vec<Role<'a>>>,
+    pub roles: Field<Vec<RoleView<'a>>>,
     /// v3 `project`.
     #[serde(borrow, default, deserialize_with = "object")]
     pub project: Field<Project<'a>>,
@@ -240,7 +241,7 @@ struct Access<'a> {
     #[serde(borrow, default, deserialize_with = "object")]
     token: Field<TokenObject<'a>>,
     #[serde(borrow, default, deserialize_with = "object")]
-    user: Field<User<'a>>,
+    user: Field<UserView<'a>>,
     #[serde(borrow, default, rename = "serviceCatalog")]
     service_catalog: Field<&'a RawValue>,
 }
@@ -261,7 +262,7 @@ pub struct TokenView<'a> {
     /// The token object (v3 `token`, v2 `access.token`).
     pub token: TokenObject<'a>,
     /// The user: v3 `token.user`, v2 `access.user`.
-    pub user: Field<User<'a>>,
+    pub user: Field<UserView<'a>>,
     /// The service catalog, raw: v3 `token.catalog`, v2 `access.serviceCatalog`.
     pub catalog: Field<&'a RawValue>,
 }
@@ -275,12 +276,16 @@ impl<'a> TokenView<'a> {
         check_json_limits(content, limits)?;
         let text = std::str::from_utf8(content)
             .map_err(|e| Error::Malformed(format!("token body is not UTF-8: {e}")))?;
-        let doc: Document<'a> =
-            serde_json::from_str(text).map_err(|e| Error::Malformed(format!("token body: {e}")))?;
+        // Keystone signed the content, so a refusal is rare: only then is the document read again
+        // to name the field at fault.
+        let doc = match serde_json::from_str::<Obj<Document<'a>>>(text) {
+            Ok(Obj(doc)) => doc,
+            Err(e) => return Err(diagnose::<Obj<Document<'_>>>(text, e)),
+        };
         let view = match (doc.token, doc.access) {
             (Field::Absent, Field::Absent) => {
-                return Err(Error::Malformed(
-                    "token body is neither v2 (access.token) nor v3 (token)".to_owned(),
+                return Err(Error::malformed(
+                    "token body is neither v2 (access.token) nor v3 (token)",
                 ))
             }
             (Field::Value(token), Field::Absent) => {
@@ -300,25 +305,13 @@ impl<'a> TokenView<'a> {
                     user: access.user,
                     catalog: access.service_catalog,
                 },
-                _ => {
-                    return Err(Error::Malformed(
-                        "v2 token body: access.token is missing or not an object".to_owned(),
-                    ))
-                }
+                _ => return Err(Error::malformed(NO_V2_TOKEN)),
             },
-            (Field::Absent, Field::Null) => {
-                return Err(Error::Malformed(
-                    "v2 token body: access.token is missing or not an object".to_owned(),
-                ))
-            }
-            (Field::Null, Field::Absent) => {
-                return Err(Error::Malformed(
-                    "v3 token body: token is not an object".to_owned(),
-                ))
-            }
+            (Field::Absent, Field::Null) => return Err(Error::malformed(NO_V2_TOKEN)),
+            (Field::Null, Field::Absent) => return Err(Error::malformed(NO_V3_TOKEN)),
             _ => {
-                return Err(Error::Malformed(
-                    "token body has both access (v2) and token (v3) keys".to_owned(),
+                return Err(Error::malformed(
+                    "token body has both access (v2) and token (v3) keys",
                 ))
             }
         };
@@ -326,54 +319,68 @@ impl<'a> TokenView<'a> {
         Ok(view)
     }
 
+    /// The rules a typed read cannot state, each refusal naming the field's path.
     fn check(&self) -> Result<()> {
         let t = &self.token;
+        let prefix = match self.version {
+            TokenVersion::V3 => "token",
+            TokenVersion::V2 => "access.token",
+        };
+        let missing =
+            |path: String| Err(Error::malformed(format!("token body: {path} is missing")));
         if self.version == TokenVersion::V3 {
             let scopes = usize::from(t.project.get().is_some())
                 + usize::from(t.domain.get().is_some())
                 + usize::from(t.system.get().is_some());
             if scopes > 1 {
-                return Err(Error::Malformed(
-                    "v3 token body has more than one of token.project, token.domain, token.system"
-                        .to_owned(),
+                return Err(Error::malformed(
+                    "v3 token body has more than one of token.project, token.domain, token.system",
                 ));
             }
         }
-        if let Some(p) = t.project.get().or(t.tenant.get()) {
-            if p.id.get().is_none() || p.name.get().is_none() {
-                return Err(Error::Malformed(
-                    "token body: the project (tenant) needs an id and a name".to_owned(),
-                ));
+        let project = match (t.project.get(), t.tenant.get()) {
+            (Some(p), _) => Some((p, "project")),
+            (None, Some(p)) => Some((p, "tenant")),
+            (None, None) => None,
+        };
+        if let Some((p, key)) = project {
+            if p.id.get().is_none() {
+                return missing(format!("{prefix}.{key}.id"));
+            }
+            if p.name.get().is_none() {
+                return missing(format!("{prefix}.{key}.name"));
             }
         }
         if let Some(d) = t.domain.get() {
-            if d.id.get().is_none() || d.name.get().is_none() {
-                return Err(Error::Malformed(
-                    "token body: token.domain needs an id and a name".to_owned(),
-                ));
+            if d.id.get().is_none() {
+                return missing(format!("{prefix}.domain.id"));
+            }
+            if d.name.get().is_none() {
+                return missing(format!("{prefix}.domain.name"));
             }
         }
-        let roles = match self.version {
-            TokenVersion::V3 => t.roles.get(),
-            TokenVersion::V2 => self.user.get().and_then(|u| u.roles.get()),
+        let (roles, roles_path) = match self.version {
+            TokenVersion::V3 => (t.roles.get(), "token.roles"),
+            TokenVersion::V2 => (
+                self.user.get().and_then(|u| u.roles.get()),
+                "access.user.roles",
+            ),
         };
-        if roles.is_some_and(|r| r.iter().any(|role| role.name.get().is_none())) {
-            return Err(Error::Malformed(
-                "token body: a role has no name".to_owned(),
-            ));
+        if let Some(i) = roles.and_then(|r| r.iter().position(|role| role.name.get().is_none())) {
+            return missing(format!("{roles_path}[{i}].name"));
         }
         let (expires, path) = self.expires_field();
         if expires.is_present() {
             self.expires()
-                .map_err(|_| Error::Malformed(format!("token body: {path} is not a timestamp")))?;
+                .map_err(|_| Error::malformed(format!("token body: {path} is not a timestamp")))?;
         }
         if t.issued_at.is_present() {
             match t.issued_at.get() {
                 Some(s) if parse_timestamp(s.as_str()).is_ok() => {}
                 _ => {
-                    return Err(Error::Malformed(
-                        "token body: issued_at is not a timestamp".to_owned(),
-                    ))
+                    return Err(Error::malformed(format!(
+                        "token body: {prefix}.issued_at is not a timestamp"
+                    )))
                 }
             }
         }

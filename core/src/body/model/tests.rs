@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use super::*;
-use crate::error::LimitKind;
+use crate::error::{Error, LimitKind};
 use std::path::PathBuf;
 use time::macros::datetime;
 use time::Duration;
