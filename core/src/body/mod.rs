@@ -5,5 +5,5 @@ pub mod model;
 mod version;
 pub mod view;
 
-pub use model::{parse, Role, Scope, TokenBody, User};
+pub use model::{has_expired, parse, Role, Scope, TokenBody, User};
 pub use version::TokenVersion;

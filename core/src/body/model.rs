@@ -90,13 +90,19 @@ pub struct TokenBody {
 }
 
 impl TokenBody {
-    /// Whether the token has expired at `now`: `expires <= now`; a token without expiry never expires.
-    ///
-    /// keystonemiddleware 1.x rejected at `now >= expires`, ≥ 4 only at `expires < now`; kstoken takes
-    /// the stricter of the two (`docs/reference-behaviour.md#expiry`).
+    /// Whether the token has expired at `now` ([`has_expired`]).
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
-        self.expires.is_some_and(|expires| expires <= now)
+        has_expired(self.expires, now)
     }
+}
+
+/// The expiry rule, the one every caller applies: a token whose expiry is at or before `now` has
+/// expired; one without an expiry never expires (`docs/reference-behaviour.md#expiry`).
+///
+/// keystonemiddleware 1.x rejected at `now >= expires`, ≥ 4 only at `expires < now`; kstoken takes
+/// the stricter of the two.
+pub fn has_expired(expires: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+    expires.is_some_and(|expires| expires <= now)
 }
 
 /// Parses verified token content into a [`TokenBody`], enforcing `limits` first.

@@ -15,6 +15,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Deserialize as DeriveDeserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::body::diagnosis::{diagnose, NO_V2_TOKEN, NO_V3_TOKEN};
 use crate::body::version::TokenVersion;
@@ -371,7 +372,7 @@ impl<'a> TokenView<'a> {
         }
         let (expires, path) = self.expires_field();
         if expires.is_present() {
-            self.expires()
+            self.expires_at()
                 .map_err(|_| Error::malformed(format!("token body: {path} is not a timestamp")))?;
         }
         if t.issued_at.is_present() {
@@ -394,18 +395,22 @@ impl<'a> TokenView<'a> {
         }
     }
 
-    /// Expiry as Unix microseconds; `None` when the body has none (it never expires).
-    pub fn expires(&self) -> Result<Option<i64>> {
+    /// Expiry in UTC; `None` when the body has none (it never expires).
+    pub fn expires_at(&self) -> Result<Option<OffsetDateTime>> {
         match self.expires_field().0 {
             Field::Absent => Ok(None),
-            Field::Value(s) => {
-                let t = parse_timestamp(s.as_str())?;
-                let micros = t.unix_timestamp_nanos() / 1000;
-                Ok(Some(i64::try_from(micros).unwrap_or(i64::MAX)))
-            }
+            Field::Value(s) => parse_timestamp(s.as_str()).map(Some),
             // A null expiry must not read as "never expires".
             Field::Null => Err(Error::Malformed("token body: expiry is null".to_owned())),
         }
+    }
+
+    /// Expiry as Unix microseconds; `None` when the body has none (it never expires).
+    pub fn expires(&self) -> Result<Option<i64>> {
+        Ok(self.expires_at()?.map(|t| {
+            let micros = t.unix_timestamp_nanos() / 1000;
+            i64::try_from(micros).unwrap_or(i64::MAX)
+        }))
     }
 
     /// The audit ids (empty when absent or `null`).

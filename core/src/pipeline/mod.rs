@@ -3,8 +3,13 @@
 
 mod policy;
 mod rejection;
+mod steps;
 mod validate;
 
 pub use policy::Policy;
 pub use rejection::{Rejection, Step, ValidateError};
-pub use validate::{validate, validate_instant, verify_and_decode, Validated};
+pub use steps::{
+    check_bind, check_expiry, check_revocation, check_revoked_audit_ids, check_revoked_hashes,
+    token_hashes, verify_and_decode,
+};
+pub use validate::{validate, validate_instant, Validated};

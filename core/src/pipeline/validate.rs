@@ -7,14 +7,14 @@
 
 use time::OffsetDateTime;
 
-use crate::body::bind::{enforce, AuthContext};
-use crate::body::model::{self, TokenBody};
-use crate::error::{Error, LimitKind};
+use crate::body::bind::AuthContext;
+use crate::body::{self, TokenBody};
+use crate::error::LimitKind;
 use crate::pipeline::policy::Policy;
 use crate::pipeline::rejection::{Rejection, ValidateError};
+use crate::pipeline::steps::{check_bind, check_expiry, token_hashes, verify_and_decode};
 use crate::revocation::RevocationList;
 use crate::timestamp::unix_time;
-use crate::token_text::hash_hex;
 use crate::token_text::{detect_with, trim_token, TokenForm};
 use crate::verifier::Verifier;
 
@@ -31,40 +31,12 @@ pub struct Validated {
     pub body: TokenBody,
 }
 
-/// The part of the validation that does not depend on the request (what a token cache keeps):
-/// revocation by hash, signature, body, revocation by audit id, in that order.
-///
-/// `token` is trimmed and known to be PKI/PKIZ; `hashes` are its configured hashes; `decode` turns
-/// the verified content into the caller's body type, and `audit_ids` reads that body's audit ids.
-/// Expiry and bind, which depend on the request, are the caller's.
-pub fn verify_and_decode<B>(
-    token: &[u8],
-    verifier: &Verifier,
-    revocations: Option<&RevocationList>,
-    hashes: &[String],
-    at: i64,
-    decode: impl FnOnce(Vec<u8>) -> Result<B, Error>,
-    audit_ids: impl FnOnce(&B) -> &[String],
-) -> Result<B, Rejection> {
-    if revocations.is_some_and(|r| r.is_revoked(hashes, &[])) {
-        return Err(Rejection::Revoked { by_audit_id: false });
-    }
-    let content = verifier
-        .verify_at(token, at)
-        .map_err(Rejection::Verification)?;
-    let body = decode(content).map_err(Rejection::Body)?;
-    if revocations.is_some_and(|r| r.is_revoked(&[], audit_ids(&body))) {
-        return Err(Rejection::Revoked { by_audit_id: true });
-    }
-    Ok(body)
-}
-
 /// Validates `token` at `now` (Unix seconds, like [`Verifier::verify_at`]): the instant
 /// `now.000000`. [`validate_instant`] takes a precise instant.
 ///
 /// The clock is checked first ([`crate::timestamp::unix_time`]), then the token's length against
 /// the verifier's `max_token_len` (a signature-step rejection, before anything is read); surrounding
-/// whitespace is ignored ([`crate::token_text::whitespace::trim_token`]), as the middleware strips the header.
+/// whitespace is ignored ([`crate::token_text::trim_token`]), as the middleware strips the header.
 pub fn validate(
     token: impl AsRef<[u8]>,
     verifier: &Verifier,
@@ -101,12 +73,8 @@ pub fn validate_instant(
     if form == TokenForm::Other {
         return Err(Rejection::NotPki.into());
     }
-    let hashes = policy
-        .hash_algorithms
-        .iter()
-        .map(|a| hash_hex(token, *a))
-        .collect::<Result<Vec<String>, Error>>()
-        .map_err(ValidateError::InvalidArgument)?;
+    let hashes =
+        token_hashes(token, &policy.hash_algorithms).map_err(ValidateError::InvalidArgument)?;
     let limits = verifier.limits();
     let (content, body) = verify_and_decode(
         token,
@@ -114,13 +82,11 @@ pub fn validate_instant(
         revocations,
         &hashes,
         at,
-        |content| model::parse(&content, limits).map(|body| (content, body)),
+        |content| body::parse(&content, limits).map(|body| (content, body)),
         |(_, body)| &body.audit_ids,
     )?;
-    if body.is_expired(now) {
-        return Err(Rejection::Expired.into());
-    }
-    enforce(&policy.bind_mode, body.bind.as_ref(), auth).map_err(Rejection::Bind)?;
+    check_expiry(body.expires, now)?;
+    check_bind(&policy.bind_mode, body.bind.as_ref(), auth)?;
     Ok(Validated {
         form,
         hashes,
