@@ -56,7 +56,6 @@ pub mod verifier;
 
 // The paths of the flat layout, until the bindings move to the new ones.
 pub use auth_token as authenticate;
-pub use auth_token::{identity, python_json, shared_cache, token_cache};
 pub use body::{bind, view as token_view};
 pub use cms::{canonical, oid};
 pub use token_text as form;

@@ -1,46 +1,42 @@
-//! keystonemiddleware's `auth_token` decision for one request, as one call: the user token and the
-//! service token, the token cache, revocation, verification, expiry, bind, the service-token role
-//! rule, and the identity headers the service behind the middleware receives.
+//! keystonemiddleware's `auth_token` decision for one request: the user token and the service
+//! token, the token cache, revocation, verification, expiry, bind, the service-token role rule, and
+//! the identity headers the service behind the middleware receives.
 //!
-//! Per token: trim → form → cache key; a hit in the process cache (or in a shared cache such as
-//! memcached, through [`SharedCache`]) skips verification but still gets expiry, bind and, when
-//! configured, revocation checked; a miss runs the validation order (revocation by hash → verify →
-//! body → revocation by audit id) and caches the result, refusals included, as the reference does.
-//! Then per request: expiry (unless a valid service token with a service role allows expired user
-//! tokens), keystonemiddleware's v2 tenancy rule, and bind (on the service token when one is sent,
-//! else on the user token).
+//! Per token: the whitespace rule ([`crate::token_text::trim_token`]) → form → cache key; a hit in
+//! the process cache (or in a shared cache such as memcached, [`crate::auth_token::exchange`])
+//! skips verification but still gets expiry, bind and, when configured, revocation checked; a miss
+//! runs the pipeline's steps (revocation by hash → verify → body → revocation by audit id,
+//! [`crate::pipeline::verify_and_decode`]) and caches the result, refusals included, as the
+//! reference does. Then per request: expiry (unless a valid service token with a service role
+//! allows expired user tokens), keystonemiddleware's v2 tenancy rule, and bind (on the service
+//! token when one is sent, else on the user token) — the pipeline's own checks.
 //!
 //! The authenticator does no I/O: certificates and revocation lists are handed to it
-//! ([`Authenticator::set_verifier`], [`Authenticator::set_revocation_list`]); when it has none it says
-//! so ([`Unavailable`]) and the caller fetches them.
+//! ([`Authenticator::set_verifier`], [`Authenticator::set_revocation_list`]), and so are shared-cache
+//! values ([`crate::auth_token::exchange`]); when it lacks something it says what
+//! ([`crate::auth_token::Outcome::wants`], [`Authentication::NeedShared`]) and the host fetches it.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use time::{OffsetDateTime, PrimitiveDateTime};
+
 use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::{Config, NonPki, RevocationMode};
+use crate::auth_token::exchange::{Authentication, SharedEntry, SharedValues};
 use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
 use crate::auth_token::refusal::{Refusal, Unavailable};
-use crate::auth_token::shared_cache::SharedValue;
-use crate::auth_token::token_cache::{cache_key, TokenCache};
+use crate::auth_token::shared_cache::{SharedFormat, SharedValue};
+use crate::auth_token::token_cache::{cache_key, CacheKey, TokenCache};
 use crate::auth_token::token_data::{TokenData, TokenEntry};
-use crate::body::bind::{enforce, AuthContext};
+use crate::body::bind::AuthContext;
 use crate::error::{Error, LimitKind, VerifyFailure};
-use crate::pipeline::{verify_and_decode, Rejection};
+use crate::pipeline::{
+    check_bind, check_expiry, check_revocation, token_hashes, verify_and_decode, Rejection,
+};
 use crate::revocation::RevocationList;
-use crate::token_text::hash_hex;
-use crate::token_text::{detect_with, TokenForm};
+use crate::token_text::{detect_with, trim_token, TokenForm};
 use crate::verifier::Verifier;
-
-/// A second-level cache shared between processes (memcached): raw gets and sets by key, the I/O
-/// done by the implementation (errors read as misses). Keys and values are in keystonemiddleware's
-/// format ([`SharedFormat`]), so both middlewares can share one memcached.
-pub trait SharedCache {
-    /// The bytes stored under `key`, if any.
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
-    /// Stores `value` under `key`.
-    fn set(&self, key: &str, value: &[u8]);
-}
 
 /// The request's credentials.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,24 +74,29 @@ impl fmt::Debug for Authenticator {
     }
 }
 
-/// Strips what Python's `str.strip()` strips (keystonemiddleware strips the header value that way;
-/// it is wider than [`crate::token_text::whitespace::trim_token`], the HTTP whitespace every entry point ignores).
-pub fn strip_token(token: &[u8]) -> &[u8] {
-    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !is_python_space(*b));
-    if plain(token.first()) && plain(token.last()) {
-        return token;
-    }
-    match std::str::from_utf8(token) {
-        Ok(s) => s
-            .trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-            .as_bytes(),
-        Err(_) => token.trim_ascii(),
-    }
+/// The instant of a clock reading in Unix microseconds, clamped to the years `time` can hold (a
+/// clock past them compares as past every expiry, one before them as before every expiry).
+fn instant(now_us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_us) * 1000).unwrap_or_else(|_| {
+        if now_us > 0 {
+            PrimitiveDateTime::MAX.assume_utc()
+        } else {
+            PrimitiveDateTime::MIN.assume_utc()
+        }
+    })
 }
 
-/// ASCII whitespace to Python's `str.isspace()`, which includes the separators `\x1c`..`\x1f`.
-fn is_python_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ')
+/// Where a token stands after the process cache: found, or missed.
+enum Lookup<'t> {
+    Hit(Arc<TokenEntry>),
+    Miss(Miss<'t>),
+}
+
+/// A token that missed the process cache, on its way to a shared-cache lookup or a validation.
+struct Miss<'t> {
+    token: &'t [u8],
+    key: Option<CacheKey>,
+    hashes: Vec<String>,
 }
 
 impl Authenticator {
@@ -182,31 +183,84 @@ impl Authenticator {
     }
 
     fn is_pki(&self, token: &[u8]) -> bool {
-        detect_with(token, self.config.detection) != TokenForm::Other
+        detect_with(token, self.config.policy.detection) != TokenForm::Other
     }
 
     /// Authenticates one request at `now_us` (Unix microseconds).
+    ///
+    /// With a shared cache configured, a call without `shared` values may return
+    /// [`Authentication::NeedShared`]; the call with them (possibly none found) always decides
+    /// ([`crate::auth_token::exchange`]). Without a shared cache, `shared` is ignored.
     pub fn authenticate(
         &self,
         credentials: &Credentials<'_>,
         now_us: i64,
-        shared: Option<&dyn SharedCache>,
-    ) -> Outcome {
-        let user_token = credentials.user_token.map(strip_token);
-        let service_token = credentials.service_token.map(strip_token);
+        shared: Option<&SharedValues<'_>>,
+    ) -> Authentication {
+        let user_token = credentials.user_token.map(trim_token);
+        let service_token = credentials.service_token.map(trim_token);
         if self.config.non_pki == NonPki::Delegate
             && [user_token, service_token]
                 .into_iter()
                 .flatten()
                 .any(|t| !self.is_pki(t))
         {
-            return Outcome {
+            return Authentication::Decided(Outcome {
                 decision: Decision::Delegate,
                 user: None,
                 service: None,
                 service_role_check: None,
-            };
+                shared_store: Vec::new(),
+            });
         }
+        if let (None, Some(format)) = (shared, &self.config.shared_cache) {
+            let keys = self.shared_keys(format, [service_token, user_token], now_us);
+            if !keys.is_empty() {
+                return Authentication::NeedShared { keys };
+            }
+        }
+        Authentication::Decided(self.decide(
+            user_token,
+            service_token,
+            &credentials.auth,
+            now_us,
+            shared,
+        ))
+    }
+
+    /// The shared-cache keys of the tokens that miss the process cache (hashing only).
+    fn shared_keys(
+        &self,
+        format: &SharedFormat,
+        tokens: [Option<&[u8]>; 2],
+        now_us: i64,
+    ) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for token in tokens.into_iter().flatten() {
+            let Ok(Lookup::Miss(miss)) = self.lookup(token, now_us) else {
+                continue;
+            };
+            for hash in &miss.hashes {
+                if let Ok(slot) = format.slot(hash) {
+                    if !keys.contains(&slot.key) {
+                        keys.push(slot.key);
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    fn decide(
+        &self,
+        user_token: Option<&[u8]>,
+        service_token: Option<&[u8]>,
+        auth: &AuthContext<'_>,
+        now_us: i64,
+        shared: Option<&SharedValues<'_>>,
+    ) -> Outcome {
+        let now = instant(now_us);
+        let mut store = Vec::new();
         let unavailable = |r: &TokenReport| {
             !self.config.delay_auth_decision && matches!(r.refusal, Some(Refusal::Unavailable(_)))
         };
@@ -216,13 +270,14 @@ impl Authenticator {
             None => None,
             Some(token) => {
                 let mut report =
-                    self.check_token(token, false, true, &credentials.auth, now_us, shared);
+                    self.check_token(token, false, true, auth, now_us, now, shared, &mut store);
                 if unavailable(&report) {
                     return Outcome {
                         decision: Decision::Unavailable,
                         user: None,
                         service: Some(report),
                         service_role_check: None,
+                        shared_store: store,
                     };
                 }
                 if let (None, Some(data)) = (&report.refusal, &report.data) {
@@ -247,9 +302,11 @@ impl Authenticator {
                     token,
                     allow_expired,
                     service_token.is_none(),
-                    &credentials.auth,
+                    auth,
                     now_us,
+                    now,
                     shared,
+                    &mut store,
                 );
                 if unavailable(&report) {
                     return Outcome {
@@ -257,6 +314,7 @@ impl Authenticator {
                         user: Some(report),
                         service,
                         service_role_check,
+                        shared_store: store,
                     };
                 }
                 Some(report)
@@ -274,10 +332,47 @@ impl Authenticator {
             user,
             service,
             service_role_check,
+            shared_store: store,
         }
     }
 
+    /// A token's process-cache hit, or the miss to look up or validate (`Err`: refused before any
+    /// of that, not cached).
+    fn lookup<'t>(&self, token: &'t [u8], now_us: i64) -> Result<Lookup<'t>, Refusal> {
+        let max = self.config.limits.max_token_len;
+        // Only PKI/PKIZ tokens within the limits are cached: a hit needs no other check.
+        let cache = self.cache.as_ref().filter(|_| token.len() <= max);
+        let key = cache.and_then(|_| cache_key(token));
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            if let Some(entry) = cache.get(key, now_us) {
+                return Ok(Lookup::Hit(entry));
+            }
+        }
+        if !self.is_pki(token) {
+            return Err(Rejection::NotPki.into());
+        }
+        if token.len() > max {
+            return Err(Rejection::Verification(Error::LimitExceeded {
+                what: LimitKind::TokenLength,
+                limit: max,
+            })
+            .into());
+        }
+        // The configured hashes serve revocation checks and shared-cache keys only.
+        let needed =
+            self.config.shared_cache.is_some() || self.config.revocation != RevocationMode::Off;
+        let hashes = if needed {
+            // Only when OpenSSL lacks the algorithm (FIPS and md5): not judged, not cached.
+            token_hashes(token, &self.config.policy.hash_algorithms)
+                .map_err(|e| Refusal::from(Rejection::Verification(e)))?
+        } else {
+            Vec::new()
+        };
+        Ok(Lookup::Miss(Miss { token, key, hashes }))
+    }
+
     /// The verdict on one token: cached or validated, then the per-request checks.
+    #[allow(clippy::too_many_arguments)]
     fn check_token(
         &self,
         token: &[u8],
@@ -285,71 +380,17 @@ impl Authenticator {
         check_bind: bool,
         auth: &AuthContext<'_>,
         now_us: i64,
-        shared: Option<&dyn SharedCache>,
+        now: OffsetDateTime,
+        shared: Option<&SharedValues<'_>>,
+        store: &mut Vec<SharedEntry>,
     ) -> TokenReport {
-        let max = self.config.limits.max_token_len;
-        // Only PKI/PKIZ tokens within the limits are cached: a hit needs no other check.
-        let key = self
-            .cache
-            .as_ref()
-            .filter(|_| token.len() <= max)
-            .and_then(|c| cache_key(token).map(|k| (c, k)));
-        let cached = key.as_ref().and_then(|(c, key)| c.get(key, now_us));
-        let (entry, source) = match cached {
-            Some(entry) => (entry, Source::Cache),
-            None => {
-                if !self.is_pki(token) {
-                    return TokenReport::refused(Refusal::NotPki);
-                }
-                if token.len() > max {
-                    return TokenReport::refused(Refusal::Verification(Error::LimitExceeded {
-                        what: LimitKind::TokenLength,
-                        limit: max,
-                    }));
-                }
-                // The configured hashes serve revocation checks and shared-cache keys only.
-                let needed = shared.is_some() || self.config.revocation != RevocationMode::Off;
-                let hashes: Vec<String> = if needed {
-                    match self
-                        .config
-                        .hash_algorithms
-                        .iter()
-                        .map(|a| hash_hex(token, *a))
-                        .collect::<Result<Vec<_>, Error>>()
-                    {
-                        Ok(hashes) => hashes,
-                        // Only when OpenSSL lacks the algorithm (FIPS and md5): not judged, not cached.
-                        Err(e) => return TokenReport::refused(Refusal::Verification(e)),
-                    }
-                } else {
-                    Vec::new()
-                };
-                let from_shared = shared.and_then(|s| self.shared_lookup(s, &hashes));
-                let (entry, source) = match from_shared {
-                    Some(state) => (TokenEntry { hashes, state }, Source::SharedCache),
-                    None => match self.validate(token, hashes, now_us) {
-                        Ok(entry) => {
-                            if let Some(s) = shared {
-                                self.shared_store(s, &entry);
-                            }
-                            (entry, Source::Validated)
-                        }
-                        Err((hashes, refusal)) => {
-                            return TokenReport {
-                                refusal: Some(refusal),
-                                data: None,
-                                hashes,
-                                source: Source::None,
-                            }
-                        }
-                    },
-                };
-                let entry = Arc::new(entry);
-                if let Some((cache, key)) = key {
-                    cache.insert(key, Arc::clone(&entry), now_us);
-                }
-                (entry, source)
-            }
+        let (entry, source) = match self.lookup(token, now_us) {
+            Err(refusal) => return TokenReport::refused(refusal),
+            Ok(Lookup::Hit(entry)) => (entry, Source::Cache),
+            Ok(Lookup::Miss(miss)) => match self.resolve(miss, now_us, shared, store) {
+                Ok(found) => found,
+                Err(report) => return report,
+            },
         };
         let mut report = TokenReport {
             refusal: None,
@@ -374,45 +415,74 @@ impl Authenticator {
                 check_bind,
                 auth,
                 now_us,
+                now,
             )
             .err();
         report
     }
 
-    /// A shared-cache lookup over every hash, in order (the reference's `_cache_get_hashes`).
-    fn shared_lookup(
+    /// A missed token's entry, from the shared cache or validated now, cached in the process; a
+    /// refusal that is not cached comes back as the token's report.
+    fn resolve(
         &self,
-        shared: &dyn SharedCache,
-        hashes: &[String],
-    ) -> Option<Result<Arc<TokenData>, Refusal>> {
-        let format = &self.config.shared_format;
-        let value = hashes.iter().find_map(|h| {
-            let slot = format.slot(h).ok()?;
-            format.decode(&slot, &shared.get(&slot.key)?)
-        })?;
-        Some(match value {
-            SharedValue::Invalid => Err(Refusal::Verification(Error::Malformed(
-                "token is cached as invalid".to_owned(),
-            ))),
-            SharedValue::Token(content) => TokenData::decode(content, &self.config, &self.catalogs)
-                .map(Arc::new)
-                .map_err(Refusal::Body),
-        })
+        miss: Miss<'_>,
+        now_us: i64,
+        shared: Option<&SharedValues<'_>>,
+        store: &mut Vec<SharedEntry>,
+    ) -> Result<(Arc<TokenEntry>, Source), TokenReport> {
+        let Miss { token, key, hashes } = miss;
+        let from_shared = match (&self.config.shared_cache, shared) {
+            (Some(format), Some(values)) => self.shared_lookup(format, values, &hashes),
+            _ => None,
+        };
+        let (entry, source) = match from_shared {
+            Some(state) => (TokenEntry { hashes, state }, Source::SharedCache),
+            None => match self.validate(token, hashes, now_us) {
+                Ok(entry) => {
+                    if let Some(format) = &self.config.shared_cache {
+                        store.extend(shared_entry(format, &entry));
+                    }
+                    (entry, Source::Validated)
+                }
+                Err((hashes, refusal)) => {
+                    return Err(TokenReport {
+                        refusal: Some(refusal),
+                        data: None,
+                        hashes,
+                        source: Source::None,
+                    })
+                }
+            },
+        };
+        let entry = Arc::new(entry);
+        if let (Some(cache), Some(key)) = (&self.cache, key) {
+            cache.insert(key, Arc::clone(&entry), now_us);
+        }
+        Ok((entry, source))
     }
 
-    /// Stores a freshly validated entry under the token's first hash.
-    fn shared_store(&self, shared: &dyn SharedCache, entry: &TokenEntry) {
-        let format = &self.config.shared_format;
-        let Some(slot) = entry.hashes.first().and_then(|h| format.slot(h).ok()) else {
-            return;
-        };
-        let value = match &entry.state {
-            Ok(data) => SharedValue::Token(data.content.clone()),
-            Err(_) => SharedValue::Invalid,
-        };
-        if let Ok(stored) = format.encode(&slot, &value) {
-            shared.set(&slot.key, &stored);
-        }
+    /// A shared-cache lookup over every hash, in order (the reference's `_cache_get_hashes`); a
+    /// value that does not check out is a miss.
+    fn shared_lookup(
+        &self,
+        format: &SharedFormat,
+        values: &SharedValues<'_>,
+        hashes: &[String],
+    ) -> Option<Result<Arc<TokenData>, Refusal>> {
+        hashes.iter().find_map(|h| {
+            let slot = format.slot(h).ok()?;
+            match format.decode(&slot, values.get(&slot.key)?)? {
+                SharedValue::Invalid => Some(Err(Rejection::Verification(Error::Malformed(
+                    "token is cached as invalid".to_owned(),
+                ))
+                .into())),
+                SharedValue::Token(content) => {
+                    TokenData::decode(content, &self.config, &self.catalogs)
+                        .ok()
+                        .map(|data| Ok(Arc::new(data)))
+                }
+            }
+        })
     }
 
     /// The validation of a token not found in any cache. `Err` carries refusals that are not cached
@@ -430,16 +500,10 @@ impl Authenticator {
                 Err(refusal) => return Err((hashes, refusal)),
             },
         };
-        let refuse = |hashes: Vec<String>, refusal: Refusal| {
-            Ok(TokenEntry {
-                hashes,
-                state: Err(refusal),
-            })
-        };
         let Some(verifier) = self.verifier() else {
-            return Err((hashes, Refusal::Unavailable(Unavailable::NoCertificates)));
+            return Err((hashes, Unavailable::NoCertificates.into()));
         };
-        let data = match verify_and_decode(
+        let state = match verify_and_decode(
             token,
             &verifier,
             list.as_ref().map(|l| &*l.list),
@@ -448,22 +512,20 @@ impl Authenticator {
             |content| TokenData::decode(content, &self.config, &self.catalogs),
             |data| &data.audit_ids,
         ) {
-            Ok(data) => data,
+            Ok(data) => Ok(Arc::new(data)),
             // Not cached: keystone may have a new signing key that fresh certificates would accept.
             Err(Rejection::Verification(e))
                 if e.verify_failure() == Some(VerifyFailure::SignerNotFound) =>
             {
-                return Err((hashes, Refusal::Verification(e)))
+                return Err((hashes, Rejection::Verification(e).into()))
             }
-            Err(rejection) => return refuse(hashes, Refusal::from(rejection)),
+            Err(rejection) => Err(rejection.into()),
         };
-        Ok(TokenEntry {
-            hashes,
-            state: Ok(Arc::new(data)),
-        })
+        Ok(TokenEntry { hashes, state })
     }
 
-    /// The checks every request makes, cached token or not.
+    /// The checks every request makes, cached token or not: the pipeline's revocation (for cached
+    /// tokens, with `check_revocations_for_cached`), expiry and bind, and the v2 tenancy rule.
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -471,33 +533,43 @@ impl Authenticator {
         data: &TokenData,
         source: Source,
         allow_expired: bool,
-        check_bind: bool,
+        bind: bool,
         auth: &AuthContext<'_>,
         now_us: i64,
+        now: OffsetDateTime,
     ) -> Result<(), Refusal> {
         if let RevocationMode::Enforce { check_cached: true } = self.config.revocation {
             if source != Source::Validated {
                 let state = self.current_list(now_us)?;
-                if state.list.is_revoked(hashes, &[]) {
-                    return Err(Refusal::Revoked { by_audit_id: false });
-                }
-                if state.list.is_revoked(&[], &data.audit_ids) {
-                    return Err(Refusal::Revoked { by_audit_id: true });
-                }
+                check_revocation(&state.list, hashes, &data.audit_ids)?;
             }
         }
         // keystoneauth's `will_expire_soon(0)`: expired once the expiry is in the past.
-        if !allow_expired && data.expires_us.is_some_and(|e| e <= now_us) {
-            return Err(Refusal::Expired);
+        if !allow_expired {
+            check_expiry(data.expires, now)?;
         }
         if !data.identity.has_service_tenancy() {
             return Err(Refusal::NoTenancy);
         }
-        if check_bind {
-            enforce(&self.config.bind_mode, data.bind.as_ref(), auth).map_err(Refusal::Bind)?;
+        if bind {
+            check_bind(&self.config.policy.bind_mode, data.bind.as_ref(), auth)?;
         }
         Ok(())
     }
+}
+
+/// The shared-cache entry of a freshly validated token, stored under its first hash.
+fn shared_entry(format: &SharedFormat, entry: &TokenEntry) -> Option<SharedEntry> {
+    let slot = format.slot(entry.hashes.first()?).ok()?;
+    let value = match &entry.state {
+        Ok(data) => SharedValue::Token(data.content.clone()),
+        Err(_) => SharedValue::Invalid,
+    };
+    let value = format.encode(&slot, &value).ok()?;
+    Some(SharedEntry {
+        key: slot.key,
+        value,
+    })
 }
 
 #[cfg(test)]

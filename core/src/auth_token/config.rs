@@ -1,11 +1,9 @@
 //! The authenticator's configuration: keystonemiddleware's options.
 
-use crate::algorithm::HashAlgorithm;
 use crate::auth_token::shared_cache::SharedFormat;
 use crate::auth_token::token_cache::CacheLimits;
-use crate::body::bind::BindMode;
 use crate::limits::Limits;
-use crate::token_text::DetectionRule;
+use crate::pipeline::Policy;
 
 /// Whether revocation lists are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +11,7 @@ pub enum RevocationMode {
     /// No list (keystonemiddleware 6.x): tokens are validated offline with the certificates only.
     Off,
     /// A list is required (keystonemiddleware 5.x); without a usable one, PKI tokens are
-    /// [`Unavailable`].
+    /// [`crate::auth_token::Unavailable`].
     Enforce {
         /// `check_revocations_for_cached`: also check tokens served from a cache.
         check_cached: bool,
@@ -32,12 +30,10 @@ pub enum NonPki {
 /// The middleware's configuration, keystonemiddleware's options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `hash_algorithms`: revocation checks use all, cache keys of a shared cache the first.
-    pub hash_algorithms: Vec<HashAlgorithm>,
-    /// `enforce_token_bind`.
-    pub bind_mode: BindMode,
-    /// How PKI tokens are recognised.
-    pub detection: DetectionRule,
+    /// What every token is validated with, the pipeline's [`Policy`]: `hash_algorithms` (revocation
+    /// checks use all, shared-cache keys each in turn and entries are stored under the first),
+    /// `enforce_token_bind` and how PKI tokens are recognised.
+    pub policy: Policy,
     /// `delay_auth_decision`: refused tokens pass as `Invalid` instead of a 401 (or a 503).
     pub delay_auth_decision: bool,
     /// `include_service_catalog`: compute `X-Service-Catalog`.
@@ -54,17 +50,18 @@ pub struct Config {
     pub cache: Option<CacheLimits>,
     /// Resource limits for tokens and bodies.
     pub limits: Limits,
-    /// How entries are keyed and protected in a shared cache (`memcache_security_strategy`).
-    pub shared_format: SharedFormat,
+    /// The shared cache (`memcached_servers`) in keystonemiddleware's format
+    /// (`memcache_security_strategy`); `None` when there is none. With one, a call that misses the
+    /// process cache asks for its keys first ([`crate::auth_token::Authentication::NeedShared`]).
+    pub shared_cache: Option<SharedFormat>,
 }
 
 impl Default for Config {
-    /// keystonemiddleware 6.1.0's defaults, with a 300 s cache of 10,000 entries / 64 MiB.
+    /// keystonemiddleware 6.1.0's defaults, with a 300 s cache of 10,000 entries / 64 MiB and no
+    /// shared cache.
     fn default() -> Self {
         Config {
-            hash_algorithms: vec![HashAlgorithm::Md5],
-            bind_mode: BindMode::Permissive,
-            detection: DetectionRule::Upstream,
+            policy: Policy::default(),
             delay_auth_decision: false,
             include_service_catalog: true,
             service_token_roles: vec!["service".to_owned()],
@@ -77,7 +74,7 @@ impl Default for Config {
                 max_bytes: 64 << 20,
             }),
             limits: Limits::default(),
-            shared_format: SharedFormat::default(),
+            shared_cache: None,
         }
     }
 }

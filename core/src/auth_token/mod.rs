@@ -1,19 +1,25 @@
 //! keystonemiddleware's `auth_token` decision.
-pub mod authenticator;
-pub mod catalog;
-pub mod config;
-pub mod headers;
-pub mod identity;
-pub mod outcome;
-pub mod python_json;
-pub mod refusal;
+mod authenticator;
+mod catalog;
+mod config;
+pub mod exchange;
+mod headers;
+mod identity;
+mod outcome;
+mod python_json;
+mod refusal;
 pub mod shared_cache;
-pub mod token_cache;
-pub mod token_data;
+mod token_cache;
+mod token_data;
 
-pub use authenticator::{Authenticator, Credentials, SharedCache};
+pub use authenticator::{Authenticator, Credentials};
+pub use catalog::{service_catalog, CatalogMemo};
 pub use config::{Config, NonPki, RevocationMode};
+pub use exchange::{Authentication, SharedEntry, SharedValues};
 pub use headers::{Header, ALL_HEADERS};
-pub use outcome::{Decision, HeaderGroup, Outcome, Source, TokenReport};
+pub use identity::Identity;
+pub use outcome::{Decision, HeaderGroup, Outcome, Source, TokenReport, Wants};
 pub use refusal::{Refusal, Unavailable};
-pub use token_data::{BindingSlot, TokenData, TokenEntry};
+pub use shared_cache::{Protection, SharedFormat};
+pub use token_cache::CacheLimits;
+pub use token_data::{TokenData, TokenEntry};

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::auth_token::exchange::SharedEntry;
 use crate::auth_token::headers::{self, Header};
 use crate::auth_token::refusal::Refusal;
+use crate::auth_token::refusal::Unavailable;
 use crate::auth_token::token_data::TokenData;
 
 /// Where a token's verdict came from.
@@ -73,12 +75,35 @@ pub struct Outcome {
     pub service: Option<TokenReport>,
     /// Whether the service token passed the `service_token_roles` check (when it was valid).
     pub service_role_check: Option<bool>,
+    /// What to store in the shared cache, when one is configured: an entry for each token this
+    /// call validated (accepted, or refused for good), in keystonemiddleware's format.
+    pub shared_store: Vec<SharedEntry>,
 }
 
 const CONFIRMED: &str = "Confirmed";
 const INVALID: &str = "Invalid";
 
 impl Outcome {
+    /// What keystone could give that would let this request be judged, or judged anew: fetch it,
+    /// hand it over ([`crate::auth_token::Authenticator::set_verifier`],
+    /// [`crate::auth_token::Authenticator::set_revocation_list`]) and authenticate again.
+    pub fn wants(&self) -> Wants {
+        let mut wants = Wants::default();
+        for refusal in [&self.user, &self.service]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.refusal.as_ref())
+        {
+            match refusal {
+                Refusal::Unavailable(Unavailable::NoCertificates) => wants.certificates = true,
+                Refusal::Unavailable(Unavailable::NoRevocationList) => wants.revocation_list = true,
+                r if r.wants_new_certificates() => wants.new_certificates = true,
+                _ => {}
+            }
+        }
+        wants
+    }
+
     fn status(report: Option<&TokenReport>) -> &'static str {
         if report.is_some_and(TokenReport::is_valid) {
             CONFIRMED
@@ -146,4 +171,16 @@ pub enum HeaderGroup<'a> {
     User(&'a TokenData),
     /// The headers of a valid service token.
     Service(&'a TokenData),
+}
+
+/// What an [`Outcome`] asks the host to fetch from keystone before asking again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Wants {
+    /// No signing certificates are loaded: load or fetch them.
+    pub certificates: bool,
+    /// A token's signer is not among the loaded certificates: keystone may have rotated its key, so
+    /// a fresh copy may verify it (fetch at most now and then: anyone can send such a token).
+    pub new_certificates: bool,
+    /// Revocation lists are enforced and none is current: fetch one.
+    pub revocation_list: bool,
 }

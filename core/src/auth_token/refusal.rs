@@ -1,9 +1,9 @@
-//! Why a token is not valid for a request.
+//! Why a token is not valid for a request: the pipeline's rejections (one vocabulary, one message
+//! each), and the few verdicts only a request gives: tenancy, service roles, keystone unavailable.
 
 use std::fmt;
 
-use crate::body::bind::BindRejection;
-use crate::error::{Error, VerifyFailure};
+use crate::error::VerifyFailure;
 use crate::pipeline::Rejection;
 
 /// Why keystone is needed and not available: the token cannot be judged.
@@ -15,26 +15,33 @@ pub enum Unavailable {
     NoRevocationList,
 }
 
+impl Unavailable {
+    /// The stable name: `no_certificates` or `no_revocation_list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailable::NoCertificates => "no_certificates",
+            Unavailable::NoRevocationList => "no_revocation_list",
+        }
+    }
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unavailable::NoCertificates => "no signing certificates available",
+            Unavailable::NoRevocationList => "no current revocation list available",
+        })
+    }
+}
+
 /// Why a token is not valid for this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// Not a PKI or PKIZ token and no online validation.
-    NotPki,
-    /// On the revocation list.
-    Revoked {
-        /// Found by audit id rather than by hash.
-        by_audit_id: bool,
-    },
-    /// The CMS document is malformed, too large, or did not verify.
-    Verification(Error),
-    /// The verified body is not a usable token body.
-    Body(Error),
-    /// The token has expired.
-    Expired,
+    /// Rejected by a step of the validation ([`crate::pipeline`]): not PKI/PKIZ (and no online
+    /// validation), revoked, signature, body, expired, bind.
+    Rejected(Rejection),
     /// A v2 token without a project ("Unable to determine service tenancy").
     NoTenancy,
-    /// The bind section does not allow this request.
-    Bind(BindRejection),
     /// A service token without any of `service_token_roles`, with `service_token_roles_required`.
     ServiceRoles,
     /// Keystone is needed and not available.
@@ -42,70 +49,64 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A stable name for logs and bindings.
+    /// A stable name for logs and bindings: the pipeline step's name ([`crate::pipeline::Step`])
+    /// for a rejection, else `no_tenancy`, `service_roles`, `no_certificates`, `no_revocation_list`.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Refusal::NotPki => "not_pki",
-            Refusal::Revoked { by_audit_id: false } => "revoked_by_hash",
-            Refusal::Revoked { by_audit_id: true } => "revoked_by_audit_id",
-            Refusal::Verification(_) => "signature",
-            Refusal::Body(_) => "body",
-            Refusal::Expired => "expiry",
+            Refusal::Rejected(r) => r.step().as_str(),
             Refusal::NoTenancy => "no_tenancy",
-            Refusal::Bind(_) => "bind",
             Refusal::ServiceRoles => "service_roles",
-            Refusal::Unavailable(Unavailable::NoCertificates) => "no_certificates",
-            Refusal::Unavailable(Unavailable::NoRevocationList) => "no_revocation_list",
+            Refusal::Unavailable(u) => u.as_str(),
         }
     }
 
-    /// Whether a fresh copy of the signing certificates might change the verdict (key rotation).
+    /// The pipeline's rejection, if this is one.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Refusal::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether a fresh copy of the signing certificates might change the verdict: none are loaded,
+    /// or the signer is not among them (keystone may have rotated its key).
     pub fn wants_new_certificates(&self) -> bool {
-        matches!(self, Refusal::Verification(e) if e.verify_failure() == Some(VerifyFailure::SignerNotFound))
-            || *self == Refusal::Unavailable(Unavailable::NoCertificates)
+        match self {
+            Refusal::Rejected(Rejection::Verification(e)) => {
+                e.verify_failure() == Some(VerifyFailure::SignerNotFound)
+            }
+            Refusal::Unavailable(u) => *u == Unavailable::NoCertificates,
+            _ => false,
+        }
     }
 }
 
 impl From<Rejection> for Refusal {
-    /// The pipeline's rejections, as the authenticator's refusals.
     fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::NotPki => Refusal::NotPki,
-            Rejection::Revoked { by_audit_id } => Refusal::Revoked { by_audit_id },
-            Rejection::Verification(e) => Refusal::Verification(e),
-            Rejection::Body(e) => Refusal::Body(e),
-            Rejection::Expired => Refusal::Expired,
-            Rejection::Bind(b) => Refusal::Bind(b),
-        }
+        Refusal::Rejected(rejection)
+    }
+}
+
+impl From<Unavailable> for Refusal {
+    fn from(unavailable: Unavailable) -> Self {
+        Refusal::Unavailable(unavailable)
     }
 }
 
 impl fmt::Display for Refusal {
+    /// A rejection's own message ([`Rejection`]'s `Display`); the others' here.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::NotPki => {
-                f.write_str("not a PKI or PKIZ token, and online validation is not available")
-            }
-            Refusal::Revoked { by_audit_id: false } => f.write_str("token has been revoked"),
-            Refusal::Revoked { by_audit_id: true } => {
-                f.write_str("token has been revoked (by audit id)")
-            }
-            Refusal::Verification(e) => write!(f, "token authorization failed: {e}"),
-            Refusal::Body(e) => write!(f, "invalid token contents: {e}"),
-            Refusal::Expired => f.write_str("token has expired"),
+            Refusal::Rejected(r) => r.fmt(f),
             Refusal::NoTenancy => {
                 f.write_str("unable to determine service tenancy (v2 token without a project)")
             }
-            Refusal::Bind(e) => write!(f, "bind check failed: {e}"),
             Refusal::ServiceRoles => {
                 f.write_str("service token lacks every service_token_roles role")
             }
-            Refusal::Unavailable(Unavailable::NoCertificates) => {
-                f.write_str("no signing certificates available")
-            }
-            Refusal::Unavailable(Unavailable::NoRevocationList) => {
-                f.write_str("no current revocation list available")
-            }
+            Refusal::Unavailable(u) => u.fmt(f),
         }
     }
 }
+
+impl std::error::Error for Refusal {}

@@ -88,11 +88,6 @@ impl<V: Weigh> TokenCache<V> {
         TokenCache { shards, limits }
     }
 
-    /// The bounds in force.
-    pub fn limits(&self) -> CacheLimits {
-        self.limits
-    }
-
     #[allow(clippy::indexing_slicing)] // `i < SHARDS == self.shards.len()`
     fn shard(&self, key: &CacheKey) -> &RwLock<Shard<V>> {
         &self.shards[usize::from(key[0]) % SHARDS]
@@ -199,6 +194,7 @@ impl<V: Weigh> TokenCache<V> {
     }
 
     /// Whether the cache holds no entries.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -1,9 +1,9 @@
 //! What a validated token yields (its data), and its entry in the token cache.
 
-use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::Config;
@@ -22,8 +22,8 @@ pub struct TokenData {
     pub content: Vec<u8>,
     /// v2 or v3.
     pub version: TokenVersion,
-    /// Expiry, Unix microseconds; `None` never expires.
-    pub expires_us: Option<i64>,
+    /// Expiry in UTC; `None` never expires.
+    pub expires: Option<OffsetDateTime>,
     /// Audit ids.
     pub audit_ids: Vec<String>,
     /// The bind section.
@@ -32,45 +32,6 @@ pub struct TokenData {
     pub identity: Identity,
     /// `X-Service-Catalog` (when `include_service_catalog` and the token has a catalog).
     pub catalog: Option<Arc<str>>,
-    /// Room for a binding's own representation of this data, built once and reused by every
-    /// request that finds the token in the cache (the Python binding keeps its strings here).
-    pub binding: BindingSlot,
-}
-
-/// A slot a binding fills once per [`TokenData`]; it takes no part in comparisons or clones.
-#[derive(Default)]
-pub struct BindingSlot(std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
-
-impl BindingSlot {
-    /// The value, built by `init` on first use.
-    pub fn get_or_init<T: std::any::Any + Send + Sync>(
-        &self,
-        init: impl FnOnce() -> T,
-    ) -> Option<&T> {
-        self.0.get_or_init(|| Box::new(init())).downcast_ref()
-    }
-}
-
-impl Clone for BindingSlot {
-    fn clone(&self) -> Self {
-        BindingSlot::default()
-    }
-}
-
-impl PartialEq for BindingSlot {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl fmt::Debug for BindingSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.get().is_some() {
-            "BindingSlot(set)"
-        } else {
-            "BindingSlot(empty)"
-        })
-    }
 }
 
 impl TokenData {
@@ -87,7 +48,7 @@ impl TokenData {
         } else {
             None
         };
-        let expires_us = view.expires()?;
+        let expires = view.expires_at()?;
         let audit_ids = view.audit_ids();
         let bind = view.bind().cloned();
         let version = view.version;
@@ -95,12 +56,11 @@ impl TokenData {
         Ok(TokenData {
             content,
             version,
-            expires_us,
+            expires,
             audit_ids,
             bind,
             identity,
             catalog,
-            binding: BindingSlot::default(),
         })
     }
 

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from kstoken import _kstoken
 from kstoken.exceptions import KstokenError, VerificationError
@@ -35,8 +35,6 @@ CERT_RECHECK = 1.0
 CERT_FETCH_RETRY = 10.0
 #: Seconds between certificate re-fetches triggered by tokens from an unknown signer.
 CERT_ROTATION_RETRY = 60.0
-#: OpenSSL's reason when no signing certificate matches the signer (key rotation).
-SIGNER_NOT_FOUND = "signer certificate not found"
 #: Seconds after a failed revocation-list fetch before a request may try again itself.
 LIST_FETCH_RETRY = 5.0
 
@@ -83,6 +81,7 @@ class Engine:
         self.revocation = settings.revocation_enforced
         self.online, self.online_reason = self._online_validation()
         cache = settings.token_cache_time >= 0
+        use_memcache = bool(settings.memcached_servers) and cache
         self.native = _kstoken.Authenticator(
             hash_algorithms=settings.hash_algorithms,
             bind_mode=settings.enforce_token_bind,
@@ -100,6 +99,7 @@ class Engine:
             cache_ttl=float(settings.token_cache_time) if settings.token_cache_time > 0 else None,
             cache_max_entries=settings.kstoken_cache_max_entries,
             cache_max_bytes=settings.kstoken_cache_max_bytes,
+            shared_cache=use_memcache,
             memcache_security_strategy=settings.memcache_security_strategy,
             memcache_secret_key=settings.memcache_secret_key,
         )
@@ -218,9 +218,21 @@ class Engine:
 
     # -- native calls (each one a call os.fork() waits for: the native module's fork gate) -------
 
-    def _authenticate(self, args: "Credentials") -> Any:
+    def _authenticate(self, args: "Credentials") -> Outcome:
         user, service, auth_type, remote_user, client_cert = args
-        return self.native.authenticate(user, service, auth_type, remote_user, client_cert, shared=self.memcache)
+        out = self.native.authenticate(user, service, auth_type, remote_user, client_cert)
+        if out.shared_keys:
+            # A process-cache miss: fetch the token's memcached entries, then decide with them.
+            found: Dict[str, bytes] = {}
+            for key in out.shared_keys:
+                value = self.memcache.get(key) if self.memcache is not None else None
+                if isinstance(value, bytes):
+                    found[key] = value
+            out = self.native.authenticate(user, service, auth_type, remote_user, client_cert, shared=found)
+        if self.memcache is not None:
+            for key, value in out.shared_store:
+                self.memcache.set(key, value)
+        return out
 
     def _set_certificates(self, signing: bytes, ca: bytes) -> None:
         self.native.set_certificates(signing, ca)
@@ -338,7 +350,7 @@ class Engine:
                 n = self._set_revocation_list(body, self._list_deadline(now), now)
             except VerificationError as e:
                 # Signed by a key we do not have: keystone may have rotated it. Fetch, then retry once.
-                if e.reason != SIGNER_NOT_FOUND or not self.fetch_certificates(CERT_ROTATION_RETRY):
+                if e.kind != "signer_not_found" or not self.fetch_certificates(CERT_ROTATION_RETRY):
                     raise
                 n = self._set_revocation_list(body, self._list_deadline(now), now)
         except (KeystoneError, KstokenError) as e:
@@ -404,15 +416,14 @@ class Engine:
         auth_type: Optional[str] = None,
         remote_user: Optional[str] = None,
         client_cert: Optional[str] = None,
-    ) -> Any:
+    ) -> Outcome:
         """The native outcome for a request's credentials (empty tokens count as absent)."""
         self._ensure_process()
         self._maybe_reload_certificates()
         args: Credentials = (user_token or None, service_token or None, auth_type, remote_user, client_cert)
         out = self._authenticate(args)
-        refusals = (out.user_refusal, out.service_refusal)
-        need_certs = "no_certificates" in refusals
-        need_list = "no_revocation_list" in refusals
+        need_certs = out.missing_certificates
+        need_list = out.wants_revocation_list
         if need_certs or need_list:
             retry = False
             if need_certs:
@@ -427,7 +438,7 @@ class Engine:
         self._log_outcome(out)
         return out
 
-    def token_data(self, out: Any, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
+    def token_data(self, out: Outcome, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
         """``(keystone.token_info, keystone.token_auth)`` for an outcome."""
         return self._token_data.build(out, user_token, service_token, self.keystone.session, self.keystone.auth)
 
@@ -438,7 +449,7 @@ class Engine:
         self._warned.add(key)
         self.log.warning(message, *args)
 
-    def _log_outcome(self, out: Any) -> None:
+    def _log_outcome(self, out: Outcome) -> None:
         if out.decision == "unavailable":
             self.log.critical(
                 "Unable to validate token: %s", out.user_reason or out.service_reason or "keystone unavailable"
@@ -450,7 +461,7 @@ class Engine:
         ):
             if refusal is None:
                 continue
-            if refusal == "not_pki":
+            if refusal == "detect":
                 self._warn_once(
                     "not_pki",
                     "kstoken.middleware: refusing a %s token that is not PKI or PKIZ: %s",

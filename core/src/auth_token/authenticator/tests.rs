@@ -6,12 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use super::*;
-use crate::algorithm::HashAlgorithm;
-use crate::auth_token::shared_cache::SharedFormat;
+use crate::algorithm::{HashAlgorithm, HashAlgorithms};
+use crate::auth_token::outcome::Wants;
+use crate::auth_token::shared_cache::Protection;
 use crate::body::bind::{BindMode, BindRejection};
+use crate::pipeline::Policy;
 use crate::pki_setup::{generate, PkiOptions};
 use crate::revocation::RevokedEntry;
 use crate::signer::Signer;
+use crate::token_text::hash_hex;
 
 const NOW: i64 = 1_800_000_000_000_000;
 
@@ -65,15 +68,20 @@ fn auth(config: Config) -> Authenticator {
     a
 }
 
+/// The outcome of a call that decides (every call without a shared cache does).
+fn decided(a: Authentication) -> Outcome {
+    a.decided().expect("decided")
+}
+
 fn user(a: &Authenticator, token: &str) -> Outcome {
-    a.authenticate(
+    decided(a.authenticate(
         &Credentials {
             user_token: Some(token.as_bytes()),
             ..Credentials::default()
         },
         NOW,
         None,
-    )
+    ))
 }
 
 fn header<'a>(o: &'a Outcome, name: &str) -> Option<Option<&'a str>> {
@@ -133,7 +141,7 @@ fn expired_is_refused_but_body_is_kept() {
     let o = user(&a, &sign(&v3("2020-01-01T00:00:00Z", "")));
     assert_eq!(o.decision, Decision::Reject);
     let u = o.user.as_ref().unwrap();
-    assert_eq!(u.refusal, Some(Refusal::Expired));
+    assert_eq!(u.refusal, Some(Refusal::Rejected(Rejection::Expired)));
     assert!(u.data.is_some());
     assert_eq!(header(&o, "X-Identity-Status"), Some(Some("Invalid")));
     assert_eq!(header(&o, "X-Roles"), None);
@@ -157,7 +165,7 @@ fn tampered_and_garbage_tokens_are_refused_and_cached() {
     assert_eq!(o.decision, Decision::Reject);
     assert!(matches!(
         o.user.as_ref().unwrap().refusal,
-        Some(Refusal::Verification(_))
+        Some(Refusal::Rejected(Rejection::Verification(_)))
     ));
     let again = user(&a, &token);
     assert_eq!(again.user.as_ref().unwrap().source, Source::Cache);
@@ -226,7 +234,7 @@ fn revocation_lists() {
     let o = user(&a, &token);
     assert_eq!(
         o.user.unwrap().refusal,
-        Some(Refusal::Revoked { by_audit_id: false })
+        Some(Refusal::Rejected(Rejection::Revoked { by_audit_id: false }))
     );
 
     let a = enforcing(false);
@@ -241,7 +249,7 @@ fn revocation_lists() {
     let o = user(&a, &token);
     assert_eq!(
         o.user.unwrap().refusal,
-        Some(Refusal::Revoked { by_audit_id: true })
+        Some(Refusal::Rejected(Rejection::Revoked { by_audit_id: true }))
     );
 }
 
@@ -282,7 +290,7 @@ fn both(
     service_token: &str,
     auth: AuthContext<'_>,
 ) -> Outcome {
-    a.authenticate(
+    decided(a.authenticate(
         &Credentials {
             user_token: Some(user_token.as_bytes()),
             service_token: Some(service_token.as_bytes()),
@@ -290,7 +298,7 @@ fn both(
         },
         NOW,
         None,
-    )
+    ))
 }
 
 #[test]
@@ -334,14 +342,14 @@ fn service_tokens() {
     );
     assert_eq!(header(&o, "X-Service-Roles"), None);
     // No user token at all.
-    let o = a.authenticate(
+    let o = decided(a.authenticate(
         &Credentials {
             service_token: Some(service.as_bytes()),
             ..Credentials::default()
         },
         NOW,
         None,
-    );
+    ));
     assert_eq!(o.decision, Decision::Reject);
     assert_eq!(header(&o, "X-Identity-Status"), Some(Some("Invalid")));
 }
@@ -349,7 +357,10 @@ fn service_tokens() {
 #[test]
 fn bind_is_checked_on_the_service_token_when_there_is_one() {
     let a = auth(Config {
-        bind_mode: BindMode::Required,
+        policy: Policy {
+            bind_mode: BindMode::Required,
+            ..Policy::default()
+        },
         ..Config::default()
     });
     let bound = sign(&v3(
@@ -361,7 +372,7 @@ fn bind_is_checked_on_the_service_token_when_there_is_one() {
         remote_user: Some("alice@R"),
         client_cert: None,
     };
-    let o = a.authenticate(
+    let o = decided(a.authenticate(
         &Credentials {
             user_token: Some(bound.as_bytes()),
             service_token: None,
@@ -369,7 +380,7 @@ fn bind_is_checked_on_the_service_token_when_there_is_one() {
         },
         NOW,
         None,
-    );
+    ));
     assert_eq!(o.decision, Decision::Pass);
     assert_eq!(user(&a, &bound).decision, Decision::Reject);
     assert_eq!(user(&a, &valid()).decision, Decision::Reject);
@@ -378,7 +389,9 @@ fn bind_is_checked_on_the_service_token_when_there_is_one() {
     let o = both(&a, &bound, &service, AuthContext::default());
     assert_eq!(
         o.service.unwrap().refusal,
-        Some(Refusal::Bind(BindRejection::MissingBind))
+        Some(Refusal::Rejected(Rejection::Bind(
+            BindRejection::MissingBind
+        )))
     );
     assert!(o.user.unwrap().is_valid());
 }
@@ -408,7 +421,10 @@ fn non_pki_tokens() {
     let refuse = auth(Config::default());
     let o = user(&refuse, "a0b1c2d3e4f5");
     assert_eq!(o.decision, Decision::Reject);
-    assert_eq!(o.user.unwrap().refusal, Some(Refusal::NotPki));
+    assert_eq!(
+        o.user.unwrap().refusal,
+        Some(Refusal::Rejected(Rejection::NotPki))
+    );
     let delegate = auth(Config {
         non_pki: NonPki::Delegate,
         ..Config::default()
@@ -418,22 +434,55 @@ fn non_pki_tokens() {
     assert_eq!(service.decision, Decision::Delegate);
     assert!(service.headers().is_empty());
     assert_eq!(user(&delegate, &valid()).decision, Decision::Pass);
-    let nothing = refuse.authenticate(&Credentials::default(), NOW, None);
+    let nothing = decided(refuse.authenticate(&Credentials::default(), NOW, None));
     assert_eq!(nothing.decision, Decision::Reject);
 }
 
+/// A shared cache the test plays host for: every request goes through the exchange (ask, fetch the
+/// keys asked for, ask again with what was found, store what the outcome lists).
 #[derive(Default)]
 struct Shared(Mutex<HashMap<String, Vec<u8>>>);
 
-impl SharedCache for Shared {
+impl Shared {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.0.lock().unwrap().get(key).cloned()
     }
+
     fn set(&self, key: &str, value: &[u8]) {
         self.0
             .lock()
             .unwrap()
             .insert(key.to_owned(), value.to_vec());
+    }
+
+    fn authenticate(&self, a: &Authenticator, creds: &Credentials<'_>) -> Outcome {
+        let outcome = match a.authenticate(creds, NOW, None) {
+            Authentication::Decided(outcome) => outcome,
+            Authentication::NeedShared { keys } => {
+                let stored = self.0.lock().unwrap().clone();
+                let found: Vec<(&str, &[u8])> = keys
+                    .iter()
+                    .filter_map(|k| stored.get(k).map(|v| (k.as_str(), v.as_slice())))
+                    .collect();
+                let again = a.authenticate(creds, NOW, Some(&SharedValues::new(&found)));
+                assert!(
+                    matches!(again, Authentication::Decided(_)),
+                    "a call with shared values decides"
+                );
+                decided(again)
+            }
+        };
+        for entry in &outcome.shared_store {
+            self.set(&entry.key, &entry.value);
+        }
+        outcome
+    }
+}
+
+fn shared_config() -> Config {
+    Config {
+        shared_cache: Some(SharedFormat::default()),
+        ..Config::default()
     }
 }
 
@@ -445,32 +494,132 @@ fn shared_cache_between_processes() {
         user_token: Some(token.as_bytes()),
         ..Credentials::default()
     };
-    let first = auth(Config::default());
-    assert_eq!(
-        first.authenticate(&creds, NOW, Some(&shared)).decision,
-        Decision::Pass
-    );
+    let first = auth(shared_config());
+    assert_eq!(shared.authenticate(&first, &creds).decision, Decision::Pass);
     let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
     let slot = SharedFormat::default().slot(&md5).unwrap();
     assert!(shared.get(&slot.key).unwrap().starts_with(b"{"));
     // Another process without certificates still serves the token from the shared cache.
-    let second = Authenticator::new(Config::default());
-    let o = second.authenticate(&creds, NOW, Some(&shared));
+    let second = Authenticator::new(shared_config());
+    let o = shared.authenticate(&second, &creds);
     assert_eq!(o.decision, Decision::Pass);
     assert_eq!(o.user.as_ref().unwrap().source, Source::SharedCache);
-    assert_eq!(o.headers(), first.authenticate(&creds, NOW, None).headers());
+    assert_eq!(o.headers(), shared.authenticate(&first, &creds).headers());
     // Refusals are shared as the reference's marker.
     let broken = Credentials {
         user_token: Some(b"MIIbroken"),
         ..Credentials::default()
     };
     assert_eq!(
-        first.authenticate(&broken, NOW, Some(&shared)).decision,
+        shared.authenticate(&first, &broken).decision,
         Decision::Reject
     );
-    let o = second.authenticate(&broken, NOW, Some(&shared));
+    let o = shared.authenticate(&second, &broken);
     assert_eq!(o.decision, Decision::Reject);
     assert_eq!(o.user.unwrap().source, Source::SharedCache);
+}
+
+#[test]
+fn shared_keys_are_asked_for_once_then_stored() {
+    let token = valid();
+    let creds = Credentials {
+        user_token: Some(token.as_bytes()),
+        ..Credentials::default()
+    };
+    let a = auth(Config {
+        policy: Policy {
+            hash_algorithms: HashAlgorithms::new([HashAlgorithm::Sha256, HashAlgorithm::Md5])
+                .unwrap(),
+            ..Policy::default()
+        },
+        ..shared_config()
+    });
+    let format = SharedFormat::default();
+    let key = |algorithm| {
+        format
+            .slot(&hash_hex(token.as_bytes(), algorithm).unwrap())
+            .unwrap()
+            .key
+    };
+    // A miss asks for one key per configured hash, in order, and nothing is verified yet.
+    let Authentication::NeedShared { keys } = a.authenticate(&creds, NOW, None) else {
+        panic!("a process-cache miss with a shared cache asks for its keys");
+    };
+    assert_eq!(keys, [key(HashAlgorithm::Sha256), key(HashAlgorithm::Md5)]);
+    assert_eq!(a.cache_usage().0, 0);
+    // Nothing found: validated, and stored under the first hash.
+    let o = decided(a.authenticate(&creds, NOW, Some(&SharedValues::default())));
+    assert_eq!(o.decision, Decision::Pass);
+    assert_eq!(o.user.as_ref().unwrap().source, Source::Validated);
+    assert_eq!(o.shared_store.len(), 1);
+    assert_eq!(o.shared_store[0].key, key(HashAlgorithm::Sha256));
+    assert_eq!(
+        format.decode(
+            &format
+                .slot(&hash_hex(token.as_bytes(), HashAlgorithm::Sha256).unwrap())
+                .unwrap(),
+            &o.shared_store[0].value
+        ),
+        Some(SharedValue::Token(
+            v3("2099-01-01T00:00:00.000000Z", "").into_bytes()
+        ))
+    );
+    // A process-cache hit asks for nothing and stores nothing.
+    let hit = decided(a.authenticate(&creds, NOW, None));
+    assert_eq!(hit.user.as_ref().unwrap().source, Source::Cache);
+    assert!(hit.shared_store.is_empty());
+    // Without a shared cache, nothing is asked for or stored.
+    let plain = auth(Config::default());
+    let o = decided(plain.authenticate(&creds, NOW, None));
+    assert!(o.shared_store.is_empty());
+}
+
+#[test]
+fn unreadable_shared_entries_are_misses() {
+    let token = valid();
+    let creds = Credentials {
+        user_token: Some(token.as_bytes()),
+        ..Credentials::default()
+    };
+    let md5 = hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap();
+    let plain_key = SharedFormat::default().slot(&md5).unwrap().key;
+    let mac = SharedFormat::new(Some(Protection::new("MAC", b"secret").unwrap()));
+    let forged = SharedFormat::new(Some(Protection::new("MAC", b"other").unwrap()));
+    let body = v3("2099-01-01T00:00:00.000000Z", "");
+    // MACed with another secret's keys, stored under this secret's key.
+    let forged_value = forged
+        .encode(
+            &forged.slot(&md5).unwrap(),
+            &SharedValue::Token(body.clone().into_bytes()),
+        )
+        .unwrap();
+    for (format, value) in [
+        (SharedFormat::default(), b"\xff\xfe".to_vec()),
+        (
+            SharedFormat::default(),
+            br#"{"not": "a token body"}"#.to_vec(),
+        ),
+        (SharedFormat::default(), b"[1, 2, 3]".to_vec()),
+        (mac.clone(), forged_value),
+    ] {
+        let a = auth(Config {
+            shared_cache: Some(format.clone()),
+            ..Config::default()
+        });
+        let key = format.slot(&md5).unwrap().key;
+        if format == SharedFormat::default() {
+            assert_eq!(key, plain_key);
+        }
+        let found = [(key.as_str(), value.as_slice())];
+        let o = decided(a.authenticate(&creds, NOW, Some(&SharedValues::new(&found))));
+        assert_eq!(o.decision, Decision::Pass, "{value:?}");
+        assert_eq!(
+            o.user.as_ref().unwrap().source,
+            Source::Validated,
+            "{value:?}"
+        );
+        assert_eq!(o.shared_store.len(), 1);
+    }
 }
 
 #[test]
@@ -486,11 +635,77 @@ fn disabled_cache_validates_every_time() {
 }
 
 #[test]
-fn python_whitespace_is_stripped() {
-    assert_eq!(strip_token(b"MIIx"), b"MIIx");
-    assert_eq!(strip_token(b"MIIx\x0b"), b"MIIx");
-    assert_eq!(strip_token(b""), b"");
-    assert_eq!(strip_token(b" \t\x1cMIIx\x1f\r\n"), b"MIIx");
-    assert_eq!(strip_token("\u{a0}MIIx\u{3000}".as_bytes()), b"MIIx");
-    assert_eq!(strip_token(b"\xffMII \n"), b"\xffMII");
+fn the_pipeline_s_whitespace_rule() {
+    // One rule for every entry point (`crate::token_text::trim_token`): the authenticator and the
+    // pipeline agree on every padding, and a padded token is the same cache entry.
+    let a = auth(Config::default());
+    let token = valid();
+    let policy = Policy::default();
+    for (padding, accepted) in [
+        (" \t\r\n", true),
+        ("\r\n", true),
+        ("\x0b", false),
+        ("\x0c", false),
+        ("\x1c", false),
+        ("\u{a0}", false),
+    ] {
+        let padded = format!("{padding}{token}{padding}");
+        let o = user(&a, &padded);
+        let pipeline = crate::pipeline::validate_instant(
+            &padded,
+            &pki().verifier,
+            None,
+            &policy,
+            &AuthContext::default(),
+            instant(NOW),
+        );
+        assert_eq!(o.decision == Decision::Pass, accepted, "{padding:?}");
+        assert_eq!(pipeline.is_ok(), accepted, "{padding:?}");
+    }
+    assert_eq!(a.cache_usage().0, 1, "padded or not, one token, one entry");
+}
+
+#[test]
+fn refusals_say_what_the_pipeline_says() {
+    // One vocabulary: a rejection reads the same from the authenticator and from the pipeline.
+    let a = auth(Config::default());
+    let policy = Policy::default();
+    let expired = sign(&v3("2020-01-01T00:00:00Z", ""));
+    for token in [expired.as_str(), "MIIbroken", "a0b1c2d3e4f5"] {
+        let refusal = user(&a, token).user.unwrap().refusal.unwrap();
+        let rejection = crate::pipeline::validate_instant(
+            token,
+            &pki().verifier,
+            None,
+            &policy,
+            &AuthContext::default(),
+            instant(NOW),
+        )
+        .unwrap_err();
+        assert_eq!(refusal.to_string(), rejection.to_string(), "{token}");
+        assert_eq!(refusal.rejection(), rejection.rejection(), "{token}");
+        assert_eq!(refusal.as_str(), rejection.step().unwrap().as_str());
+    }
+}
+
+#[test]
+fn outcomes_say_what_keystone_could_give() {
+    let token = valid();
+    // No certificates loaded.
+    let none = Authenticator::new(Config::default());
+    let wants = user(&none, &token).wants();
+    assert!(wants.certificates && !wants.new_certificates && !wants.revocation_list);
+    // A signer not among the certificates: keystone may have rotated its key.
+    let other = Authenticator::new(Config::default());
+    other.set_verifier(Some(Arc::clone(&pki().other)));
+    let wants = user(&other, &token).wants();
+    assert!(!wants.certificates && wants.new_certificates && !wants.revocation_list);
+    // Revocation lists enforced and none loaded.
+    let listless = enforcing(false);
+    let wants = user(&listless, &token).wants();
+    assert!(!wants.certificates && !wants.new_certificates && wants.revocation_list);
+    // Nothing to fetch for a valid or an invalid token.
+    let a = auth(Config::default());
+    assert_eq!(user(&a, &token).wants(), Wants::default());
+    assert_eq!(user(&a, "MIIbroken").wants(), Wants::default());
 }
