@@ -1,13 +1,14 @@
-//! JSON text as Python's `json.dumps` writes it, for header values keystonemiddleware builds with
-//! `jsonutils.dumps` (the `X-Service-Catalog` header).
+//! JSON values as Python's `json.loads` reads them and `json.dumps` writes them back, for the header
+//! keystonemiddleware builds with `jsonutils.dumps` (`X-Service-Catalog`, [`super::catalog`]).
 //!
-//! Python's defaults: `", "` between items, `": "` between key and value, `ensure_ascii` (every
-//! character outside `' '..='~'` escaped as `\uXXXX` with lower-case hex, astral characters as
-//! surrogate pairs, `\b \f \n \r \t` as short escapes), integers verbatim, floats as `repr(float)`,
-//! and an object that repeats a key keeps the key's first position with its last value (what
-//! `json.loads` followed by `json.dumps` does). The writer works on JSON text that has already been
-//! validated (a `serde_json::value::RawValue`), so it reports malformed input as an error but never
-//! needs to recover from it.
+//! One reader ([`parse_tree`]) keeps a value's text as it is, containers as a tree ([`Node`]); its
+//! writer ([`Node::write`]) follows Python's defaults: `", "` between items, `": "` between key and
+//! value, strings re-escaped as `ensure_ascii` does (the core's string writer, `crate::json`),
+//! integers verbatim, floats as `repr(float)`, and an object that repeats a key keeps the key's first
+//! position with its last value. The input is JSON that serde has already read (a
+//! `serde_json::value::RawValue`), so the reader reports malformed input as an error but never needs
+//! to recover from it. serde's own types cannot stand in: they refuse lone surrogates and repeated
+//! keys, and round big integers and floats, all of which Python keeps.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,17 +21,7 @@ const MAX_DEPTH: usize = 128;
 
 /// Appends `json.dumps(json.loads(raw))` to `out`, `raw` being one JSON value.
 pub fn write_value(raw: &str, out: &mut String) -> Result<()> {
-    let mut reader = Reader {
-        text: raw.as_bytes(),
-        pos: 0,
-    };
-    reader.skip_ws();
-    reader.value(out, 0)?;
-    reader.skip_ws();
-    if reader.pos != reader.text.len() {
-        return Err(bad("trailing characters"));
-    }
-    Ok(())
+    parse_tree(raw)?.write(out)
 }
 
 /// `json.dumps(json.loads(raw))` for one JSON value, as a new string.
@@ -120,7 +111,7 @@ impl<'a> Node<'a> {
     /// Appends `json.dumps` of this value.
     pub fn write(&self, out: &mut String) -> Result<()> {
         match self {
-            Node::Scalar(raw) => write_value(raw, out),
+            Node::Scalar(raw) => write_scalar(raw, out),
             Node::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -133,26 +124,38 @@ impl<'a> Node<'a> {
                 Ok(())
             }
             Node::Object(members) => {
-                // Repeated keys keep their first position with their last value, as in a dict.
-                out.push('{');
-                let mut first = true;
-                for (i, (key, _)) in members.iter().enumerate() {
-                    let seen = members.iter().take(i).any(|(k, _)| same_key(k, key));
-                    if seen {
-                        continue;
+                // Repeated keys keep their first position with their last value, as in a dict;
+                // keys compare as Python compares them, by their code units after decoding.
+                let mut order: Vec<(Vec<u16>, usize)> = Vec::with_capacity(members.len());
+                let mut index: HashMap<Vec<u16>, usize> = HashMap::with_capacity(members.len());
+                for (i, (raw, _)) in members.iter().enumerate() {
+                    let units = key_units(raw)?;
+                    match index.get(&units) {
+                        Some(&slot) => {
+                            if let Some(entry) = order.get_mut(slot) {
+                                entry.1 = i;
+                            }
+                        }
+                        None => {
+                            index.insert(units.clone(), order.len());
+                            order.push((units, i));
+                        }
                     }
-                    let value = members
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| same_key(k, key))
-                        .map_or(&Node::Scalar("null"), |(_, v)| v);
-                    if !first {
+                }
+                out.push('{');
+                for (n, (units, i)) in order.iter().enumerate() {
+                    if n > 0 {
                         out.push_str(", ");
                     }
-                    first = false;
-                    write_value(key, out)?;
-                    out.push_str(": ");
-                    value.write(out)?;
+                    out.push('"');
+                    for unit in units {
+                        push_unit(*unit, out);
+                    }
+                    out.push_str("\": ");
+                    match members.get(*i) {
+                        Some((_, value)) => value.write(out)?,
+                        None => out.push_str("null"),
+                    }
                 }
                 out.push('}');
                 Ok(())
@@ -161,16 +164,61 @@ impl<'a> Node<'a> {
     }
 }
 
+/// A key literal's UTF-16 code units (lone surrogates kept, as in Python).
+fn key_units(raw: &str) -> Result<Vec<u16>> {
+    let mut reader = Reader {
+        text: raw.as_bytes(),
+        pos: 0,
+    };
+    reader.string_units()
+}
+
+/// Appends `json.dumps` of a scalar's raw text: a string re-escaped, a number as Python prints the
+/// value it reads, `true`, `false` or `null` as they are.
+fn write_scalar(raw: &str, out: &mut String) -> Result<()> {
+    let mut reader = Reader {
+        text: raw.as_bytes(),
+        pos: 0,
+    };
+    match reader.peek() {
+        Some(b'"') if is_plain_literal(raw) => out.push_str(raw),
+        Some(b'"') => {
+            out.push('"');
+            for unit in reader.string_units()? {
+                push_unit(unit, out);
+            }
+            out.push('"');
+        }
+        Some(b't') => reader.literal("true", out)?,
+        Some(b'f') => reader.literal("false", out)?,
+        Some(b'n') => reader.literal("null", out)?,
+        Some(b'-' | b'0'..=b'9') => reader.number(out)?,
+        _ => return Err(bad("expected a value")),
+    }
+    if reader.pos != 0 && reader.pos != reader.text.len() {
+        return Err(bad("trailing characters"));
+    }
+    Ok(())
+}
+
+/// Whether a string literal is written by `json.dumps` exactly as it is: printable ASCII between
+/// its quotes, no escapes.
+fn is_plain_literal(raw: &str) -> bool {
+    raw.len() >= 2
+        && raw.ends_with('"')
+        && raw.as_bytes().get(1..raw.len() - 1).is_some_and(|inner| {
+            inner
+                .iter()
+                .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        })
+}
+
 /// Whether the raw key literal `raw` decodes to `key`.
 fn key_is(raw: &str, key: &str) -> bool {
     match raw.get(1..raw.len().saturating_sub(1)) {
         Some(inner) if !inner.contains('\\') => inner == key,
         _ => decode_str(raw).is_ok_and(|k| k == key),
     }
-}
-
-fn same_key(a: &str, b: &str) -> bool {
-    a == b || (a.contains('\\') || b.contains('\\')) && decode_str(a).ok() == decode_str(b).ok()
 }
 
 /// Reads one JSON value into a [`Node`] tree.
@@ -198,24 +246,6 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// At a string literal that `json.dumps` would write unchanged (printable ASCII, no escapes),
-    /// returns its text and moves past it; otherwise leaves the position alone.
-    fn plain_str(&mut self) -> Option<&'a str> {
-        let start = self.pos.checked_add(1)?;
-        let rest = self.text.get(start..)?;
-        // Up to the closing quote, every byte must be printable ASCII other than `\`.
-        let end = rest
-            .iter()
-            .position(|&b| b == b'"' || !(0x20..=0x7e).contains(&b) || b == b'\\')?;
-        if rest.get(end) != Some(&b'"') {
-            return None;
-        }
-        let body = rest.get(..end)?;
-        self.pos = start + end + 1;
-        // Printable ASCII is UTF-8.
-        std::str::from_utf8(body).ok()
-    }
-
     fn node(&mut self, src: &'a str, depth: usize) -> Result<Node<'a>> {
         if depth > MAX_DEPTH {
             return Err(bad("nested too deeply"));
@@ -351,171 +381,6 @@ impl<'a> Reader<'a> {
         } else {
             Err(bad("unknown literal"))
         }
-    }
-
-    fn value(&mut self, out: &mut String, depth: usize) -> Result<()> {
-        if depth > MAX_DEPTH {
-            return Err(bad("nested too deeply"));
-        }
-        match self.peek() {
-            Some(b'{') => self.object(out, depth),
-            Some(b'[') => self.array(out, depth),
-            Some(b'"') => {
-                if let Some(plain) = self.plain_str() {
-                    out.push('"');
-                    out.push_str(plain);
-                    out.push('"');
-                    return Ok(());
-                }
-                let units = self.string_units()?;
-                out.push('"');
-                for unit in units {
-                    push_unit(unit, out);
-                }
-                out.push('"');
-                Ok(())
-            }
-            Some(b't') => self.literal("true", out),
-            Some(b'f') => self.literal("false", out),
-            Some(b'n') => self.literal("null", out),
-            Some(b'-' | b'0'..=b'9') => self.number(out),
-            _ => Err(bad("expected a value")),
-        }
-    }
-
-    fn array(&mut self, out: &mut String, depth: usize) -> Result<()> {
-        self.expect(b'[')?;
-        out.push('[');
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            out.push(']');
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            self.value(out, depth + 1)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    out.push_str(", ");
-                }
-                Some(b']') => {
-                    self.pos += 1;
-                    out.push(']');
-                    return Ok(());
-                }
-                _ => return Err(bad("expected , or ]")),
-            }
-        }
-    }
-
-    /// An object written as it is read; a key with escapes or a repeated key sends it to
-    /// [`Reader::object_slow`].
-    fn object(&mut self, out: &mut String, depth: usize) -> Result<()> {
-        let (start_pos, start_len) = (self.pos, out.len());
-        self.expect(b'{')?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            out.push_str("{}");
-            return Ok(());
-        }
-        out.push('{');
-        let mut keys: Vec<&'a str> = Vec::new();
-        loop {
-            self.skip_ws();
-            let key = match self.plain_str() {
-                Some(key) if !keys.contains(&key) => key,
-                _ => {
-                    self.pos = start_pos;
-                    out.truncate(start_len);
-                    return self.object_slow(out, depth);
-                }
-            };
-            if !keys.is_empty() {
-                out.push_str(", ");
-            }
-            keys.push(key);
-            out.push('"');
-            out.push_str(key);
-            out.push_str("\": ");
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            self.value(out, depth + 1)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    out.push('}');
-                    return Ok(());
-                }
-                _ => return Err(bad("expected , or }")),
-            }
-            // Past a few dozen members the linear search for repeats costs more than the slow path.
-            if keys.len() > 64 {
-                self.pos = start_pos;
-                out.truncate(start_len);
-                return self.object_slow(out, depth);
-            }
-        }
-    }
-
-    fn object_slow(&mut self, out: &mut String, depth: usize) -> Result<()> {
-        self.expect(b'{')?;
-        // Members are written after reading them all, so a repeated key can keep its first position
-        // with its last value, as a Python dict does.
-        let mut members: Vec<(Vec<u16>, String)> = Vec::new();
-        let mut index: HashMap<Vec<u16>, usize> = HashMap::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            out.push_str("{}");
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            let key = self.string_units()?;
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            let mut value = String::new();
-            self.value(&mut value, depth + 1)?;
-            if let Some(i) = index.get(&key) {
-                if let Some(existing) = members.get_mut(*i) {
-                    existing.1 = value;
-                }
-            } else {
-                index.insert(key.clone(), members.len());
-                members.push((key, value));
-            }
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return Err(bad("expected , or }")),
-            }
-        }
-        out.push('{');
-        for (i, (key, value)) in members.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push('"');
-            for unit in key {
-                push_unit(*unit, out);
-            }
-            out.push_str("\": ");
-            out.push_str(value);
-        }
-        out.push('}');
-        Ok(())
     }
 
     /// Reads a string literal into UTF-16 code units (lone surrogates survive, as in Python).
