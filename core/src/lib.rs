@@ -69,5 +69,6 @@ pub use limits::Limits;
 pub use pipeline::{validate, validate_instant, Policy, Rejection, Step, ValidateError, Validated};
 pub use revocation::RevocationList;
 pub use signer::Signer;
+pub use timestamp::unix_now;
 pub use token_text::{decode, detect, detect_with, trim_token, DetectionRule, TokenForm};
-pub use verifier::{unix_now, Verifier};
+pub use verifier::Verifier;

@@ -20,8 +20,8 @@ use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, Subject
 use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509};
 
 use crate::error::{Error, Result};
+use crate::timestamp::unix_now;
 use crate::timestamp::MAX_UNIX_TIME;
-use crate::verifier::unix_now;
 
 /// keystone's `[signing] cert_subject` default.
 pub const DEFAULT_SUBJECT: &str = "/C=US/ST=Unset/L=Unset/O=Unset/CN=www.example.com";

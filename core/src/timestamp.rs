@@ -5,7 +5,9 @@
 //! checks it with [`unix_time`] first, so an impossible clock is the same
 //! [`Error::InvalidArgument`] everywhere instead of whatever the first consumer makes of it.
 
-use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use crate::error::{Error, Result};
 
@@ -13,6 +15,27 @@ use crate::error::{Error, Result};
 pub const MIN_UNIX_TIME: i64 = -62_135_596_800;
 /// The latest accepted clock reading: 9999-12-31T23:59:59Z (the last X.509 and `datetime` year).
 pub const MAX_UNIX_TIME: i64 = 253_402_300_799;
+
+/// Seconds since the Unix epoch now (negative before 1970), the clock `verify` uses.
+pub fn unix_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The instant of a clock reading in Unix microseconds (the middleware's clock), clamped to the
+/// years `time` holds: a reading past them compares as later than every expiry, one before them
+/// as earlier.
+pub fn instant_us(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).unwrap_or_else(|_| {
+        if us > 0 {
+            PrimitiveDateTime::MAX.assume_utc()
+        } else {
+            PrimitiveDateTime::MIN.assume_utc()
+        }
+    })
+}
 
 /// The instant of a clock reading in Unix seconds, if it lies in the years 1 to 9999.
 ///

@@ -2,7 +2,6 @@
 //! (`docs/reference-behaviour.md#verification`).
 
 use std::ops::Range;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use const_oid::ObjectIdentifier;
 use openssl::x509::X509;
@@ -17,7 +16,7 @@ use crate::cms::signed_data::{
 use crate::cms::trust::{load_bundle, SigningCert};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
 use crate::limits::Limits;
-use crate::timestamp::unix_time;
+use crate::timestamp::{unix_now, unix_time};
 use crate::token_text::{self, Encoding};
 
 /// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
@@ -43,14 +42,6 @@ impl std::fmt::Debug for Verifier {
             .field("limits", &self.limits)
             .field("profile", &self.profile)
             .finish()
-    }
-}
-
-/// Seconds since the Unix epoch now (negative before 1970), the clock `verify` uses.
-pub fn unix_now() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }
 

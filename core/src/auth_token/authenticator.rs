@@ -19,7 +19,7 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::OffsetDateTime;
 
 use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::{Config, NonPki, RevocationMode};
@@ -35,6 +35,7 @@ use crate::pipeline::{
     check_bind, check_expiry, check_revocation, token_hashes, verify_and_decode, Rejection,
 };
 use crate::revocation::RevocationList;
+use crate::timestamp::instant_us;
 use crate::token_text::{detect_with, trim_token, TokenForm};
 use crate::verifier::Verifier;
 
@@ -72,18 +73,6 @@ impl fmt::Debug for Authenticator {
             .field("cache", &self.cache)
             .finish()
     }
-}
-
-/// The instant of a clock reading in Unix microseconds, clamped to the years `time` can hold (a
-/// clock past them compares as past every expiry, one before them as before every expiry).
-fn instant(now_us: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_us) * 1000).unwrap_or_else(|_| {
-        if now_us > 0 {
-            PrimitiveDateTime::MAX.assume_utc()
-        } else {
-            PrimitiveDateTime::MIN.assume_utc()
-        }
-    })
 }
 
 /// Where a token stands after the process cache: found, or missed.
@@ -259,7 +248,7 @@ impl Authenticator {
         now_us: i64,
         shared: Option<&SharedValues<'_>>,
     ) -> Outcome {
-        let now = instant(now_us);
+        let now = instant_us(now_us);
         let mut store = Vec::new();
         let unavailable = |r: &TokenReport| {
             !self.config.delay_auth_decision && matches!(r.refusal, Some(Refusal::Unavailable(_)))

@@ -657,7 +657,7 @@ fn the_pipeline_s_whitespace_rule() {
             None,
             &policy,
             &AuthContext::default(),
-            instant(NOW),
+            crate::timestamp::instant_us(NOW),
         );
         assert_eq!(o.decision == Decision::Pass, accepted, "{padding:?}");
         assert_eq!(pipeline.is_ok(), accepted, "{padding:?}");
@@ -679,7 +679,7 @@ fn refusals_say_what_the_pipeline_says() {
             None,
             &policy,
             &AuthContext::default(),
-            instant(NOW),
+            crate::timestamp::instant_us(NOW),
         )
         .unwrap_err();
         assert_eq!(refusal.to_string(), rejection.to_string(), "{token}");
