@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use kstoken::bind::AuthContext;
-use kstoken::hash::hash_hex;
+use kstoken::body::bind::AuthContext;
 use kstoken::revocation::RevokedEntry;
+use kstoken::token_text::hash_hex;
 use kstoken::{validate, HashAlgorithm, Policy, RevocationList, Signer, Verifier};
 use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use kstoken_benches::{pki, v3_body, SIZES};

@@ -14,7 +14,7 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use kstoken::form::trim_token_str;
+use kstoken::token_text::trim_token_str;
 use kstoken::{LimitKind, Limits};
 
 use crate::exit::Failure;

@@ -7,9 +7,9 @@ use openssl::x509::X509;
 use x509_cert::Certificate;
 
 use crate::algorithm::HashAlgorithm;
-use crate::cms::canonical::ContentMode;
 use crate::cms::crypto::{digest, key_kind, sign_digest, KeyKind};
 use crate::cms::signed_data;
+use crate::cms::ContentMode;
 use crate::error::{Error, LimitKind, Result};
 use crate::limits::Limits;
 use crate::token_text::der_to_pki_token;

@@ -10,7 +10,7 @@
 //! core [`Error`] by its [`ErrorKind`], with the words the core gives (`detail`, `openssl_reason`,
 //! the limit's name). Nothing here decides what an error means.
 
-use kstoken::bind::BindRejection;
+use kstoken::body::bind::BindRejection;
 use kstoken::pipeline::Rejection;
 use kstoken::{Error, ErrorKind, VerifyFailure};
 use pyo3::create_exception;

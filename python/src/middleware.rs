@@ -15,7 +15,7 @@ use kstoken::auth_token::{
     NonPki, Outcome, Protection, Refusal, RevocationMode, SharedFormat, SharedValues, Source,
     TokenData, TokenReport, ALL_HEADERS,
 };
-use kstoken::bind::{AuthContext, BindMode};
+use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::revocation::RevocationList;
 use kstoken::{DetectionRule, HashAlgorithm, HashAlgorithms, Limits, Policy, Verifier};
 use pyo3::exceptions::PyValueError;

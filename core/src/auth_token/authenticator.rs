@@ -23,10 +23,10 @@ use time::OffsetDateTime;
 
 use crate::auth_token::catalog::CatalogMemo;
 use crate::auth_token::config::{Config, NonPki, RevocationMode};
-use crate::auth_token::exchange::{Authentication, SharedEntry, SharedValues};
+use crate::auth_token::exchange::{Authentication, SharedValues};
 use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
 use crate::auth_token::refusal::{Refusal, Unavailable};
-use crate::auth_token::shared_cache::{SharedFormat, SharedValue};
+use crate::auth_token::shared_cache::{SharedEntry, SharedFormat, SharedValue};
 use crate::auth_token::token_cache::{cache_key, CacheKey, TokenCache};
 use crate::auth_token::token_data::{TokenData, TokenEntry};
 use crate::body::bind::AuthContext;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::auth_token::python_json::{self, Node};
-use crate::body::view::{Field, TokenView};
 use crate::body::TokenVersion;
+use crate::body::{Field, TokenView};
 use crate::error::{Error, Result};
 use crate::json;
 

@@ -59,12 +59,3 @@ impl<'a> SharedValues<'a> {
         self.found.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
-
-/// An entry to store in the shared cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedEntry {
-    /// The memcached key (`tokens/...`).
-    pub key: String,
-    /// The bytes to store, in keystonemiddleware's format.
-    pub value: Vec<u8>,
-}

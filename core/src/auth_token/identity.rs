@@ -14,8 +14,8 @@ use crate::auth_token::headers::{
     TENANT_ID, TENANT_NAME, USER,
 };
 use crate::auth_token::python_json::truthy;
-use crate::body::view::{Field, IdName, RoleView, Str, TokenView};
 use crate::body::TokenVersion;
+use crate::body::{Field, IdName, RoleView, Str, TokenView};
 use crate::error::{Error, Result};
 
 /// The identity a token carries, as header values (`None` where the reference stores `None`).

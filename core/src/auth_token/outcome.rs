@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::auth_token::exchange::SharedEntry;
 use crate::auth_token::headers::{self, Header};
 use crate::auth_token::refusal::Refusal;
 use crate::auth_token::refusal::Unavailable;
+use crate::auth_token::shared_cache::SharedEntry;
 use crate::auth_token::token_data::TokenData;
 
 /// Where a token's verdict came from.

@@ -32,6 +32,15 @@ pub enum SharedValue {
     Invalid,
 }
 
+/// An entry to store in the shared cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedEntry {
+    /// The memcached key (`tokens/...`).
+    pub key: String,
+    /// The bytes to store, in keystonemiddleware's format.
+    pub value: Vec<u8>,
+}
+
 /// The reference's marker for a refused token, as JSON.
 const INVALID_MARKER: &[u8] = b"\"invalid\"";
 /// The MAC's length once base64-encoded (48 bytes).

@@ -11,8 +11,8 @@ use crate::auth_token::headers::{self, Header};
 use crate::auth_token::identity::Identity;
 use crate::auth_token::refusal::Refusal;
 use crate::auth_token::token_cache::Weigh;
-use crate::body::view::TokenView;
 use crate::body::TokenVersion;
+use crate::body::TokenView;
 use crate::error::Error;
 
 /// A validated token body and everything a later request with the same token needs.

@@ -131,6 +131,7 @@ pub(crate) fn sign_digest(
 }
 
 /// HMAC-SHA-384 of `data` under `key` (keystonemiddleware's memcache key derivation and MAC).
+#[cfg(feature = "auth_token")]
 pub(crate) fn hmac_sha384(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
         let key = openssl::pkey::PKey::hmac(key)?;
@@ -142,12 +143,14 @@ pub(crate) fn hmac_sha384(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Whether two byte strings are equal, in time independent of where they differ.
+#[cfg(feature = "auth_token")]
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a, b)
 }
 
 /// AES-128-CBC with PKCS#7 padding under `key` (16 bytes): a fresh random IV followed by the
 /// ciphertext.
+#[cfg(feature = "auth_token")]
 pub(crate) fn aes128_cbc_encrypt(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     let attempt = || -> std::result::Result<Vec<u8>, openssl::error::ErrorStack> {
         let mut iv = [0u8; 16];
@@ -165,6 +168,7 @@ pub(crate) fn aes128_cbc_encrypt(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The inverse of [`aes128_cbc_encrypt`]; `None` for anything that does not decrypt and unpad.
+#[cfg(feature = "auth_token")]
 pub(crate) fn aes128_cbc_decrypt(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     let (iv, ciphertext) = data.split_at_checked(16)?;
     openssl::symm::decrypt(

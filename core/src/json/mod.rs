@@ -5,4 +5,6 @@ mod bounded;
 mod python_str;
 
 pub use bounded::{check_json_limits, parse_json};
-pub(crate) use python_str::{push_unit, write_str};
+#[cfg(feature = "auth_token")]
+pub(crate) use python_str::push_unit;
+pub(crate) use python_str::write_str;

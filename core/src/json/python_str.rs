@@ -46,6 +46,7 @@ fn push_char(c: char, out: &mut String) {
 }
 
 /// Appends one UTF-16 code unit of a string as `json.dumps` writes it (a lone surrogate escaped).
+#[cfg(feature = "auth_token")]
 pub(crate) fn push_unit(unit: u16, out: &mut String) {
     match char::from_u32(u32::from(unit)) {
         Some(c) if unit < 0x80 => push_char(c, out),

@@ -1,13 +1,14 @@
 //! Token text: the forms a token is written in, and what is computed from the text alone.
 //!
-//! A token is a PKI token (base64 of the CMS DER, [`pki`]), a PKIZ token (compressed CMS PEM,
-//! [`pkiz`]) or CMS PEM ([`pem`]); [`detect`] says which form a text is in, [`decode`] turns any of
-//! them into CMS DER, [`trim_token`] is the one whitespace rule, and [`hash_token`] the token id.
+//! A token is a PKI token (base64 of the CMS DER), a PKIZ token (compressed CMS PEM, [`pkiz`]) or
+//! CMS PEM ([`pem`]); [`detect`] says which form a text is in (keystoneclient's `MII`/`PKIZ_` rule,
+//! or the lenient DER-header rule), [`decode`] turns any of them into CMS DER, [`trim_token`] is the
+//! one whitespace rule of every entry point, and [`hash_token`] the token id (`cms_hash_token`).
 //! Nothing here verifies anything.
 
 mod decode;
 mod detect;
-pub mod hash;
+mod hash;
 pub mod pem;
 mod pki;
 pub mod pkiz;
