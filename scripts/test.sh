@@ -19,8 +19,11 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-stage "cargo test"
+cargo clippy -p kstoken --no-default-features --all-targets --locked -- -D warnings
+stage "cargo test (the layering check, core/tests/layering.rs, among them)"
 cargo test --workspace --locked
+stage "core without the auth_token feature: builds and passes its tests"
+cargo test -p kstoken --locked --no-default-features
 stage "C library"
 bash scripts/test-c.sh
 stage "Python distributions (make wheel): the portable wheel and the sdist"

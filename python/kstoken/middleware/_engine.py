@@ -19,11 +19,11 @@ from typing import Any, Dict, Optional, Set, Tuple
 from kstoken import _kstoken
 from kstoken.exceptions import KstokenError, VerificationError
 from kstoken.middleware import _config
-from kstoken.middleware._config import ConfigurationError, Settings
+from kstoken.middleware._config import ConfigurationError
 from kstoken.middleware._keystone import Keystone, KeystoneError
 from kstoken.middleware._memcache import Memcache
-from kstoken.middleware._token_data import TokenData
 from kstoken.middleware._signing_dir import CA_CERT, REVOCATION_LIST, SIGNING_CERT, SigningDirectory, Stamp
+from kstoken.middleware._token_data import TokenData
 
 __all__ = ["Engine", "Outcome"]
 
