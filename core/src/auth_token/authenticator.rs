@@ -1,6 +1,7 @@
 //! keystonemiddleware's `auth_token` decision for one request: the user token and the service
 //! token, the token cache, revocation, verification, expiry, bind, the service-token role rule, and
-//! the identity headers the service behind the middleware receives.
+//! the identity headers the service behind the middleware receives
+//! (`docs/reference-behaviour.md#the-auth_token-decision`).
 //!
 //! Per token: the whitespace rule ([`crate::token_text::trim_token`]) → form → cache key; a hit in
 //! the process cache (or in a shared cache such as memcached, [`crate::auth_token::exchange`])

@@ -1,6 +1,6 @@
 //! `X-Service-Catalog`: always in the v2 catalog format, v3 catalogs converted the way
 //! keystonemiddleware converts them, written with Python's `json.dumps` formatting; each distinct
-//! catalog converted once.
+//! catalog converted once (`docs/reference-behaviour.md#catalog-conversion`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -21,7 +21,7 @@ pub enum RevocationMode {
 /// What to do with a token that is not PKI or PKIZ (UUID, Fernet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonPki {
-    /// Hand the whole request to an online validator ([`Decision::Delegate`]).
+    /// Hand the whole request to an online validator ([`crate::auth_token::Decision::Delegate`]).
     Delegate,
     /// Treat the token as invalid.
     Refuse,

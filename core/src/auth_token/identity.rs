@@ -5,7 +5,8 @@
 //! reads: where the reference indexes a key that must exist (`user['id']` in v3) an absent key is an
 //! error here (the reference fails with a 500), a `null` becomes `None` (the reference stores `None`
 //! in the environ), and any other non-string is an error (the reference would store a non-string).
-//! The catalog is [`crate::auth_token::catalog`]'s.
+//! The catalog is [`crate::auth_token::catalog`]'s. The rules, written down:
+//! `docs/reference-behaviour.md#identity-fallbacks`.
 
 use serde_json::{Map, Value};
 

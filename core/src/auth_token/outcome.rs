@@ -64,7 +64,7 @@ pub enum Decision {
     Delegate,
 }
 
-/// The result of [`Authenticator::authenticate`].
+/// The result of [`crate::auth_token::Authenticator::authenticate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// What to do.

@@ -1,5 +1,5 @@
 //! keystonemiddleware's token-cache format in memcached, so a kstoken middleware and
-//! keystonemiddleware processes can share one memcached.
+//! keystonemiddleware processes can share one memcached (`docs/reference-behaviour.md#cache-keys`).
 //!
 //! An entry is stored under a key derived from the token's first configured hash: `tokens/<hex>`
 //! with the SHA-256 hex of the hash, or with `memcache_security_strategy` set, `tokens/b'<b64>'`

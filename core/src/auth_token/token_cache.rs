@@ -1,5 +1,5 @@
 //! A bounded, thread-safe token cache keyed by a token's SHA-256: keystonemiddleware's token cache,
-//! in process.
+//! in process (`docs/reference-behaviour.md#cache-keys`).
 //!
 //! Entries live for a fixed time (`token_cache_time`) and the cache is bounded both by entry count
 //! and by bytes. Every entry has the same lifetime, so insertion order is also expiry order: each
@@ -26,14 +26,14 @@ pub fn cache_key(token: &[u8]) -> Option<CacheKey> {
 /// Number of independently locked shards.
 const SHARDS: usize = 16;
 
-/// Sizes for [`TokenCache::new`].
+/// Sizes of the process token cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheLimits {
     /// How long an entry lives, in microseconds; `None` for no time limit.
     pub ttl_us: Option<i64>,
     /// Most entries held.
     pub max_entries: usize,
-    /// Most bytes held (as estimated by [`Weigh`]).
+    /// Most bytes held (as estimated).
     pub max_bytes: usize,
 }
 

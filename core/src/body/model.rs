@@ -107,7 +107,7 @@ pub fn has_expired(expires: Option<OffsetDateTime>, now: OffsetDateTime) -> bool
 
 /// Parses verified token content into a [`TokenBody`], enforcing `limits` first.
 ///
-/// Errors: [`Error::LimitExceeded`] (`JsonSize`, `JsonDepth`) before any parsing; [`Error::Malformed`]
+/// Errors: [`crate::Error::LimitExceeded`] (`JsonSize`, `JsonDepth`) before any parsing; [`crate::Error::Malformed`]
 /// for invalid UTF-8 or JSON, a document that is neither v2 nor v3 (or claims to be both), or a
 /// known field of the wrong type (a repeated known field too), with the field's path.
 pub fn parse(content: &[u8], limits: &Limits) -> Result<TokenBody> {

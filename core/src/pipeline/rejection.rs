@@ -158,7 +158,7 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-/// Why [`validate`] returned no token: a rejection at one of its steps, or a call it cannot serve.
+/// Why [`crate::validate`] returned no token: a rejection at one of its steps, or a call it cannot serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ValidateError {
     /// The token was rejected at a step (the middleware's 401).
