@@ -235,6 +235,10 @@ def main():
         if pipe and ver and md5:
             label = "9 KB" if size == "realistic" else "40 KB"
             rust_targets.append((f"validate ({label}) vs verify + the token hash", pipe / (ver + md5), goal))
+        if "validate_" + size in interleaved:
+            label = "9 KB" if size == "realistic" else "40 KB"
+            rust_targets.append((f"validate ({label}) vs verify + the token hash, interleaved",
+                                 interleaved["validate_" + size][0], goal))
     auth = r("verify/realistic", "kstoken_authenticate")
     if auth and r("verify/realistic", "kstoken_pki"):
         rust_targets.append(("middleware native call, uncached (9 KB) vs verify (headers and catalog included)",
