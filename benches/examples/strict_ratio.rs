@@ -95,7 +95,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = AuthContext::default();
     for (size, services) in SIZES {
         let token = signer.sign_pki(&v3_body(services))?;
-        let pipeline = || validate(&token, &verifier, Some(&revocations), &policy, &auth, now).is_ok();
+        let pipeline =
+            || validate(&token, &verifier, Some(&revocations), &policy, &auth, now).is_ok();
         let verify = || verifier.verify_at(token.as_bytes(), now).is_ok();
         let hash = || hash_hex(token.as_bytes(), HashAlgorithm::Md5).is_ok();
         per_call(&pipeline)?;
