@@ -30,12 +30,12 @@ pub fn check_json_limits(content: &[u8], limits: &Limits) -> Result<()> {
         limit: limits.max_json_depth,
     };
     let mut depth = 0usize;
-    let mut i = 0;
-    while let Some(&b) = content.get(i) {
-        i += 1;
+    let mut rest = content;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
         match b {
-            b'"' => match string_end(content, i) {
-                Some(end) => i = end,
+            b'"' => match after_string(rest) {
+                Some(after) => rest = after,
                 // An unterminated string hides the rest; the JSON parser rejects it.
                 None => return Ok(()),
             },
@@ -53,40 +53,42 @@ pub fn check_json_limits(content: &[u8], limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-/// The index just past the closing quote of the string whose contents start at `i`, honouring
-/// `\` escapes; `None` when the string is not terminated.
-fn string_end(content: &[u8], mut i: usize) -> Option<usize> {
+/// What follows the closing quote of the string whose contents `rest` starts with, honouring `\`
+/// escapes; `None` when the string is not terminated.
+fn after_string(mut rest: &[u8]) -> Option<&[u8]> {
     loop {
-        let k = quote_or_backslash(content, i)?;
-        if content.get(k) == Some(&b'"') {
-            return Some(k + 1);
+        let (&found, after) = rest.get(quote_or_backslash(rest)?..)?.split_first()?;
+        if found == b'"' {
+            return Some(after);
         }
         // A backslash escapes the byte after it.
-        i = k + 2;
+        rest = after.get(1..)?;
     }
 }
 
-/// The index of the first `"` or `\` at or after `i`. Most of a token body is string contents, in
-/// short strings (keys, ids, names, URLs): eight bytes are tested at a time, as one word, which
-/// costs less on them than a vectorised search's setup.
-fn quote_or_backslash(content: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(word) = content
-        .get(i..i.saturating_add(8))
-        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
-    {
+/// The index of the first `"` or `\` in `text`. Most of a token body is string contents, in short
+/// strings (keys, ids, names, URLs): eight bytes are tested at a time, as one word, which costs less
+/// on them than a vectorised search's setup.
+fn quote_or_backslash(text: &[u8]) -> Option<usize> {
+    let mut chunks = text.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
         let word = u64::from_le_bytes(word);
         let found = has_byte(word, b'"') | has_byte(word, b'\\');
         if found != 0 {
             // The lowest marked byte is exact (a borrow only marks bytes above a true match).
-            return Some(i + (found.trailing_zeros() / 8) as usize);
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        offset += 8;
     }
-    content
-        .get(i..)?
+    chunks
+        .remainder()
         .iter()
         .position(|&b| b == b'"' || b == b'\\')
-        .map(|k| i + k)
+        .map(|k| offset + k)
 }
 
 /// The high bit of every byte of `word` that equals `byte` (and possibly of bytes above the first
@@ -120,15 +122,19 @@ mod tests {
                                 .iter()
                                 .position(|&b| b == b'"' || b == b'\\')
                                 .map(|k| start + k);
-                            assert_eq!(quote_or_backslash(&text, start), naive, "{text:?} {start}");
+                            assert_eq!(
+                                quote_or_backslash(&text[start..]).map(|k| start + k),
+                                naive,
+                                "{text:?} {start}"
+                            );
                         }
                     }
                 }
             }
         }
-        assert_eq!(string_end(br#"ab\"c\\"x"#, 0), Some(8));
-        assert_eq!(string_end(br#"abc\"#, 0), None);
-        assert_eq!(string_end(b"", 0), None);
+        assert_eq!(after_string(br#"ab\"c\\"x"#), Some(&b"x"[..]));
+        assert_eq!(after_string(br#"abc\"#), None);
+        assert_eq!(after_string(b""), None);
     }
 
     #[test]
