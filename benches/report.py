@@ -5,7 +5,8 @@ benches/RESULTS.md and benches/results.png.
 Usage: report.py CRITERION_DIR PYTHON_RESULTS_JSON OUT_DIR [RUST_THREADS_TXT [INSTRUCTIONS_TXT [STRICT_RATIO_TXT]]]
 
 INSTRUCTIONS_TXT holds "operation size instructions" lines from benches/instructions.sh (callgrind);
-STRICT_RATIO_TXT the output of the `strict_ratio` example (verify over the strict floor, interleaved).
+STRICT_RATIO_TXT the output of the `strict_ratio` example (verify over the strict floor, and validate over
+verify + md5, interleaved).
 """
 import datetime
 import json
@@ -117,6 +118,16 @@ def strict_floor_section(rust, instructions, interleaved):
                 med, q1, q3, v, f = interleaved[size]
                 lines.append(f"| {size} | {med:.2f}× | {q1:.2f}–{q3:.2f} | {fmt_us(v)} | {fmt_us(f)} |")
         lines.append("")
+        if any("validate_" + size in interleaved for size, _label in STRICT_SIZES):
+            lines += ["The validation pipeline against verify + the md5 token hash, the same way (a round "
+                      "times the three in alternating order):", "",
+                      "| size | validate / (verify + md5) | quartiles | validate | verify + md5 |",
+                      "|---|---:|---:|---:|---:|"]
+            for size, _label in STRICT_SIZES:
+                if "validate_" + size in interleaved:
+                    med, q1, q3, v, f = interleaved["validate_" + size]
+                    lines.append(f"| {size} | {med:.2f}× | {q1:.2f}–{q3:.2f} | {fmt_us(v)} | {fmt_us(f)} |")
+            lines.append("")
     counted = sorted({size for (_op, size) in instructions}, key=[s for s, _ in STRICT_SIZES].index)
     if counted:
         lines += ["### Instruction counts (callgrind)", "",
