@@ -250,6 +250,11 @@ def main():
             label = "9 KB" if size == "realistic" else "40 KB"
             rust_targets.append((f"validate ({label}) vs verify + the token hash, interleaved",
                                  interleaved["validate_" + size][0], goal))
+        counts = [instructions.get((op, size)) for op in ("validate", "verify", "token_hash_md5")]
+        if all(counts):
+            label = "9 KB" if size == "realistic" else "40 KB"
+            rust_targets.append((f"validate ({label}) vs verify + the token hash, instructions (callgrind)",
+                                 counts[0] / (counts[1] + counts[2]), goal))
     auth = r("verify/realistic", "kstoken_authenticate")
     if auth and r("verify/realistic", "kstoken_pki"):
         rust_targets.append(("middleware native call, uncached (9 KB) vs verify (headers and catalog included)",
