@@ -1,8 +1,12 @@
-# The two entry points of the README.
-.PHONY: demo test bench wheel man
+# The entry points of the README.
+.PHONY: demo check test bench wheel man
 
 demo:
 	bash scripts/demo.sh
+
+# The quick edit loop: fmt, clippy, unit tests, the core without auth_token, the layering check, mypy, ruff.
+check:
+	bash scripts/check.sh
 
 test:
 	bash scripts/test.sh

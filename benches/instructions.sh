@@ -18,7 +18,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : > "$tmp/lines"
 for size in realistic large; do
-  for op in verify strict_floor floor_base64_crate floor_base64_simd floor_base64_openssl; do
+  for op in ${INSTRUCTION_OPS:-verify validate token_hash_md5 strict_floor floor_base64_crate floor_base64_simd floor_base64_openssl}; do
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --collect-atstart=no \
       --toggle-collect='*measured*' "$bin" "$fixtures" "$op" "$size" "$iterations" 2> "$tmp/log" ||
       { cat "$tmp/log" >&2; exit 1; }

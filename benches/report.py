@@ -5,7 +5,8 @@ benches/RESULTS.md and benches/results.png.
 Usage: report.py CRITERION_DIR PYTHON_RESULTS_JSON OUT_DIR [RUST_THREADS_TXT [INSTRUCTIONS_TXT [STRICT_RATIO_TXT]]]
 
 INSTRUCTIONS_TXT holds "operation size instructions" lines from benches/instructions.sh (callgrind);
-STRICT_RATIO_TXT the output of the `strict_ratio` example (verify over the strict floor, interleaved).
+STRICT_RATIO_TXT the output of the `strict_ratio` example (verify over the strict floor, and validate over
+verify + md5, interleaved).
 """
 import datetime
 import json
@@ -117,6 +118,16 @@ def strict_floor_section(rust, instructions, interleaved):
                 med, q1, q3, v, f = interleaved[size]
                 lines.append(f"| {size} | {med:.2f}× | {q1:.2f}–{q3:.2f} | {fmt_us(v)} | {fmt_us(f)} |")
         lines.append("")
+        if any("validate_" + size in interleaved for size, _label in STRICT_SIZES):
+            lines += ["The validation pipeline against verify + the md5 token hash, the same way (a round "
+                      "times the three in alternating order):", "",
+                      "| size | validate / (verify + md5) | quartiles | validate | verify + md5 |",
+                      "|---|---:|---:|---:|---:|"]
+            for size, _label in STRICT_SIZES:
+                if "validate_" + size in interleaved:
+                    med, q1, q3, v, f = interleaved["validate_" + size]
+                    lines.append(f"| {size} | {med:.2f}× | {q1:.2f}–{q3:.2f} | {fmt_us(v)} | {fmt_us(f)} |")
+            lines.append("")
     counted = sorted({size for (_op, size) in instructions}, key=[s for s, _ in STRICT_SIZES].index)
     if counted:
         lines += ["### Instruction counts (callgrind)", "",
@@ -235,6 +246,15 @@ def main():
         if pipe and ver and md5:
             label = "9 KB" if size == "realistic" else "40 KB"
             rust_targets.append((f"validate ({label}) vs verify + the token hash", pipe / (ver + md5), goal))
+        if "validate_" + size in interleaved:
+            label = "9 KB" if size == "realistic" else "40 KB"
+            rust_targets.append((f"validate ({label}) vs verify + the token hash, interleaved",
+                                 interleaved["validate_" + size][0], goal))
+        counts = [instructions.get((op, size)) for op in ("validate", "verify", "token_hash_md5")]
+        if all(counts):
+            label = "9 KB" if size == "realistic" else "40 KB"
+            rust_targets.append((f"validate ({label}) vs verify + the token hash, instructions (callgrind)",
+                                 counts[0] / (counts[1] + counts[2]), goal))
     auth = r("verify/realistic", "kstoken_authenticate")
     if auth and r("verify/realistic", "kstoken_pki"):
         rust_targets.append(("middleware native call, uncached (9 KB) vs verify (headers and catalog included)",

@@ -59,9 +59,10 @@ rm -rf "$VENV"
 # mypy --strict on the package (config: python/pyproject.toml), against the packages of the test
 # venv (keystoneauth1 ships types; the middleware extra is checked with them), and stubtest: the
 # native module's stub against the installed module.
-echo "== python: mypy --strict python/kstoken, stubtest kstoken._kstoken"
-"$T/venv-tools/bin/pip" install -q --disable-pip-version-check "mypy==2.4.1"
+echo "== python: mypy --strict python/kstoken, ruff, stubtest kstoken._kstoken"
+"$T/venv-tools/bin/pip" install -q --disable-pip-version-check "mypy==2.4.1" "ruff==0.17.6"
 (cd python && "$T/venv-tools/bin/mypy" --strict --python-executable "$VENV/bin/python")
+(cd python && "$T/venv-tools/bin/ruff" check kstoken)
 PYTHONPATH=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
     "$T/venv-tools/bin/python" -m mypy.stubtest kstoken._kstoken
 

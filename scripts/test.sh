@@ -20,8 +20,11 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-stage "cargo test"
+cargo clippy -p kstoken --no-default-features --all-targets --locked -- -D warnings
+stage "cargo test (the layering check, core/tests/layering.rs, among them)"
 cargo test --workspace --locked
+stage "core without the auth_token feature: builds and passes its tests"
+cargo test -p kstoken --locked --no-default-features
 stage "man pages and shell completions (make man)"
 make --no-print-directory man
 man -l target/docs/man/kstoken.1 > /dev/null 2>&1 || [ ! -x "$(command -v man)" ] || { echo "FAIL: man -l kstoken.1" >&2; exit 1; }

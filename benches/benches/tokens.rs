@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use kstoken::bind::AuthContext;
-use kstoken::hash::hash_hex;
+use kstoken::body::bind::AuthContext;
 use kstoken::revocation::RevokedEntry;
+use kstoken::token_text::hash_hex;
 use kstoken::{validate, HashAlgorithm, Policy, RevocationList, Signer, Verifier};
 use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use kstoken_benches::{pki, v3_body, SIZES};
@@ -141,22 +141,22 @@ fn benches(c: &mut Criterion) {
         // kstoken.middleware's native call: uncached (verify, body, identity headers, catalog) and
         // a cache hit (expiry, bind, headers), offline mode.
         let middleware = |cache: bool| {
-            let config = kstoken::authenticate::Config {
-                detection: kstoken::DetectionRule::Lenient,
+            let config = kstoken::auth_token::Config {
+                policy: policy.clone(),
                 cache: if cache {
-                    kstoken::authenticate::Config::default().cache
+                    kstoken::auth_token::Config::default().cache
                 } else {
                     None
                 },
-                ..kstoken::authenticate::Config::default()
+                ..kstoken::auth_token::Config::default()
             };
-            let a = kstoken::authenticate::Authenticator::new(config);
+            let a = kstoken::auth_token::Authenticator::new(config);
             a.set_verifier(Some(std::sync::Arc::new(
                 Verifier::new(&pki.signing_cert_pem, &pki.ca_cert_pem).unwrap(),
             )));
             a
         };
-        let credentials = kstoken::authenticate::Credentials {
+        let credentials = kstoken::auth_token::Credentials {
             user_token: Some(pki_token.as_bytes()),
             ..Default::default()
         };

@@ -1,8 +1,10 @@
 //! One measured operation repeated, for instruction counts under callgrind, which are reproducible
 //! on a shared, noisy machine where wall-clock times are not.
 //!
-//! `instructions FIXTURES OPERATION SIZE ITERATIONS` runs OPERATION (`verify`, `strict_floor`, or
-//! one of the floor's base64 decoders by row name) ITERATIONS times on the PKI token of SIZE from
+//! `instructions FIXTURES OPERATION SIZE ITERATIONS` runs OPERATION (`verify`, `validate` (the
+//! pipeline as the criterion benchmark runs it: lenient detection, md5, a 100-entry list),
+//! `token_hash_md5`, `strict_floor`, or one of the floor's base64 decoders by row name) ITERATIONS
+//! times on the PKI token of SIZE from
 //! the directory the `fixtures` example writes (key generation under valgrind takes minutes),
 //! inside `measured`; count only that function with
 //! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=*measured* ...`
@@ -10,7 +12,11 @@
 
 use std::path::PathBuf;
 
-use kstoken::Verifier;
+use kstoken::revocation::RevokedEntry;
+use kstoken::token_text::hash_hex;
+use kstoken::{
+    validate, AuthContext, DetectionRule, HashAlgorithm, Policy, RevocationList, Verifier,
+};
 use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use openssl::x509::X509;
 
@@ -20,7 +26,7 @@ fn measured(iterations: u32, op: &dyn Fn() -> bool) -> u32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let usage = "usage: instructions FIXTURES verify|strict_floor|floor_base64_* SIZE ITERATIONS";
+    let usage = "usage: instructions FIXTURES verify|validate|token_hash_md5|strict_floor|floor_base64_* SIZE ITERATIONS";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [fixtures, operation, size, iterations] = args.as_slice() else {
         return Err(usage.into());
@@ -35,9 +41,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = kstoken::unix_now();
     // Once outside the count: the chain verdict is cached, as in a running service.
     verifier.verify_at(token.as_bytes(), now)?;
+    // The criterion benchmark's pipeline: a 100-entry list, lenient detection (the large token's
+    // DER is over 16 KiB), md5.
+    let revocations = RevocationList::from_entries(
+        (0..100)
+            .map(|i| RevokedEntry {
+                id: Some(format!("{i:032x}")),
+                expires: Some("2099-01-01T00:00:00Z".into()),
+                audit_id: Some(format!("audit{i}")),
+            })
+            .collect(),
+    )?;
+    let policy = Policy {
+        detection: DetectionRule::Lenient,
+        ..Policy::default()
+    };
+    let auth = AuthContext::default();
     let ok = match operation.as_str() {
         "verify" => measured(iterations, &|| {
             verifier.verify_at(token.as_bytes(), now).is_ok()
+        }),
+        "validate" => measured(iterations, &|| {
+            validate(&token, &verifier, Some(&revocations), &policy, &auth, now).is_ok()
+        }),
+        "token_hash_md5" => measured(iterations, &|| {
+            hash_hex(token.as_bytes(), HashAlgorithm::Md5).is_ok()
         }),
         "strict_floor" => measured(iterations, &|| floor.run(Base64Decoder::FASTEST)),
         name => {

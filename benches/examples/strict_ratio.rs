@@ -4,12 +4,19 @@
 //! quartiles, which drift cancels out of.
 //!
 //! Prints one line per token size: `size median_ratio q1 q3 verify_us floor_us` (the times are
-//! the medians of the per-operation times over the rounds).
+//! the medians of the per-operation times over the rounds). Then, the same way, the validation
+//! pipeline against verify + the md5 token hash (the pipeline's speed target), one line per size:
+//! `validate_<size> median_ratio q1 q3 validate_us verify_plus_hash_us`, with the criterion
+//! benchmark's setup (a 100-entry revocation list, lenient detection, md5).
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use kstoken::{Signer, Verifier};
+use kstoken::revocation::RevokedEntry;
+use kstoken::token_text::hash_hex;
+use kstoken::{
+    validate, AuthContext, DetectionRule, HashAlgorithm, Policy, RevocationList, Signer, Verifier,
+};
 use kstoken_benches::floor::{Base64Decoder, StrictFloor};
 use kstoken_benches::{pki, v3_body, SIZES};
 use openssl::x509::X509;
@@ -70,6 +77,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             median(&mut ratios, 0.75),
             median(&mut verify_s, 0.5) * 1e6,
             median(&mut floor_s, 0.5) * 1e6,
+        );
+    }
+    let revocations = RevocationList::from_entries(
+        (0..100)
+            .map(|i| RevokedEntry {
+                id: Some(format!("{i:032x}")),
+                expires: Some("2099-01-01T00:00:00Z".into()),
+                audit_id: Some(format!("audit{i}")),
+            })
+            .collect(),
+    )?;
+    let policy = Policy {
+        detection: DetectionRule::Lenient,
+        ..Policy::default()
+    };
+    let auth = AuthContext::default();
+    for (size, services) in SIZES {
+        let token = signer.sign_pki(&v3_body(services))?;
+        let pipeline =
+            || validate(&token, &verifier, Some(&revocations), &policy, &auth, now).is_ok();
+        let verify = || verifier.verify_at(token.as_bytes(), now).is_ok();
+        let hash = || hash_hex(token.as_bytes(), HashAlgorithm::Md5).is_ok();
+        per_call(&pipeline)?;
+        per_call(&verify)?;
+        per_call(&hash)?;
+        let (mut ratios, mut validate_s, mut base_s) = (vec![], vec![], vec![]);
+        for round in 0..ROUNDS {
+            let (p, v, h) = if round % 2 == 0 {
+                let p = per_call(&pipeline)?;
+                let v = per_call(&verify)?;
+                (p, v, per_call(&hash)?)
+            } else {
+                let h = per_call(&hash)?;
+                let v = per_call(&verify)?;
+                (per_call(&pipeline)?, v, h)
+            };
+            ratios.push(p / (v + h));
+            validate_s.push(p);
+            base_s.push(v + h);
+        }
+        println!(
+            "validate_{size} {:.3} {:.3} {:.3} {:.1} {:.1}",
+            median(&mut ratios, 0.5),
+            median(&mut ratios, 0.25),
+            median(&mut ratios, 0.75),
+            median(&mut validate_s, 0.5) * 1e6,
+            median(&mut base_s, 0.5) * 1e6,
         );
     }
     Ok(())

@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn every_decoder_decodes_the_pki_alphabet_alike() {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(3001).collect();
-        let text = kstoken::form::der_to_pki_token(&bytes);
+        let text = kstoken::token_text::der_to_pki_token(&bytes);
         assert!(text.contains('-'));
         for decoder in Base64Decoder::ALL {
             assert_eq!(

@@ -1,7 +1,7 @@
 //! `kstoken hash`: token-id hashes with keystoneclient's `cms_hash_token` semantics.
 
 use clap::Args;
-use kstoken::hash::hash_token;
+use kstoken::token_text::hash_token;
 use kstoken::HashAlgorithms;
 
 use crate::exit::{Failure, Outcome};

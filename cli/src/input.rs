@@ -14,7 +14,7 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use kstoken::form::{self, trim_token_str, DetectionRule, Encoding, TokenForm};
+use kstoken::token_text::{self, trim_token_str, DetectionRule, Encoding, TokenForm};
 use kstoken::{LimitKind, Limits};
 
 use crate::exit::Failure;
@@ -173,8 +173,8 @@ pub fn token_text(arg: Option<&str>, file: Option<&Path>) -> Result<String, Fail
 /// is no token by the core's detection, and a file of that name exists.
 fn file_given_as_token(arg: &str) -> Option<Failure> {
     let text = trim_token_str(arg);
-    let not_a_token = form::encoding(text) == Encoding::Pki
-        && form::detect_with(text, DetectionRule::Lenient) == TokenForm::Other;
+    let not_a_token = token_text::encoding(text) == Encoding::Pki
+        && token_text::detect_with(text, DetectionRule::Lenient) == TokenForm::Other;
     if !not_a_token || !Path::new(arg).is_file() {
         return None;
     }

@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 
 use clap::Args;
 use kstoken::body::{self, Scope, TokenBody};
+use kstoken::cms::oid;
 use kstoken::cms::{self, SignedDocument, SignerId, SignerSummary};
-use kstoken::form::{self, Encoding};
-use kstoken::hash::hash_hex;
-use kstoken::{oid, DetectionRule, HashAlgorithm, Limits, TokenForm};
+use kstoken::token_text::hash_hex;
+use kstoken::token_text::{self, Encoding};
+use kstoken::{DetectionRule, HashAlgorithm, Limits, TokenForm};
 use time::OffsetDateTime;
 
 use crate::exit::{Failure, Outcome};
@@ -29,13 +30,13 @@ pub fn run(args: &InspectArgs) -> Outcome {
     let token = token_text(args.token.as_deref(), args.input.as_deref())?;
     let limits = Limits::default();
     let form = describe_form(&token)?;
-    let der = form::decode(token.as_bytes(), &limits)
+    let der = token_text::decode(token.as_bytes(), &limits)
         .map_err(|e| Failure::invalid(format!("cannot decode the token: {e}")))?
         .der;
     let document =
         cms::parse(&der).map_err(|e| Failure::invalid(format!("cannot decode the CMS: {e}")))?;
     // The token id is a hash of the token text as sent, so a PEM document is hashed as its token.
-    let token_id_text = form::wire_token(&token);
+    let token_id_text = token_text::wire_token(&token);
     let token_ids = [HashAlgorithm::Md5, HashAlgorithm::Sha256]
         .into_iter()
         .map(|a| Ok((a, hash_hex(token_id_text.as_bytes(), a)?)))
@@ -48,17 +49,19 @@ pub fn run(args: &InspectArgs) -> Outcome {
 /// What the text is, in words, by the core's rules: its encoding and, for a PKI token, whether
 /// keystone's own detection rule (`MII`) recognises it or only the lenient one does.
 fn describe_form(token: &str) -> Result<&'static str, Failure> {
-    match form::encoding(token) {
+    match token_text::encoding(token) {
         Encoding::Pem => Ok("CMS PEM (-----BEGIN CMS-----)"),
         Encoding::Pkiz => Ok("PKIZ (zlib-compressed CMS PEM, \"PKIZ_\" prefix)"),
-        Encoding::Pki if form::detect(token) == TokenForm::Pki => {
+        Encoding::Pki if token_text::detect(token) == TokenForm::Pki => {
             Ok("PKI (base64 CMS DER, \"MII\" prefix)")
         }
-        Encoding::Pki if form::detect_with(token, DetectionRule::Lenient) == TokenForm::Pki => {
+        Encoding::Pki
+            if token_text::detect_with(token, DetectionRule::Lenient) == TokenForm::Pki =>
+        {
             // DER shorter than 256 bytes or longer than 16 KiB.
             Ok("PKI (base64 CMS DER; not recognised by keystone's \"MII\" prefix rule)")
         }
-        Encoding::Pki => Err(Failure::invalid(form::NOT_A_PKI_TOKEN)),
+        Encoding::Pki => Err(Failure::invalid(token_text::NOT_A_PKI_TOKEN)),
     }
 }
 

@@ -4,10 +4,10 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use kstoken::hash::token_cache_keys;
 use kstoken::revocation::{self, RevokedEntry};
+use kstoken::token_text::token_cache_keys;
 use kstoken::{
-    body, form, unix_now, HashAlgorithms, Limits, RevocationList, Signer, TokenForm, Verifier,
+    body, token_text, unix_now, HashAlgorithms, Limits, RevocationList, Signer, TokenForm, Verifier,
 };
 
 use crate::exit::{Failure, Outcome, INVALID};
@@ -176,7 +176,7 @@ fn check(args: &CheckArgs) -> Outcome {
     let list = RevocationList::from_signed(&signed, &verifier, at)
         .map_err(|e| Failure::config(format!("revocation list rejected: {e}")))?;
     let text = token_text(args.token.as_deref(), None)?;
-    let token = form::wire_token(&text);
+    let token = token_text::wire_token(&text);
     // The middleware's order: the hash first, then (after verification) the audit ids.
     let hashes = token_cache_keys(&token, &merge_algorithms(&args.hash_algorithms)?)
         .map_err(|e| Failure::from_token_error(&e))?;
@@ -184,7 +184,7 @@ fn check(args: &CheckArgs) -> Outcome {
         print_line(&format!("revoked (token hash {hash} is listed)"))?;
         return Err(Failure::silent(INVALID));
     }
-    if form::detect(token.as_bytes()) == TokenForm::Other {
+    if token_text::detect(token.as_bytes()) == TokenForm::Other {
         print_line("not revoked (not a PKI or PKIZ token: only its id was checked)")?;
         return Ok(());
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use kstoken::bind::x509_fingerprint;
+use kstoken::body::bind::x509_fingerprint;
 use kstoken::{unix_now, LimitKind, Limits, RevocationList, Verifier};
 
 use crate::exit::{Failure, Outcome};

@@ -9,9 +9,9 @@ use std::sync::{mpsc, Mutex};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kstoken::bind::{AuthContext, BindMode};
+use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::pipeline::{self, Expiry, Policy, Rejection, ValidateError};
-use kstoken::{form, unix_now, HashAlgorithms, RevocationList, Verifier};
+use kstoken::{token_text, unix_now, HashAlgorithms, RevocationList, Verifier};
 
 use crate::exit::{Failure, Outcome, INVALID};
 use crate::input::{
@@ -120,7 +120,7 @@ impl Checker {
                 .map_err(|e| refusal(&e));
         };
         // The pipeline works on the token text as sent; CMS PEM is turned into its PKI token.
-        let token = form::wire_token(token);
+        let token = token_text::wire_token(token);
         let auth = AuthContext {
             auth_type: config.auth_type.as_deref(),
             remote_user: config.remote_user.as_deref(),
@@ -154,7 +154,7 @@ fn refusal(error: &ValidateError) -> Failure {
         format!("{} [{step}]", step.description())
     };
     let reason = match rejection {
-        Rejection::NotPki => form::NOT_A_PKI_TOKEN.to_owned(),
+        Rejection::NotPki => token_text::NOT_A_PKI_TOKEN.to_owned(),
         other => other.to_string(),
     };
     let message = format!("rejected at step {named}: {reason}");
@@ -340,7 +340,7 @@ fn read_jobs(
         consumed.store(lines.consumed(), Ordering::Relaxed);
         let token = match text {
             Line::TooLong => Err(line_too_long().to_string()),
-            Line::Text(text) if form::trim_token(&text).is_empty() => continue,
+            Line::Text(text) if token_text::trim_token(&text).is_empty() => continue,
             Line::Text(text) => Ok(text),
         };
         if tickets.recv().is_err() || jobs.send(Job { seq, line, token }).is_err() {

@@ -471,7 +471,7 @@ fn sign_then_verify_pki_pkiz_and_pem() {
     // The PKI token is the PEM in token form.
     assert_eq!(
         token,
-        kstoken::form::cms_to_token(&String::from_utf8(expected.stdout).unwrap())
+        kstoken::token_text::cms_to_token(&String::from_utf8(expected.stdout).unwrap())
     );
 
     // --pretty keeps key order and indents.
@@ -518,7 +518,7 @@ fn sign_options_digest_binary_and_input_file() {
     assert_eq!(out.stdout, body);
     assert_eq!(
         kstoken_testkit::cms_sign_binary(&pki.cert(), &pki.key(), body, "sha256").stdout,
-        kstoken::form::token_to_cms(&binary).into_bytes()
+        kstoken::token_text::token_to_cms(&binary).into_bytes()
     );
 }
 
@@ -652,7 +652,7 @@ fn verify_upstream_vectors() {
     let expected: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("cms/auth_token_scoped.json")).unwrap())
             .unwrap();
-    let token = kstoken::form::cms_to_token(std::str::from_utf8(&pem).unwrap());
+    let token = kstoken::token_text::cms_to_token(std::str::from_utf8(&pem).unwrap());
     for (at, input) in [
         (AT, None),
         ("2030-01-01T00:00:00Z", None),
@@ -829,7 +829,7 @@ fn verify_pipeline_names_the_rejecting_step() {
     let mut value: serde_json::Value = serde_json::from_str(EXPIRED_BODY).unwrap();
     value["token"]["expires_at"] = "2099-01-01T00:00:00Z".into();
     let client = std::fs::read(pki.cert()).unwrap();
-    kstoken::bind::add_x509_bind(&mut value, &client).unwrap();
+    kstoken::body::bind::add_x509_bind(&mut value, &client).unwrap();
     let bound = pki.sign(value.to_string().as_bytes(), &[]);
     let cert = pki.cert();
     let out = pki.verify(
@@ -868,7 +868,7 @@ fn revocation_sign(pki: &Pki, entries: &str) -> PathBuf {
     assert_code(&out, 0);
     let name = format!(
         "list-{}.json",
-        kstoken::hash::hash_hex(entries.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
+        kstoken::token_text::hash_hex(entries.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
     );
     pki.dir.write(&name, &out.stdout)
 }
@@ -878,8 +878,9 @@ fn revocation_sign_verify_and_check() {
     let pki = Pki::new();
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
     let other = pki.sign(EXPIRED_BODY.as_bytes(), &[]);
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
+    let md5 = kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 =
+        kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
 
     // sign: keystone's response body; openssl verifies the embedded PEM; the JSON is keystone's.
     let by_hash = revocation_sign(
@@ -1085,8 +1086,9 @@ fn inspect_decodes_without_verifying() {
     assert_code(&out, 0);
     let text = stdout(&out);
     assert!(text.starts_with("NOT VERIFIED"), "{text}");
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
+    let md5 = kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 =
+        kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
     for needle in [
         "form:                  PKI",
         &format!("token length:          {} characters", token.len()),
@@ -1116,7 +1118,7 @@ fn inspect_decodes_without_verifying() {
     let out = kstoken(&["inspect"], Some(format!("{pkiz}\n").as_bytes()));
     assert_code(&out, 0);
     assert!(stdout(&out).contains("form:                  PKIZ"));
-    let pem = kstoken::form::token_to_cms(&token);
+    let pem = kstoken::token_text::token_to_cms(&token);
     let out = kstoken(&["inspect"], Some(pem.as_bytes()));
     assert_code(&out, 0);
     let text = stdout(&out);
@@ -1145,7 +1147,7 @@ fn inspect_decodes_without_verifying() {
 fn inspect_upstream_vector() {
     let dir = upstream("6.0.0");
     let pem = std::fs::read_to_string(dir.join("cms/auth_v3_token_scoped.pem")).unwrap();
-    let token = kstoken::form::cms_to_token(&pem);
+    let token = kstoken::token_text::cms_to_token(&pem);
     let out = kstoken(&["inspect", &token], None);
     assert_code(&out, 0);
     let text = stdout(&out);
@@ -1164,8 +1166,9 @@ fn inspect_upstream_vector() {
 fn hash_follows_cms_hash_token() {
     let pki = Pki::new();
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
-    let md5 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
-    let sha256 = kstoken::hash::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
+    let md5 = kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let sha256 =
+        kstoken::token_text::hash_hex(token.as_bytes(), kstoken::HashAlgorithm::Sha256).unwrap();
 
     let out = kstoken(&["hash", &token], None);
     assert_code(&out, 0);
@@ -1183,7 +1186,7 @@ fn hash_follows_cms_hash_token() {
     let out = kstoken(&["hash", &pkiz], None);
     assert_eq!(
         stdout(&out).trim(),
-        kstoken::hash::hash_hex(pkiz.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
+        kstoken::token_text::hash_hex(pkiz.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap()
     );
     // Other tokens (UUID, Fernet) come back unchanged, once per algorithm.
     let uuid = "0123456789abcdef0123456789abcdef";
@@ -1195,7 +1198,7 @@ fn hash_follows_cms_hash_token() {
     let entry = &expected["files"]["keystoneclient/6.0.0/examples/pki/cms/auth_token_revoked.pem"];
     let pem =
         std::fs::read_to_string(upstream("6.0.0").join("cms/auth_token_revoked.pem")).unwrap();
-    let revoked = kstoken::form::cms_to_token(&pem);
+    let revoked = kstoken::token_text::cms_to_token(&pem);
     let out = kstoken(&["hash", "-a", "md5,sha256", &revoked], None);
     assert_eq!(
         stdout(&out),
@@ -1636,7 +1639,8 @@ fn surrounding_whitespace_is_ignored_wherever_a_token_is_taken() {
     let pki = Pki::new();
     let token = pki.sign(V3_BODY.as_bytes(), &[]);
     let pkiz = pki.sign(V3_BODY.as_bytes(), &["--pkiz"]);
-    let md5 = |t: &str| kstoken::hash::hash_hex(t.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
+    let md5 =
+        |t: &str| kstoken::token_text::hash_hex(t.as_bytes(), kstoken::HashAlgorithm::Md5).unwrap();
     let list = revocation_sign(
         &pki,
         &format!(

@@ -442,7 +442,7 @@ fn a_new_ca_from_keystone_is_refused_and_nothing_is_written() {
     let (out, _) = setup.sync(&keystone.url(), &[]);
     assert_eq!(code(&out), 6, "{}", stderr(&out));
     let message = stderr(&out);
-    let fingerprint = kstoken::bind::x509_fingerprint(&rebuilt.ca.cert_pem).unwrap();
+    let fingerprint = kstoken::body::bind::x509_fingerprint(&rebuilt.ca.cert_pem).unwrap();
     for needle in [
         "keystone's signing certificate",
         "does not chain to the trusted CA",

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use kstoken::pki_setup::{generate, PkiOptions};
-use kstoken::{hash, HashAlgorithm, Signer, Verifier};
+use kstoken::token_text::hash_token;
+use kstoken::{HashAlgorithm, Signer, Verifier};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("kstoken demo: a throw-away PKI in keystone's pki_setup layout (RSA-2048)");
@@ -21,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "token id (md5): {}",
-        hash::hash_token(&pki_token, HashAlgorithm::Md5)?.unwrap_or_default()
+        hash_token(&pki_token, HashAlgorithm::Md5)?.unwrap_or_default()
     );
 
     for (form, token) in [("PKI", &pki_token), ("PKIZ", &pkiz_token)] {

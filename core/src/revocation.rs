@@ -7,9 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, LimitKind, Result};
-use crate::json::parse_json;
+use crate::json::{self, parse_json};
 use crate::limits::Limits;
-use crate::python_json;
 use crate::signer::Signer;
 use crate::timestamp::{parse_timestamp, unix_time};
 use crate::verifier::Verifier;
@@ -255,9 +254,9 @@ pub fn to_json(entries: &[RevokedEntry]) -> String {
                     out.push_str(", ");
                 }
                 first = false;
-                python_json::write_str(key, &mut out);
+                json::write_str(key, &mut out);
                 out.push_str(": ");
-                python_json::write_str(value, &mut out);
+                json::write_str(value, &mut out);
             }
         }
         out.push('}');
@@ -270,7 +269,7 @@ pub fn to_json(entries: &[RevokedEntry]) -> String {
 pub fn sign(signer: &Signer, entries: &[RevokedEntry]) -> Result<String> {
     let pem = signer.sign_pem(to_json(entries).as_bytes())?;
     let mut out = String::from("{\"signed\": ");
-    python_json::write_str(&pem, &mut out);
+    json::write_str(&pem, &mut out);
     out.push('}');
     Ok(out)
 }
@@ -300,7 +299,7 @@ mod tests {
         );
         assert_eq!(to_json(&[]), r#"{"revoked": []}"#);
         let mut s = String::new();
-        python_json::write_str("a\"\\\n\u{7f}\u{e9}\u{1F600}", &mut s);
+        json::write_str("a\"\\\n\u{7f}\u{e9}\u{1F600}", &mut s);
         assert_eq!(s, r#""a\"\\\n\u007f\u00e9\ud83d\ude00""#);
     }
 

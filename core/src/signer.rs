@@ -7,14 +7,14 @@ use openssl::x509::X509;
 use x509_cert::Certificate;
 
 use crate::algorithm::HashAlgorithm;
-use crate::canonical::ContentMode;
-use crate::cms;
-use crate::crypto::{digest, key_kind, sign_digest, KeyKind};
+use crate::cms::crypto::{digest, key_kind, sign_digest, KeyKind};
+use crate::cms::signed_data;
+use crate::cms::ContentMode;
 use crate::error::{Error, LimitKind, Result};
-use crate::form::der_to_pki_token;
 use crate::limits::Limits;
-use crate::pem::der_to_pem;
-use crate::pkiz;
+use crate::token_text::der_to_pki_token;
+use crate::token_text::pem::der_to_pem;
+use crate::token_text::pkiz;
 
 /// Signs token bodies into CMS, PKI tokens and PKIZ tokens as keystone's providers did.
 ///
@@ -132,13 +132,13 @@ impl Signer {
             digest(self.digest, &content).map_err(|e| Error::Signing(e.detail().to_owned()))?;
         let signature = sign_digest(&self.key, self.digest, &hash)?;
         let signature_algorithm = match self.kind {
-            KeyKind::Rsa => cms::rsa_signature_algorithm(),
-            KeyKind::Ec => cms::ecdsa_signature_algorithm(self.digest)?,
+            KeyKind::Rsa => signed_data::rsa_signature_algorithm(),
+            KeyKind::Ec => signed_data::ecdsa_signature_algorithm(self.digest)?,
         };
-        cms::build(
+        signed_data::build(
             &content,
             self.digest,
-            cms::SignerRef {
+            signed_data::SignerRef {
                 issuer_serial: &self.issuer_serial,
                 signature_algorithm,
             },

@@ -2,23 +2,22 @@
 //! (`docs/reference-behaviour.md#verification`).
 
 use std::ops::Range;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use const_oid::ObjectIdentifier;
 use openssl::x509::X509;
 
 use crate::algorithm::HashAlgorithm;
-use crate::cms::{
+use crate::cms::crypto::{digest, verify_digest, KeyKind};
+use crate::cms::profile_view::{self, KeystoneDocument};
+use crate::cms::signed_data::{
     self, signature_family, CmsProfile, ProfileDeviation, SignatureFamily, SignedDocument,
     SignerSummary,
 };
-use crate::cms_ref::{self, KeystoneDocument};
-use crate::crypto::{digest, verify_digest, KeyKind};
+use crate::cms::trust::{load_bundle, SigningCert};
 use crate::error::{Error, LimitKind, Result, VerifyFailure};
-use crate::form;
 use crate::limits::Limits;
-use crate::timestamp::unix_time;
-use crate::trust::{load_bundle, SigningCert};
+use crate::timestamp::{unix_now, unix_time};
+use crate::token_text::{self, Encoding};
 
 /// Verifies PKI tokens, PKIZ tokens and CMS documents against a signing-cert and a CA bundle.
 ///
@@ -43,14 +42,6 @@ impl std::fmt::Debug for Verifier {
             .field("limits", &self.limits)
             .field("profile", &self.profile)
             .finish()
-    }
-}
-
-/// Seconds since the Unix epoch now (negative before 1970), the clock `verify` uses.
-pub fn unix_now() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }
 
@@ -195,7 +186,7 @@ impl Verifier {
     /// Verifies as [`Verifier::verify`] with the clock at `at` (Unix seconds, like `-attime`).
     ///
     /// The clock must lie in the years 1 to 9999 ([`crate::timestamp::unix_time`]); the token is
-    /// decoded by [`form::decode`] (surrounding whitespace ignored).
+    /// decoded by [`token_text::decode`] (surrounding whitespace ignored).
     pub fn verify_at(&self, token: &[u8], at: i64) -> Result<Vec<u8>> {
         self.verify_at_within(token, at, &self.limits)
     }
@@ -209,11 +200,11 @@ impl Verifier {
         limits: &Limits,
     ) -> Result<Vec<u8>> {
         unix_time(at)?;
-        let decoded = form::decode(token, limits)?;
+        let decoded = token_text::decode(token, limits)?;
         // keystone's `cms_to_token` replaces every `/`; the reference still reads one, as a new
         // token text (and token hash) for the same document.
         if self.profile == CmsProfile::Keystone
-            && decoded.encoding == form::Encoding::Pki
+            && decoded.encoding == Encoding::Pki
             && memchr::memchr(b'/', token).is_some()
         {
             return Err(ProfileDeviation::TokenAlphabet.error());
@@ -235,7 +226,7 @@ impl Verifier {
     ///
     /// A DER document in keystone's token profile whose signer is named by the encoding of a
     /// signing certificate's issuer is read in place, with `der`'s borrowing types; any other is
-    /// decoded by [`cms::parse`]. Both reach the same checks with the same values, so the
+    /// decoded by [`signed_data::parse`]. Both reach the same checks with the same values, so the
     /// verdicts are the same.
     pub fn verify_der_at(&self, der: &[u8], at: i64) -> Result<Vec<u8>> {
         unix_time(at)?;
@@ -248,7 +239,7 @@ impl Verifier {
     /// [`Verifier::verify_der_at`], saying where the content is.
     fn verify_in(&self, der: &[u8], at: i64, limits: &Limits) -> Result<Content> {
         limits.check(LimitKind::TokenLength, der.len())?;
-        if let Some(document) = cms_ref::parse_keystone(der) {
+        if let Some(document) = profile_view::parse_keystone(der) {
             if let Some(cert) = self.signer_by_encoding(&document) {
                 let signer = SignerFacts {
                     digest_oid: document.digest_oid,
@@ -265,7 +256,7 @@ impl Verifier {
                 return Ok(Content::Within(document.content_range));
             }
         }
-        let document = cms::parse(der)?;
+        let document = signed_data::parse(der)?;
         self.verify_document_at(document, at).map(Content::Owned)
     }
 
@@ -349,7 +340,7 @@ impl Verifier {
                     "signed attributes are not supported (keystone never signs them)",
                 ));
             }
-            let Some(algorithm) = cms::cms_digest(&si.digest_oid) else {
+            let Some(algorithm) = signed_data::cms_digest(&si.digest_oid) else {
                 return Err(Error::verify(
                     VerifyFailure::UnsupportedAlgorithm,
                     format!("digest algorithm {}", si.digest_oid),
@@ -407,7 +398,7 @@ fn describe_cert(x509: &X509, i: usize, count: usize) -> String {
 enum Content {
     /// These bytes of the document (read in place).
     Within(Range<usize>),
-    /// Decoded out of it (joined BER segments, or any document [`cms::parse`] read).
+    /// Decoded out of it (joined BER segments, or any document [`signed_data::parse`] read).
     Owned(Vec<u8>),
 }
 

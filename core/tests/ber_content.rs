@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use kstoken::pem::{der_to_pem, pem_to_der};
+use kstoken::token_text::pem::{der_to_pem, pem_to_der};
 use kstoken::{CmsProfile, Error, Limits, Verifier};
 use kstoken_testkit::asn1::{children, indefinite, split, tlv, to_indefinite};
 use kstoken_testkit::{

@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use kstoken::pem::{der_to_pem, pem_to_der};
+use kstoken::token_text::pem::{der_to_pem, pem_to_der};
 use kstoken::{CmsProfile, Error, Limits, Verifier, VerifyFailure};
 use kstoken_testkit::{cms_sign, cms_verify, keystone_pki, unix_now, CertSpec, KeySpec, Workdir};
 

@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use kstoken::bind::AuthContext;
-use kstoken::hash::{hash_token, hash_token_all, token_cache_keys};
+use kstoken::body::bind::AuthContext;
 use kstoken::pki_setup::{generate, GeneratedPki, PkiOptions};
 use kstoken::revocation::{self, RevokedEntry};
+use kstoken::token_text::{hash_token, hash_token_all, token_cache_keys};
 use kstoken::{
-    detect, form, validate, Error, HashAlgorithm, Policy, RevocationList, Signer, TokenForm,
+    detect, token_text, validate, Error, HashAlgorithm, Policy, RevocationList, Signer, TokenForm,
     ValidateError, Verifier,
 };
 
@@ -53,10 +53,10 @@ fn surrounding_whitespace_is_ignored_by_every_entry_point() {
             assert_eq!(verifier.verify(text.as_bytes()).unwrap(), BODY, "{text:?}");
             assert_eq!(detect(&text), detect(&token), "{text:?}");
             assert_eq!(
-                form::decode(text.as_bytes(), verifier.limits())
+                token_text::decode(text.as_bytes(), verifier.limits())
                     .unwrap()
                     .der,
-                form::decode(token.as_bytes(), verifier.limits())
+                token_text::decode(token.as_bytes(), verifier.limits())
                     .unwrap()
                     .der
             );

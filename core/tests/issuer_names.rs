@@ -8,7 +8,7 @@ use cms::cert::CertificateChoices;
 use cms::signed_data::{CertificateSet, SignerIdentifier};
 use der::asn1::SetOfVec;
 use der::Decode;
-use kstoken::pem::{der_to_pem, pem_to_der};
+use kstoken::token_text::pem::{der_to_pem, pem_to_der};
 use kstoken::{CmsProfile, Error, Limits, Verifier};
 use kstoken_testkit::asn1::tlv;
 use kstoken_testkit::{

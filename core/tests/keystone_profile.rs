@@ -13,13 +13,13 @@ use cms::signed_data::{CertificateSet, SignedData, SignerIdentifier};
 use const_oid::ObjectIdentifier;
 use der::asn1::SetOfVec;
 use der::{Any, Decode};
-use kstoken::bind::AuthContext;
+use kstoken::body::bind::AuthContext;
 use kstoken::cms::ProfileDeviation;
-use kstoken::form::der_to_pki_token;
-use kstoken::hash::hash_hex;
-use kstoken::pem::{der_to_pem, pem_to_der};
-use kstoken::pkiz;
 use kstoken::revocation::RevokedEntry;
+use kstoken::token_text::der_to_pki_token;
+use kstoken::token_text::hash_hex;
+use kstoken::token_text::pem::{der_to_pem, pem_to_der};
+use kstoken::token_text::pkiz;
 use kstoken::{
     validate, CmsProfile, Error, HashAlgorithm, Limits, Policy, Rejection, RevocationList, Step,
     Verifier,

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use kstoken::pem::{der_to_pem, pem_to_der};
+use kstoken::token_text::pem::{der_to_pem, pem_to_der};
 use kstoken::{ContentMode, Error, HashAlgorithm, Limits, Signer, Verifier, VerifyFailure};
 use kstoken_testkit::{
     cms_sign, cms_sign_binary, cms_verify, keystone_pki, openssl_time, unix_now, verify_reason,
@@ -523,7 +523,7 @@ fn pem_texts_mean_one_document_to_both() {
     let oracle = cms_verify(confused.as_bytes(), &signing.cert_path, &ca.cert_path, None);
     assert!(oracle.ok(), "{}", oracle.stderr);
     assert_eq!(oracle.stdout, b"document A");
-    let pkiz = kstoken::pkiz::compress(confused.as_bytes(), 6).unwrap();
+    let pkiz = kstoken::token_text::pkiz::compress(confused.as_bytes(), 6).unwrap();
     for text in [confused.clone(), format!("  \n{confused}"), pkiz] {
         assert!(
             matches!(
@@ -553,7 +553,7 @@ fn pem_texts_mean_one_document_to_both() {
         let oracle = cms_verify(text.as_bytes(), &signing.cert_path, &ca.cert_path, None);
         let ours = verifier.verify_at(text.as_bytes(), at);
         let wrapped = verifier.verify_at(
-            kstoken::pkiz::compress(text.as_bytes(), 6)
+            kstoken::token_text::pkiz::compress(text.as_bytes(), 6)
                 .unwrap()
                 .as_bytes(),
             at,
@@ -579,5 +579,5 @@ fn pem_texts_mean_one_document_to_both() {
         "the document, its PKCS7 label, surrounding whitespace"
     );
     // Certificates are still read by the same reader.
-    assert!(kstoken::bind::x509_fingerprint(&signing.cert_pem).is_ok());
+    assert!(kstoken::body::bind::x509_fingerprint(&signing.cert_pem).is_ok());
 }

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use kstoken::bind::{AuthContext, BindMode, BindRejection};
-use kstoken::form::cms_to_token;
-use kstoken::hash::hash_hex;
+use kstoken::body::bind::{AuthContext, BindMode, BindRejection};
 use kstoken::pki_setup::{generate, PkiOptions};
 use kstoken::revocation::{self, RevokedEntry};
+use kstoken::token_text::cms_to_token;
+use kstoken::token_text::hash_hex;
 use kstoken::{
     HashAlgorithm, HashAlgorithms, Limits, Policy, Rejection, RevocationList, Signer, Step,
     ValidateError, Validated, Verifier,
@@ -264,7 +264,7 @@ fn keystone_api_ref_samples_decode_but_cannot_verify() {
         let body: Value =
             serde_json::from_slice(&read(&format!("keystone/ocata-eol/api-ref/{name}"))).unwrap();
         let pem = body["signed"].as_str().unwrap();
-        let der = kstoken::pem::pem_to_der(pem.as_bytes(), &Limits::default()).unwrap();
+        let der = kstoken::token_text::pem::pem_to_der(pem.as_bytes(), &Limits::default()).unwrap();
         let doc = kstoken::cms::parse(&der).unwrap();
         let list = RevocationList::from_json(&doc.content, &Limits::default()).unwrap();
         assert!(list.contains_hash(id));

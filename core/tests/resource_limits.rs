@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use kstoken::pki_setup::{generate, GeneratedPki, PkiOptions};
-use kstoken::{body, pkiz, Error, LimitKind, Limits, RevocationList, Signer, Verifier};
+use kstoken::token_text::pkiz;
+use kstoken::{body, Error, LimitKind, Limits, RevocationList, Signer, Verifier};
 
 fn pki() -> GeneratedPki {
     generate(&PkiOptions {

@@ -41,7 +41,7 @@ fn a_replayed_token_is_not_an_empty_list() {
     }];
     let list_response = revocation::sign(&signer, &entries).unwrap();
     let list = RevocationList::from_signed(list_response.as_bytes(), &verifier, now).unwrap();
-    let auth = kstoken::bind::AuthContext {
+    let auth = kstoken::body::bind::AuthContext {
         auth_type: None,
         remote_user: None,
         client_cert: None,
@@ -141,7 +141,8 @@ fn upstream_lists_still_parse() {
         )
         .unwrap();
         let pem = body["signed"].as_str().unwrap();
-        let der = kstoken::pem::pem_to_der(pem.as_bytes(), &Default::default()).unwrap();
+        let der =
+            kstoken::token_text::pem::pem_to_der(pem.as_bytes(), &Default::default()).unwrap();
         let content = kstoken::cms::parse(&der).unwrap().content;
         assert_eq!(
             RevocationList::from_json(&content, &Default::default())

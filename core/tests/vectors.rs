@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use kstoken::form::{cms_to_token, token_to_cms};
-use kstoken::hash::hash_hex;
+use kstoken::token_text::hash_hex;
+use kstoken::token_text::{cms_to_token, token_to_cms};
 use kstoken::{HashAlgorithm, Signer, Verifier};
 use serde_json::Value;
 

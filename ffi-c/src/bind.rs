@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use kstoken::bind::{enforce, parse_section, AuthContext, BindMode};
+use kstoken::body::bind::{enforce, parse_section, AuthContext, BindMode};
 use kstoken::{LimitKind, Limits};
 
 use crate::bytes::{input_str, optional_input, optional_ref, optional_str, Cap};

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use kstoken::hash::hash_token;
+use kstoken::token_text::hash_token;
 use kstoken::{HashAlgorithm, LimitKind, Rejection};
 
 use crate::bytes::{input, input_str, Cap, OutBytes};

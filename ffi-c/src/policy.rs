@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use kstoken::bind::BindMode;
+use kstoken::body::bind::BindMode;
 use kstoken::pipeline::Policy;
 use kstoken::{DetectionRule, HashAlgorithms};
 

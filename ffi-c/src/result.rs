@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CStr, CString};
 use std::sync::OnceLock;
 
-use kstoken::bind::BindRejection;
+use kstoken::body::bind::BindRejection;
 use kstoken::{Error, Rejection, ValidateError, VerifyFailure};
 
 use crate::panic::{boundary_value, boundary_void};

@@ -4,7 +4,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-/* A client certificate and its DER SHA-256 (core/src/bind.rs tests, CERT_A). */
+/* A client certificate and its DER SHA-256 (core/src/body/bind/tests.rs, CERT_A). */
 static const char CLIENT_CERT[] =
     "-----BEGIN CERTIFICATE-----\n"
     "MIIDBzCCAe+gAwIBAgIUdrqver7zjkyl9bELPCWmubnK2GcwDQYJKoZIhvcNAQEL\n"

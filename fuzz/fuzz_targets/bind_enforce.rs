@@ -1,6 +1,6 @@
 //! Mode, bind JSON, auth type, remote user and client certificate from one input → enforce.
 #![no_main]
-use kstoken::bind::{enforce, AuthContext, BindMode};
+use kstoken::body::bind::{enforce, AuthContext, BindMode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,5 +18,5 @@ fuzz_target!(|data: &[u8]| {
         client_cert: Some(cert),
     };
     let _ = enforce(&mode, bind.as_ref(), &ctx);
-    let _ = kstoken::bind::x509_fingerprint(cert);
+    let _ = kstoken::body::bind::x509_fingerprint(cert);
 });

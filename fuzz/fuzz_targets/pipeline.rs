@@ -1,6 +1,6 @@
 //! Any bytes as a token → the whole validation pipeline.
 #![no_main]
-use kstoken::bind::AuthContext;
+use kstoken::body::bind::AuthContext;
 use kstoken::{validate, DetectionRule, Policy};
 use kstoken_fuzz::{CLOCK, VERIFIER};
 use libfuzzer_sys::fuzz_target;

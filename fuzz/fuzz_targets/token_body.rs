@@ -7,12 +7,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(b) = body::parse(data, &Limits::default()) {
         let _ = b.is_expired(time::OffsetDateTime::UNIX_EPOCH);
         if let Ok(doc) = kstoken::json::parse_json(data, &Limits::default()) {
-            let _ = kstoken::bind::bind_of(&doc);
+            let _ = kstoken::body::bind::bind_of(&doc);
         }
         // The middleware's view of the same bytes: identity headers and the service catalog.
-        if let Ok(view) = kstoken::token_view::TokenView::decode(data, &Limits::default()) {
-            let _ = kstoken::identity::Identity::of(&view);
-            let _ = kstoken::identity::service_catalog(&view);
+        if let Ok(view) = kstoken::body::TokenView::decode(data, &Limits::default()) {
+            let _ = kstoken::auth_token::Identity::of(&view);
+            let _ = kstoken::auth_token::service_catalog(&view);
         }
     }
 });

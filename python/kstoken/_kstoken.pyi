@@ -1,7 +1,7 @@
 # Type stubs of the private native module (kstoken._kstoken); use the public kstoken API instead.
 # Checked against the built module by mypy's stubtest (scripts/test-python.sh).
 import datetime
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union, final
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, final
 
 __version__: str
 
@@ -196,10 +196,26 @@ def _running_calls() -> int: ...
 # kstoken.middleware's request authenticator.
 IDENTITY_HEADERS: List[Tuple[str, str]]
 
+_Decision = Literal["pass", "reject", "unavailable", "delegate", "need_shared"]
+_Refusal = Literal[
+    "detect",
+    "revoked_by_hash",
+    "signature",
+    "body",
+    "revoked_by_audit_id",
+    "expiry",
+    "bind",
+    "no_tenancy",
+    "service_roles",
+    "no_certificates",
+    "no_revocation_list",
+]
+_Source = Literal["cache", "shared_cache", "validated"]
+
 @final
 class Outcome:
     @property
-    def decision(self) -> str: ...
+    def decision(self) -> _Decision: ...
     @property
     def headers(self) -> List[Tuple[str, Optional[str]]]: ...
     @property
@@ -207,27 +223,31 @@ class Outcome:
     @property
     def user_valid(self) -> bool: ...
     @property
-    def user_refusal(self) -> Optional[str]: ...
+    def user_refusal(self) -> Optional[_Refusal]: ...
     @property
     def user_reason(self) -> Optional[str]: ...
     @property
-    def user_source(self) -> Optional[str]: ...
+    def user_source(self) -> Optional[_Source]: ...
     @property
     def service_token_info(self) -> Optional[str]: ...
     @property
     def service_valid(self) -> Optional[bool]: ...
     @property
-    def service_refusal(self) -> Optional[str]: ...
+    def service_refusal(self) -> Optional[_Refusal]: ...
     @property
     def service_reason(self) -> Optional[str]: ...
     @property
     def service_role_check(self) -> Optional[bool]: ...
     @property
     def wants_certificates(self) -> bool: ...
-
-class _SharedCache(Protocol):
-    def get(self, key: str) -> Optional[bytes]: ...
-    def set(self, key: str, value: bytes) -> None: ...
+    @property
+    def missing_certificates(self) -> bool: ...
+    @property
+    def wants_revocation_list(self) -> bool: ...
+    @property
+    def shared_keys(self) -> List[str]: ...
+    @property
+    def shared_store(self) -> List[Tuple[str, bytes]]: ...
 
 @final
 class Authenticator:
@@ -247,6 +267,7 @@ class Authenticator:
         cache_ttl: Optional[float] = ...,
         cache_max_entries: int = 10000,
         cache_max_bytes: int = 67108864,
+        shared_cache: bool = False,
         memcache_security_strategy: Optional[str] = None,
         memcache_secret_key: Optional[str] = None,
         max_token_len: Optional[int] = None,
@@ -273,7 +294,7 @@ class Authenticator:
         remote_user: Optional[str] = None,
         client_cert: Optional[str] = None,
         now: Optional[float] = None,
-        shared: Optional[_SharedCache] = None,
+        shared: Optional[Dict[str, bytes]] = None,
     ) -> Outcome: ...
     def cache_usage(self) -> Tuple[int, int]: ...
     def clear_cache(self) -> None: ...

@@ -29,9 +29,20 @@ Deliberate difference: stock keystoneclient on OpenSSL 3 reports a malformed tok
 
 import binascii
 import subprocess
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Literal, Optional, Tuple
 
 from kstoken import _kstoken
+
+#: kstoken's stable names of the reasons a document did not verify (``VerificationError.kind``).
+VerifyFailureKind = Literal[
+    "signer_not_found",
+    "bad_signature",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "untrusted_chain",
+    "unsuitable_purpose",
+    "unsupported_algorithm",
+]
 
 __all__ = [
     "KstokenError",
@@ -108,11 +119,14 @@ class VerificationError(_kstoken.VerificationError, subprocess.CalledProcessErro
     ``.reason`` is OpenSSL's wording (``content verify error``, ``signer certificate not found``,
     ``certificate has expired``, ...); ``.detail`` carries more, such as OpenSSL's certificate
     verification error; ``.output`` both, as the text upstream's ``CalledProcessError`` carries.
+    ``.kind`` is kstoken's stable name of the reason (``signer_not_found``, ``bad_signature``, ...),
+    ``None`` when the error was built without one.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", kind: Optional[VerifyFailureKind] = None) -> None:
         self.reason = reason
         self.detail = detail
+        self.kind = kind
         output = "CMS Verification failure\n" + reason
         if detail and detail != reason:
             output += ": " + detail
@@ -126,7 +140,7 @@ class VerificationError(_kstoken.VerificationError, subprocess.CalledProcessErro
         return "CMS verification failed: %s" % self.reason
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.reason, self.detail))
+        return (type(self), (self.reason, self.detail, self.kind))
 
 
 class SigningError(_kstoken.SigningError, subprocess.CalledProcessError):

@@ -2,7 +2,7 @@
 //!
 //! Bind sections and token bodies cross as JSON text, parsed by the core under the default limits.
 
-use kstoken::bind::{AuthContext, BindMode};
+use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::{LimitKind, Limits};
 use pyo3::prelude::*;
 
@@ -32,7 +32,8 @@ fn check_bind(
         None => None,
         Some(text) => {
             let text = text.within(&limits, LimitKind::JsonSize)?;
-            kstoken::bind::parse_section(text.as_bytes(), &limits).map_err(|e| to_py(py, e))?
+            kstoken::body::bind::parse_section(text.as_bytes(), &limits)
+                .map_err(|e| to_py(py, e))?
         }
     };
     let client_cert = client_certificate(client_cert)?;
@@ -41,7 +42,7 @@ fn check_bind(
         remote_user,
         client_cert: client_cert.as_ref().map(Data::as_bytes),
     };
-    kstoken::bind::enforce(&BindMode::parse(mode), bind.as_ref(), &ctx)
+    kstoken::body::bind::enforce(&BindMode::parse(mode), bind.as_ref(), &ctx)
         .map_err(|rejection| bind_error(py, &rejection))
 }
 
@@ -49,7 +50,7 @@ fn check_bind(
 #[pyfunction]
 fn x509_fingerprint(py: Python<'_>, cert: Input<'_>) -> PyResult<String> {
     let cert = cert.within(&Limits::default(), LimitKind::CredentialLength)?;
-    kstoken::bind::x509_fingerprint(cert.as_bytes()).map_err(|e| to_py(py, e))
+    kstoken::body::bind::x509_fingerprint(cert.as_bytes()).map_err(|e| to_py(py, e))
 }
 
 /// A token body (JSON text) edited by `edit`, as JSON text.
@@ -70,7 +71,7 @@ fn edit_body(
 #[pyfunction]
 fn add_kerberos_bind(py: Python<'_>, body_json: Input<'_>, principal: &str) -> PyResult<String> {
     edit_body(py, body_json, |b| {
-        kstoken::bind::add_kerberos_bind(b, principal)
+        kstoken::body::bind::add_kerberos_bind(b, principal)
     })
 }
 
@@ -79,7 +80,7 @@ fn add_kerberos_bind(py: Python<'_>, body_json: Input<'_>, principal: &str) -> P
 fn add_x509_bind(py: Python<'_>, body_json: Input<'_>, client_cert: Input<'_>) -> PyResult<String> {
     let client_cert = client_cert.within(&Limits::default(), LimitKind::CredentialLength)?;
     edit_body(py, body_json, |b| {
-        kstoken::bind::add_x509_bind(b, client_cert.as_bytes())
+        kstoken::body::bind::add_x509_bind(b, client_cert.as_bytes())
     })
 }
 

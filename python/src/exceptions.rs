@@ -10,9 +10,9 @@
 //! core [`Error`] by its [`ErrorKind`], with the words the core gives (`detail`, `openssl_reason`,
 //! the limit's name). Nothing here decides what an error means.
 
-use kstoken::bind::BindRejection;
+use kstoken::body::bind::BindRejection;
 use kstoken::pipeline::Rejection;
-use kstoken::{Error, ErrorKind};
+use kstoken::{Error, ErrorKind, VerifyFailure};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
@@ -159,10 +159,11 @@ fn error_object<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyAny>
             err.to_string(),
             err.limit_kind().map(|what| what.to_string()),
         )),
-        ErrorKind::Verification => classes
-            .verification
-            .bind(py)
-            .call1((err.openssl_reason().unwrap_or_default(), detail)),
+        ErrorKind::Verification => classes.verification.bind(py).call1((
+            err.openssl_reason().unwrap_or_default(),
+            detail,
+            err.verify_failure().map(VerifyFailure::as_str),
+        )),
         ErrorKind::Signing => classes.signing.bind(py).call1((SIGNING_RETURNCODE, detail)),
         ErrorKind::PkiSetup => classes.pki_setup.bind(py).call1((detail,)),
         ErrorKind::InvalidArgument => classes.invalid_argument.bind(py).call1((detail,)),

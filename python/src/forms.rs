@@ -20,7 +20,7 @@ fn hash_token(
     let algorithms = HashAlgorithms::from_names(&algorithms).map_err(|e| to_py(py, e))?;
     let token = token.any_token()?;
     detach(py, || {
-        kstoken::hash::hash_token_all(token.as_bytes(), &algorithms)
+        kstoken::token_text::hash_token_all(token.as_bytes(), &algorithms)
     })
     .map_err(|e| to_py(py, e))
 }
@@ -36,13 +36,13 @@ fn detect(token: Input<'_>, lenient: bool) -> PyResult<&'static str> {
 /// PEM to PKI token text (keystoneclient `cms_to_token`).
 #[pyfunction]
 fn cms_to_token(py: Python<'_>, cms_text: PyBackedStr) -> String {
-    detach(py, || kstoken::form::cms_to_token(&cms_text))
+    detach(py, || kstoken::token_text::cms_to_token(&cms_text))
 }
 
 /// PKI token text to PEM (keystoneclient `token_to_cms`).
 #[pyfunction]
 fn token_to_cms(py: Python<'_>, signed_text: PyBackedStr) -> String {
-    detach(py, || kstoken::form::token_to_cms(&signed_text))
+    detach(py, || kstoken::token_text::token_to_cms(&signed_text))
 }
 
 /// The PEM text inside a PKIZ token.
@@ -59,8 +59,10 @@ fn pkiz_uncompress<'py>(
     }
     .limits();
     let token = token.token(&limits)?;
-    let pem = detach(py, || kstoken::pkiz::uncompress(token.as_bytes(), &limits))
-        .map_err(|e| to_py(py, e))?;
+    let pem = detach(py, || {
+        kstoken::token_text::pkiz::uncompress(token.as_bytes(), &limits)
+    })
+    .map_err(|e| to_py(py, e))?;
     Ok(PyBytes::new(py, &pem))
 }
 
@@ -69,7 +71,10 @@ fn pkiz_uncompress<'py>(
 #[pyo3(signature = (pem, level=6))]
 fn pkiz_compress(py: Python<'_>, pem: Input<'_>, level: u32) -> PyResult<String> {
     let pem = pem.data()?;
-    detach(py, || kstoken::pkiz::compress(pem.as_bytes(), level)).map_err(|e| to_py(py, e))
+    detach(py, || {
+        kstoken::token_text::pkiz::compress(pem.as_bytes(), level)
+    })
+    .map_err(|e| to_py(py, e))
 }
 
 /// Adds the form and hash functions and the prefixes to the module.
@@ -80,7 +85,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(token_to_cms, m)?)?;
     m.add_function(wrap_pyfunction!(pkiz_uncompress, m)?)?;
     m.add_function(wrap_pyfunction!(pkiz_compress, m)?)?;
-    m.add("PKI_ASN1_PREFIX", kstoken::form::PKI_ASN1_PREFIX)?;
-    m.add("PKIZ_PREFIX", kstoken::form::PKIZ_PREFIX)?;
+    m.add("PKI_ASN1_PREFIX", kstoken::token_text::PKI_ASN1_PREFIX)?;
+    m.add("PKIZ_PREFIX", kstoken::token_text::PKIZ_PREFIX)?;
     Ok(())
 }

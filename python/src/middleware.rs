@@ -1,28 +1,28 @@
 //! The request authenticator for `kstoken.middleware`: one call per request, GIL released.
 //!
 //! `Authenticator.authenticate` returns an `Outcome` whose `headers` are `(environ key, value)`
-//! pairs ready for `environ.update`; the shared cache (memcached) is a Python object whose
-//! `get(key) -> bytes | None` and `set(key, value)` are called back, with the GIL, only on a
-//! process-cache miss.
+//! pairs ready for `environ.update`. Nothing calls back into Python: with a shared cache
+//! (memcached) a first call may answer `need_shared` with the `shared_keys` to fetch, the caller
+//! fetches them and calls again with `shared={key: bytes}`, and the outcome lists the
+//! `shared_store` entries to set (the core's exchange, `kstoken::auth_token::exchange`).
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use kstoken::authenticate::{
-    Authenticator, Config, Credentials, Decision, HeaderGroup, NonPki, Outcome, RevocationMode,
-    SharedCache, Source, TokenData, TokenReport,
+use kstoken::auth_token::{
+    Authentication, Authenticator, CacheLimits, Config, Credentials, Decision, Header, HeaderGroup,
+    NonPki, Outcome, Protection, Refusal, RevocationMode, SharedFormat, SharedValues, Source,
+    TokenData, TokenReport, ALL_HEADERS,
 };
-use kstoken::bind::{AuthContext, BindMode};
-use kstoken::identity::{Header, ALL_HEADERS};
+use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::revocation::RevocationList;
-use kstoken::shared_cache::{Protection, SharedFormat};
-use kstoken::token_cache::CacheLimits;
-use kstoken::{DetectionRule, HashAlgorithm, Limits, Verifier};
+use kstoken::{DetectionRule, HashAlgorithm, HashAlgorithms, Limits, Policy, Verifier};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::exceptions::to_py;
 use crate::gate::detach;
@@ -62,12 +62,14 @@ fn now_us(now: Option<f64>) -> i64 {
 #[pyclass(frozen, module = "kstoken._kstoken", name = "Authenticator")]
 pub(crate) struct PyAuthenticator {
     inner: Authenticator,
+    memo: TokenMemo,
 }
 
 /// What `Authenticator.authenticate` decided.
 #[pyclass(frozen, get_all, module = "kstoken._kstoken", name = "Outcome")]
 pub(crate) struct PyOutcome {
-    /// `"pass"`, `"reject"`, `"unavailable"` or `"delegate"`.
+    /// `"pass"`, `"reject"`, `"unavailable"`, `"delegate"`, or `"need_shared"`: fetch
+    /// `shared_keys` from the shared cache and call again with `shared=`.
     decision: &'static str,
     /// `(environ key, value or None)` to set, in order, after stripping every identity header.
     headers: Py<PyList>,
@@ -94,9 +96,17 @@ pub(crate) struct PyOutcome {
     /// Whether fresh signing certificates might change the verdict (none loaded, or a signer
     /// not among them).
     wants_certificates: bool,
+    /// Whether no signing certificates are loaded (load or fetch them, then call again).
+    missing_certificates: bool,
+    /// Whether a current revocation list is needed (fetch one, then call again).
+    wants_revocation_list: bool,
+    /// The shared-cache keys to fetch before calling again (`decision == "need_shared"`).
+    shared_keys: Vec<String>,
+    /// `(key, value)` entries to store in the shared cache.
+    shared_store: Vec<(String, Py<PyBytes>)>,
 }
 
-fn refusal(r: Option<&TokenReport>) -> Option<&kstoken::authenticate::Refusal> {
+fn refusal(r: Option<&TokenReport>) -> Option<&Refusal> {
     r.and_then(|r| r.refusal.as_ref())
 }
 
@@ -109,14 +119,90 @@ fn source_name(source: Source) -> Option<&'static str> {
     }
 }
 
-/// What the binding keeps with each token's data (in its [`BindingSlot`]): the body as one Python
-/// string (so `json.loads` caches keyed by it hash it once) and the user and service header groups as
-/// tuples of `(environ key, value)` pairs, built on the token's first request and shared by every
-/// later one.
+/// What the binding builds once per token: the body as one Python string (so `json.loads` caches
+/// keyed by it hash it once) and the user and service header groups as tuples of `(environ key,
+/// value)` pairs, built on the token's first request and shared by every later one.
 struct PyTokenObjects {
     info: Option<Py<PyString>>,
     user: Py<PyTuple>,
     service: Py<PyTuple>,
+}
+
+/// The binding's own memo of [`PyTokenObjects`], keyed by the token data it was built from (the
+/// core's type carries no binding's slot). An entry holds a `Weak` to its data, which keeps the
+/// allocation and so the address from being reused while the entry lives, and it is used only
+/// while the data is.
+///
+/// The objects live as long as the token's entry in the process cache and count against the same
+/// byte bound: their bytes are charged to that entry ([`Authenticator::charge`]) when they are
+/// built, and an entry whose data the cache has dropped is pruned once the memo holds a few more
+/// entries than the cache (`slack`), so what the memo keeps beyond what is charged stays small.
+/// Tokens that are not in the process cache get their objects built per request, not memoised.
+struct TokenMemo {
+    entries: Mutex<HashMap<usize, MemoEntry>>,
+}
+
+/// A memo entry: the data it was built from, and the objects.
+type MemoEntry = (Weak<TokenData>, Arc<PyTokenObjects>);
+
+/// How many more entries than the process cache holds the memo keeps before it drops the dead
+/// ones: a few for requests in flight, and a small share of the cache so that pruning (a walk over
+/// every entry) happens once per that many new tokens.
+fn slack(cached: usize) -> usize {
+    16 + cached / 32
+}
+
+impl TokenMemo {
+    fn new() -> Self {
+        TokenMemo {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, MemoEntry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The objects of `report`'s token data, built on first use and charged to its cache entry
+    /// (`None` without data, or if building them failed).
+    fn objects(
+        &self,
+        py: Python<'_>,
+        auth: &Authenticator,
+        report: Option<&TokenReport>,
+        now: i64,
+    ) -> Option<Arc<PyTokenObjects>> {
+        let report = report?;
+        let data = report.data.as_ref()?;
+        if report.cache_key.is_none() {
+            return build_objects(py, data).map(Arc::new);
+        }
+        let key = Arc::as_ptr(data) as usize;
+        let found = |entries: &HashMap<usize, MemoEntry>| {
+            entries
+                .get(&key)
+                .filter(|(weak, _)| weak.upgrade().is_some_and(|d| Arc::ptr_eq(&d, data)))
+                .map(|(_, objects)| Arc::clone(objects))
+        };
+        if let Some(objects) = found(&self.lock()) {
+            return Some(objects);
+        }
+        // Built without the lock held: building runs Python code, which may switch threads.
+        let objects = Arc::new(build_objects(py, data)?);
+        let bytes = objects_bytes(py, &objects);
+        {
+            let mut entries = self.lock();
+            if let Some(theirs) = found(&entries) {
+                return Some(theirs);
+            }
+            if entries.len() >= auth.cache_usage().0 + slack(entries.len()) {
+                entries.retain(|_, (weak, _)| weak.strong_count() > 0);
+            }
+            entries.insert(key, (Arc::downgrade(data), Arc::clone(&objects)));
+        }
+        auth.charge(report, bytes, now);
+        Some(objects)
+    }
 }
 
 fn pairs<'py, 'a>(
@@ -147,12 +233,6 @@ fn build_objects(py: Python<'_>, data: &TokenData) -> Option<PyTokenObjects> {
         user: pairs(py, data.user_headers()).ok()?.unbind(),
         service: pairs(py, data.service_headers()).ok()?.unbind(),
     })
-}
-
-fn objects<'a>(py: Python<'_>, data: &'a TokenData) -> Option<&'a PyTokenObjects> {
-    data.binding
-        .get_or_init(|| build_objects(py, data))
-        .and_then(Option::as_ref)
 }
 
 /// `sys.getsizeof`, looked up once.
@@ -199,38 +279,6 @@ fn objects_bytes(py: Python<'_>, o: &PyTokenObjects) -> usize {
     total
 }
 
-/// Builds the Python objects of each token of `o` the first time they are needed and charges
-/// their bytes to the token's cache entry: they live as long as it does, under the same bound.
-fn prepare(py: Python<'_>, auth: &Authenticator, o: &Outcome, now: i64) {
-    for report in [o.user.as_ref(), o.service.as_ref()].into_iter().flatten() {
-        let Some(data) = report.data.as_deref() else {
-            continue;
-        };
-        let mut built = None;
-        let objects = data
-            .binding
-            .get_or_init(|| {
-                let made = build_objects(py, data);
-                built = made.as_ref().map(|o| objects_bytes(py, o));
-                made
-            })
-            .and_then(Option::as_ref);
-        if let (Some(_), Some(bytes)) = (objects, built) {
-            auth.charge(report, bytes, now);
-        }
-    }
-}
-
-fn token_info(py: Python<'_>, report: Option<&TokenReport>) -> Option<Py<PyString>> {
-    let data = report?.data.as_deref()?;
-    match objects(py, data) {
-        Some(o) => o.info.as_ref().map(|i| i.clone_ref(py)),
-        None => std::str::from_utf8(&data.content)
-            .ok()
-            .map(|t| PyString::new(py, t).unbind()),
-    }
-}
-
 fn extend(list: &Bound<'_, PyList>, group: &Bound<'_, PyTuple>) -> PyResult<()> {
     for item in group.iter() {
         list.append(item)?;
@@ -238,71 +286,107 @@ fn extend(list: &Bound<'_, PyList>, group: &Bound<'_, PyTuple>) -> PyResult<()> 
     Ok(())
 }
 
-fn outcome(py: Python<'_>, o: &Outcome) -> PyResult<PyOutcome> {
-    let headers = PyList::empty(py);
-    for group in o.header_groups() {
-        match group {
-            HeaderGroup::Status(header, value) => {
-                let value = PyString::intern(py, value);
-                headers.append(PyTuple::new(
-                    py,
-                    [environ_key(py, header).into_any(), value.into_any()],
-                )?)?;
-            }
-            HeaderGroup::User(data) => match objects(py, data) {
-                Some(o) => extend(&headers, o.user.bind(py))?,
-                None => extend(&headers, &pairs(py, data.user_headers())?)?,
-            },
-            HeaderGroup::Service(data) => match objects(py, data) {
-                Some(o) => extend(&headers, o.service.bind(py))?,
-                None => extend(&headers, &pairs(py, data.service_headers())?)?,
-            },
-        }
+/// The body string of a token's data: the memoised one, else a new one.
+fn token_info(
+    py: Python<'_>,
+    report: Option<&TokenReport>,
+    objects: Option<&PyTokenObjects>,
+) -> Option<Py<PyString>> {
+    match objects {
+        Some(o) => o.info.as_ref().map(|i| i.clone_ref(py)),
+        None => report
+            .and_then(|r| r.data.as_ref())
+            .and_then(|d| std::str::from_utf8(&d.content).ok())
+            .map(|t| PyString::new(py, t).unbind()),
     }
-    let decision = match o.decision {
-        Decision::Pass => "pass",
-        Decision::Reject => "reject",
-        Decision::Unavailable => "unavailable",
-        _ => "delegate",
-    };
-    Ok(PyOutcome {
-        decision,
-        headers: headers.unbind(),
-        user_token_info: token_info(py, o.user.as_ref()),
-        user_valid: o.user.as_ref().is_some_and(TokenReport::is_valid),
-        user_refusal: refusal(o.user.as_ref()).map(|r| r.as_str()),
-        user_reason: refusal(o.user.as_ref()).map(ToString::to_string),
-        user_source: o.user.as_ref().and_then(|r| source_name(r.source)),
-        service_token_info: token_info(py, o.service.as_ref()),
-        service_valid: o.service.as_ref().map(TokenReport::is_valid),
-        service_refusal: refusal(o.service.as_ref()).map(|r| r.as_str()),
-        service_reason: refusal(o.service.as_ref()).map(ToString::to_string),
-        service_role_check: o.service_role_check,
-        wants_certificates: [o.user.as_ref(), o.service.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.refusal.as_ref())
-            .any(|r| r.wants_new_certificates()),
-    })
 }
 
-/// memcached through a Python object with `get(key)` and `set(key, value)`.
-struct PyShared<'a>(&'a Py<PyAny>);
-
-impl SharedCache for PyShared<'_> {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        Python::attach(|py| {
-            let value = self.0.bind(py).call_method1("get", (key,)).ok()?;
-            value.extract::<Option<Vec<u8>>>().ok().flatten()
+impl PyAuthenticator {
+    fn outcome(&self, py: Python<'_>, o: &Outcome, now: i64) -> PyResult<PyOutcome> {
+        let user = self.memo.objects(py, &self.inner, o.user.as_ref(), now);
+        let service = self.memo.objects(py, &self.inner, o.service.as_ref(), now);
+        let headers = PyList::empty(py);
+        for group in o.header_groups() {
+            match group {
+                HeaderGroup::Status(header, value) => {
+                    let value = PyString::intern(py, value);
+                    headers.append(PyTuple::new(
+                        py,
+                        [environ_key(py, header).into_any(), value.into_any()],
+                    )?)?;
+                }
+                // A group is only there for a valid token, whose report has the data.
+                HeaderGroup::User(_) => {
+                    match (&user, o.user.as_ref().and_then(|r| r.data.as_ref())) {
+                        (Some(objects), _) => extend(&headers, objects.user.bind(py))?,
+                        (None, Some(data)) => extend(&headers, &pairs(py, data.user_headers())?)?,
+                        (None, None) => {}
+                    }
+                }
+                HeaderGroup::Service(_) => {
+                    match (&service, o.service.as_ref().and_then(|r| r.data.as_ref())) {
+                        (Some(objects), _) => extend(&headers, objects.service.bind(py))?,
+                        (None, Some(data)) => {
+                            extend(&headers, &pairs(py, data.service_headers())?)?
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+        }
+        let decision = match o.decision {
+            Decision::Pass => "pass",
+            Decision::Reject => "reject",
+            Decision::Unavailable => "unavailable",
+            _ => "delegate",
+        };
+        let wants = o.wants();
+        Ok(PyOutcome {
+            decision,
+            headers: headers.unbind(),
+            user_token_info: token_info(py, o.user.as_ref(), user.as_deref()),
+            user_valid: o.user.as_ref().is_some_and(TokenReport::is_valid),
+            user_refusal: refusal(o.user.as_ref()).map(Refusal::as_str),
+            user_reason: refusal(o.user.as_ref()).map(ToString::to_string),
+            user_source: o.user.as_ref().and_then(|r| source_name(r.source)),
+            service_token_info: token_info(py, o.service.as_ref(), service.as_deref()),
+            service_valid: o.service.as_ref().map(TokenReport::is_valid),
+            service_refusal: refusal(o.service.as_ref()).map(Refusal::as_str),
+            service_reason: refusal(o.service.as_ref()).map(ToString::to_string),
+            service_role_check: o.service_role_check,
+            wants_certificates: wants.certificates || wants.new_certificates,
+            missing_certificates: wants.certificates,
+            wants_revocation_list: wants.revocation_list,
+            shared_keys: Vec::new(),
+            shared_store: o
+                .shared_store
+                .iter()
+                .map(|e| (e.key.clone(), PyBytes::new(py, &e.value).unbind()))
+                .collect(),
         })
     }
+}
 
-    fn set(&self, key: &str, value: &[u8]) {
-        Python::attach(|py| {
-            let bytes = pyo3::types::PyBytes::new(py, value);
-            // The Python side logs its own failures; a failed store is a later miss.
-            let _ = self.0.bind(py).call_method1("set", (key, bytes));
-        });
+/// The outcome of a call that needs shared-cache values first.
+fn need_shared(py: Python<'_>, keys: Vec<String>) -> PyOutcome {
+    PyOutcome {
+        decision: "need_shared",
+        headers: PyList::empty(py).unbind(),
+        user_token_info: None,
+        user_valid: false,
+        user_refusal: None,
+        user_reason: None,
+        user_source: None,
+        service_token_info: None,
+        service_valid: None,
+        service_refusal: None,
+        service_reason: None,
+        service_role_check: None,
+        wants_certificates: false,
+        missing_certificates: false,
+        wants_revocation_list: false,
+        shared_keys: keys,
+        shared_store: Vec::new(),
     }
 }
 
@@ -313,8 +397,8 @@ impl PyAuthenticator {
         delay_auth_decision=false, include_service_catalog=true, service_token_roles=None,
         service_token_roles_required=false, revocation="off", delegate_non_pki=false,
         cache=true, cache_ttl=Some(300.0), cache_max_entries=10000, cache_max_bytes=67108864,
-        memcache_security_strategy=None, memcache_secret_key=None, max_token_len=None,
-        max_revocation_list_len=None))]
+        shared_cache=false, memcache_security_strategy=None, memcache_secret_key=None,
+        max_token_len=None, max_revocation_list_len=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         hash_algorithms: Vec<PyBackedStr>,
@@ -330,6 +414,7 @@ impl PyAuthenticator {
         cache_ttl: Option<f64>,
         cache_max_entries: usize,
         cache_max_bytes: usize,
+        shared_cache: bool,
         memcache_security_strategy: Option<&str>,
         memcache_secret_key: Option<&str>,
         max_token_len: Option<usize>,
@@ -344,6 +429,8 @@ impl PyAuthenticator {
         if hash_algorithms.is_empty() {
             return Err(PyValueError::new_err("hash_algorithms is empty"));
         }
+        let hash_algorithms = HashAlgorithms::new(hash_algorithms)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let revocation = match revocation {
             "off" => RevocationMode::Off,
             "enforce" => RevocationMode::Enforce {
@@ -372,13 +459,11 @@ impl PyAuthenticator {
             limits.max_revocation_list_len = n;
         }
         let config = Config {
-            hash_algorithms,
-            bind_mode: BindMode::parse_configured(bind_mode)
-                .map_err(|e| PyValueError::new_err(e.detail().to_owned()))?,
-            detection: if lenient {
-                DetectionRule::Lenient
-            } else {
-                DetectionRule::Upstream
+            policy: Policy {
+                hash_algorithms,
+                bind_mode: BindMode::parse_configured(bind_mode)
+                    .map_err(|e| PyValueError::new_err(e.detail().to_owned()))?,
+                detection: DetectionRule::from_lenient(lenient),
             },
             delay_auth_decision,
             include_service_catalog,
@@ -396,10 +481,11 @@ impl PyAuthenticator {
                 max_bytes: cache_max_bytes,
             }),
             limits,
-            shared_format: SharedFormat::new(protection),
+            shared_cache: shared_cache.then(|| SharedFormat::new(protection)),
         };
         Ok(PyAuthenticator {
             inner: Authenticator::new(config),
+            memo: TokenMemo::new(),
         })
     }
 
@@ -575,7 +661,8 @@ impl PyAuthenticator {
             .map(|(list, until)| (list.len(), until as f64 / 1e6))
     }
 
-    /// Authenticates one request at `now` (Unix seconds, default the clock).
+    /// Authenticates one request at `now` (Unix seconds, default the clock); `shared` holds the
+    /// values found for the `shared_keys` an earlier call asked for (keys not found left out).
     #[pyo3(signature = (user_token, service_token=None, auth_type=None, remote_user=None,
         client_cert=None, now=None, shared=None))]
     #[allow(clippy::too_many_arguments)]
@@ -588,9 +675,19 @@ impl PyAuthenticator {
         remote_user: Option<PyBackedStr>,
         client_cert: Option<PyBackedStr>,
         now: Option<f64>,
-        shared: Option<Py<PyAny>>,
+        shared: Option<HashMap<String, Bound<'_, PyAny>>>,
     ) -> PyResult<PyOutcome> {
         let now = now_us(now);
+        // A value that is not bytes is not something memcached gave: a miss, like any other
+        // unreadable entry.
+        let shared: Option<Vec<(String, PyBackedBytes)>> = shared.map(|m| {
+            m.into_iter()
+                .filter_map(|(k, v)| v.extract::<PyBackedBytes>().ok().map(|v| (k, v)))
+                .collect()
+        });
+        let found: Option<Vec<(&str, &[u8])>> = shared
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.as_str(), &v[..])).collect());
         let result = detach(py, || {
             let credentials = Credentials {
                 user_token: user_token.as_deref().map(str::as_bytes),
@@ -601,15 +698,13 @@ impl PyAuthenticator {
                     client_cert: client_cert.as_deref().map(str::as_bytes),
                 },
             };
-            let shared = shared.as_ref().map(PyShared);
-            self.inner.authenticate(
-                &credentials,
-                now,
-                shared.as_ref().map(|s| s as &dyn SharedCache),
-            )
+            let values = found.as_deref().map(SharedValues::new);
+            self.inner.authenticate(&credentials, now, values.as_ref())
         });
-        prepare(py, &self.inner, &result, now);
-        outcome(py, &result)
+        match result {
+            Authentication::Decided(outcome) => self.outcome(py, &outcome, now),
+            Authentication::NeedShared { keys } => Ok(need_shared(py, keys)),
+        }
     }
 
     /// `(entries, estimated bytes)` in the process token cache.

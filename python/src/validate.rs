@@ -1,6 +1,6 @@
 //! `validate`: keystonemiddleware's offline validation as one call, and the `ValidatedToken` it returns.
 
-use kstoken::bind::{AuthContext, BindMode};
+use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::pipeline::{Policy, Rejection, ValidateError, Validated};
 use kstoken::{DetectionRule, LimitKind, Limits};
 use pyo3::prelude::*;

@@ -96,7 +96,7 @@ impl PyVerifier {
         let pem = pem.token(self.inner.limits())?;
         let at = at.map_or_else(kstoken::unix_now, |t| t.0);
         let content = detach(py, || {
-            let der = kstoken::pem::pem_to_der(pem.as_bytes(), self.inner.limits())?;
+            let der = kstoken::token_text::pem::pem_to_der(pem.as_bytes(), self.inner.limits())?;
             self.inner.verify_der_at(&der, at)
         })
         .map_err(|e| to_py(py, e))?;
@@ -114,7 +114,7 @@ impl PyVerifier {
             )
         })?;
         detach(py, || {
-            kstoken::hash::token_cache_keys(token, &self.hash_algorithms)
+            kstoken::token_text::token_cache_keys(token, &self.hash_algorithms)
         })
         .map_err(|e| to_py(py, e))
     }

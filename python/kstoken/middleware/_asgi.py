@@ -111,9 +111,9 @@ class ASGIAuthProtocol:
             await self._refuse(scope, send, 401 if out.decision == "reject" else 503)
             return
         else:
-            for key, value in out.headers:
-                if value is not None:
-                    headers.append((_ASGI_NAMES[key], value.encode("utf-8")))
+            for key, header_value in out.headers:
+                if header_value is not None:
+                    headers.append((_ASGI_NAMES[key], header_value.encode("utf-8")))
             info, plugin = self.engine.token_data(out, user_token, service_token)
             if info is not None:
                 state[TOKEN_INFO] = info

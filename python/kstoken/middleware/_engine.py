@@ -27,16 +27,15 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from kstoken import _kstoken
 from kstoken._file_key import settled
 from kstoken.exceptions import KstokenError, VerificationError
 from kstoken.middleware import _config
-from kstoken.middleware._config import ConfigurationError, Settings
+from kstoken.middleware._config import ConfigurationError
 from kstoken.middleware._keystone import Keystone, KeystoneError
 from kstoken.middleware._memcache import Memcache
-from kstoken.middleware._token_data import TokenData
 from kstoken.middleware._signing_dir import (
     CA_CERT,
     HELD_REVOCATIONS,
@@ -45,6 +44,7 @@ from kstoken.middleware._signing_dir import (
     SigningDirectory,
     Stamp,
 )
+from kstoken.middleware._token_data import TokenData
 
 __all__ = ["Engine", "Outcome"]
 
@@ -57,8 +57,8 @@ CERT_FETCH_RETRY = 10.0
 #: Seconds between certificate re-fetches asked for by tokens from an unknown signer or with a bad
 #: signature (a rotation or a rebuilt PKI, or a tampered token: any client can send one).
 CERT_ROTATION_RETRY = 60.0
-#: OpenSSL's reasons for a list signed by a key we do not have (rotation, rebuilt PKI).
-LIST_SIGNER_CHANGED = ("signer certificate not found", "content verify error")
+#: ``VerificationError.kind`` of a list signed by a key we do not have (rotation, rebuilt PKI).
+LIST_SIGNER_CHANGED = ("signer_not_found", "bad_signature")
 #: Seconds after a failed revocation-list fetch before the next attempt.
 LIST_FETCH_RETRY = 5.0
 #: A list is refreshed this much before it stops being enforced (at most a fifth of the period),
@@ -119,6 +119,7 @@ class Engine:
         cache = settings.token_cache_time >= 0
         # The decoded-body memo is held as long as the cache: both count against its bound.
         memo_bytes = settings.kstoken_cache_max_bytes // MEMO_SHARE
+        use_memcache = bool(settings.memcached_servers) and cache
         self.native = _kstoken.Authenticator(
             hash_algorithms=settings.hash_algorithms,
             bind_mode=settings.enforce_token_bind,
@@ -136,6 +137,7 @@ class Engine:
             cache_ttl=float(settings.token_cache_time) if settings.token_cache_time > 0 else None,
             cache_max_entries=settings.kstoken_cache_max_entries,
             cache_max_bytes=max(settings.kstoken_cache_max_bytes - memo_bytes, 1),
+            shared_cache=use_memcache,
             memcache_security_strategy=settings.memcache_security_strategy,
             memcache_secret_key=settings.memcache_secret_key,
             max_revocation_list_len=settings.kstoken_revocation_list_max_bytes,
@@ -282,9 +284,21 @@ class Engine:
 
     # -- native calls (each one a call os.fork() waits for: the native module's fork gate) -------
 
-    def _authenticate(self, args: "Credentials") -> Any:
+    def _authenticate(self, args: "Credentials") -> Outcome:
         user, service, auth_type, remote_user, client_cert = args
-        return self.native.authenticate(user, service, auth_type, remote_user, client_cert, shared=self.memcache)
+        out = self.native.authenticate(user, service, auth_type, remote_user, client_cert)
+        if out.shared_keys:
+            # A process-cache miss: fetch the token's memcached entries, then decide with them.
+            found: Dict[str, bytes] = {}
+            for key in out.shared_keys:
+                value = self.memcache.get(key) if self.memcache is not None else None
+                if isinstance(value, bytes):
+                    found[key] = value
+            out = self.native.authenticate(user, service, auth_type, remote_user, client_cert, shared=found)
+        if self.memcache is not None:
+            for key, value in out.shared_store:
+                self.memcache.set(key, value)
+        return out
 
     def _set_certificates(self, signing: bytes, ca: bytes) -> None:
         self.native.set_certificates(signing, ca)
@@ -574,7 +588,7 @@ class Engine:
                     due = time.monotonic() >= self._next_rotation_fetch
                     if due:
                         self._next_rotation_fetch = time.monotonic() + CERT_ROTATION_RETRY
-                if e.reason not in LIST_SIGNER_CHANGED or not due or not self._certificates_job("rotation"):
+                if e.kind not in LIST_SIGNER_CHANGED or not due or not self._certificates_job("rotation"):
                     raise
                 with self._list_lock:
                     n, carried = self._install_list(body, started + interval, started)
@@ -675,7 +689,7 @@ class Engine:
         auth_type: Optional[str] = None,
         remote_user: Optional[str] = None,
         client_cert: Optional[str] = None,
-    ) -> Any:
+    ) -> Outcome:
         """The native outcome for a request's credentials (empty tokens count as absent), after
         waiting at most ``kstoken_request_fetch_timeout`` for keystone when it is needed."""
         deadline = time.monotonic() + self.settings.kstoken_request_fetch_timeout
@@ -708,7 +722,7 @@ class Engine:
         auth_type: Optional[str] = None,
         remote_user: Optional[str] = None,
         client_cert: Optional[str] = None,
-    ) -> Any:
+    ) -> Optional[Outcome]:
         """As :meth:`authenticate` when keystone is not needed; ``None`` when it is (the fetch is
         asked for, and the caller runs :meth:`authenticate` where waiting is allowed). Never waits:
         for an event loop."""
@@ -719,20 +733,19 @@ class Engine:
         self._log_outcome(out)
         return out
 
-    def _first(self, args: Credentials) -> Any:
+    def _first(self, args: Credentials) -> Outcome:
         if self.revocation:
             self._ensure_process()  # the periodic list refresh
         self._maybe_reload_certificates()
         return self._authenticate(args)
 
-    def _needs_keystone(self, out: Any) -> Optional[str]:
+    def _needs_keystone(self, out: Outcome) -> Optional[str]:
         """What keystone could change about this outcome: ``"missing"`` certificates, a
         ``"rotation"`` (a signer not among the certificates, or a bad signature: a rotated key or
         a rebuilt PKI) when a re-fetch is due or under way, the ``"list"``; ``None`` for nothing."""
-        refusals = (out.user_refusal, out.service_refusal)
-        if "no_certificates" in refusals:
+        if out.missing_certificates:
             return "missing"
-        if "no_revocation_list" in refusals:
+        if out.wants_revocation_list:
             return "list"
         if out.wants_certificates and (
             time.monotonic() >= self._next_rotation_fetch or self._fetch_pending()
@@ -740,7 +753,7 @@ class Engine:
             return "rotation"
         return None
 
-    def token_data(self, out: Any, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
+    def token_data(self, out: Outcome, user_token: Optional[str], service_token: Optional[str]) -> Tuple[Any, Any]:
         """``(keystone.token_info, keystone.token_auth)`` for an outcome."""
         return self._token_data.build(out, user_token, service_token, self.keystone.session, self.keystone.auth)
 
@@ -751,7 +764,7 @@ class Engine:
         self._warned.add(key)
         self.log.warning(message, *args)
 
-    def _log_outcome(self, out: Any) -> None:
+    def _log_outcome(self, out: Outcome) -> None:
         if out.decision == "unavailable":
             self.log.critical(
                 "Unable to validate token: %s", out.user_reason or out.service_reason or "keystone unavailable"
@@ -763,7 +776,7 @@ class Engine:
         ):
             if refusal is None:
                 continue
-            if refusal == "not_pki":
+            if refusal == "detect":
                 self._warn_once(
                     "not_pki",
                     "kstoken.middleware: refusing a %s token that is not PKI or PKIZ: %s",

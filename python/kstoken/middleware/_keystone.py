@@ -25,8 +25,9 @@ from typing import Any, Dict, Iterator, Optional, Tuple, Union
 import requests
 
 from keystoneauth1 import adapter as ks_adapter
-from keystoneauth1 import discover, loading, plugin, session as ks_session, token_endpoint
+from keystoneauth1 import discover, loading, plugin, token_endpoint
 from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v2 as ks_v2
 from keystoneauth1.loading import session as session_loading
 

@@ -3,7 +3,8 @@ interface of keystonemiddleware's ``UserAuthPlugin``."""
 
 from typing import Any, Dict, Optional
 
-from keystoneauth1 import access, plugin, session as ks_session
+from keystoneauth1 import access, plugin
+from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import base as base_identity
 
 __all__ = ["UserAuthPlugin"]

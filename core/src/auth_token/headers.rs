@@ -1,0 +1,86 @@
+//! The headers the middleware sets (and strips from every request): their HTTP names and their
+//! CGI/WSGI environ keys, as keystonemiddleware's `auth_token` names them.
+
+/// A header the middleware sets (or strips): its HTTP name and its CGI/WSGI environ key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// The HTTP header name as keystonemiddleware spells it (`X-Roles`).
+    pub name: &'static str,
+    /// The WSGI environ key (`HTTP_X_ROLES`).
+    pub environ_key: &'static str,
+}
+
+macro_rules! headers {
+    ($($id:ident = $name:literal, $key:literal;)*) => {
+        $(
+            #[doc = concat!("`", $name, "`.")]
+            pub const $id: Header = Header { name: $name, environ_key: $key };
+        )*
+        /// Every header the middleware may set; all of them are removed from incoming requests.
+        pub const ALL_HEADERS: &[Header] = &[$($id),*];
+    };
+}
+
+headers! {
+    IDENTITY_STATUS = "X-Identity-Status", "HTTP_X_IDENTITY_STATUS";
+    SERVICE_IDENTITY_STATUS = "X-Service-Identity-Status", "HTTP_X_SERVICE_IDENTITY_STATUS";
+    SERVICE_CATALOG = "X-Service-Catalog", "HTTP_X_SERVICE_CATALOG";
+    IS_ADMIN_PROJECT = "X-Is-Admin-Project", "HTTP_X_IS_ADMIN_PROJECT";
+    SYSTEM_SCOPE = "OpenStack-System-Scope", "HTTP_OPENSTACK_SYSTEM_SCOPE";
+    ROLES = "X-Roles", "HTTP_X_ROLES";
+    DOMAIN_ID = "X-Domain-Id", "HTTP_X_DOMAIN_ID";
+    DOMAIN_NAME = "X-Domain-Name", "HTTP_X_DOMAIN_NAME";
+    PROJECT_ID = "X-Project-Id", "HTTP_X_PROJECT_ID";
+    PROJECT_NAME = "X-Project-Name", "HTTP_X_PROJECT_NAME";
+    PROJECT_DOMAIN_ID = "X-Project-Domain-Id", "HTTP_X_PROJECT_DOMAIN_ID";
+    PROJECT_DOMAIN_NAME = "X-Project-Domain-Name", "HTTP_X_PROJECT_DOMAIN_NAME";
+    USER_ID = "X-User-Id", "HTTP_X_USER_ID";
+    USER_NAME = "X-User-Name", "HTTP_X_USER_NAME";
+    USER_DOMAIN_ID = "X-User-Domain-Id", "HTTP_X_USER_DOMAIN_ID";
+    USER_DOMAIN_NAME = "X-User-Domain-Name", "HTTP_X_USER_DOMAIN_NAME";
+    ROLE = "X-Role", "HTTP_X_ROLE";
+    USER = "X-User", "HTTP_X_USER";
+    TENANT_ID = "X-Tenant-Id", "HTTP_X_TENANT_ID";
+    TENANT_NAME = "X-Tenant-Name", "HTTP_X_TENANT_NAME";
+    TENANT = "X-Tenant", "HTTP_X_TENANT";
+    SERVICE_ROLES = "X-Service-Roles", "HTTP_X_SERVICE_ROLES";
+    SERVICE_DOMAIN_ID = "X-Service-Domain-Id", "HTTP_X_SERVICE_DOMAIN_ID";
+    SERVICE_DOMAIN_NAME = "X-Service-Domain-Name", "HTTP_X_SERVICE_DOMAIN_NAME";
+    SERVICE_PROJECT_ID = "X-Service-Project-Id", "HTTP_X_SERVICE_PROJECT_ID";
+    SERVICE_PROJECT_NAME = "X-Service-Project-Name", "HTTP_X_SERVICE_PROJECT_NAME";
+    SERVICE_PROJECT_DOMAIN_ID = "X-Service-Project-Domain-Id", "HTTP_X_SERVICE_PROJECT_DOMAIN_ID";
+    SERVICE_PROJECT_DOMAIN_NAME = "X-Service-Project-Domain-Name", "HTTP_X_SERVICE_PROJECT_DOMAIN_NAME";
+    SERVICE_USER_ID = "X-Service-User-Id", "HTTP_X_SERVICE_USER_ID";
+    SERVICE_USER_NAME = "X-Service-User-Name", "HTTP_X_SERVICE_USER_NAME";
+    SERVICE_USER_DOMAIN_ID = "X-Service-User-Domain-Id", "HTTP_X_SERVICE_USER_DOMAIN_ID";
+    SERVICE_USER_DOMAIN_NAME = "X-Service-User-Domain-Name", "HTTP_X_SERVICE_USER_DOMAIN_NAME";
+}
+
+/// The ten id/name headers, in keystonemiddleware's order, for a user token and a service token.
+pub(super) const TEMPLATE: [(Header, Header); 10] = [
+    (DOMAIN_ID, SERVICE_DOMAIN_ID),
+    (DOMAIN_NAME, SERVICE_DOMAIN_NAME),
+    (PROJECT_ID, SERVICE_PROJECT_ID),
+    (PROJECT_NAME, SERVICE_PROJECT_NAME),
+    (PROJECT_DOMAIN_ID, SERVICE_PROJECT_DOMAIN_ID),
+    (PROJECT_DOMAIN_NAME, SERVICE_PROJECT_DOMAIN_NAME),
+    (USER_ID, SERVICE_USER_ID),
+    (USER_NAME, SERVICE_USER_NAME),
+    (USER_DOMAIN_ID, SERVICE_USER_DOMAIN_ID),
+    (USER_DOMAIN_NAME, SERVICE_USER_DOMAIN_NAME),
+];
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_table_is_consistent() {
+        for h in ALL_HEADERS {
+            let key = format!("HTTP_{}", h.name.to_uppercase().replace('-', "_"));
+            assert_eq!(key, h.environ_key);
+        }
+        assert_eq!(ALL_HEADERS.len(), 32);
+    }
+}
