@@ -23,7 +23,6 @@ import urllib.parse
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import requests
-
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import discover, loading, plugin, token_endpoint
 from keystoneauth1 import exceptions as ks_exceptions
