@@ -72,6 +72,14 @@ echo "== python: python/tests"
     echo "FAIL: python/tests" >&2
     exit 1
 }
+# The middleware suite's in-process tests (marker `unit`: a keystone stand-in on a thread); its server
+# and keystonemiddleware 5.3.0/6.1.0 tests are scripts/test-middleware.sh's.
+echo "== python: python/tests/middleware -m unit"
+(cd "$T" && KSTOKEN_TEST_KSM_TREE="$T/src/keystonemiddleware-6.1.0" "$VENV/bin/python" -m pytest -p no:cacheprovider -q -rs \
+    -c "$ROOT/python/tests/middleware/pytest.ini" -m unit "$ROOT/python/tests/middleware") || {
+    echo "FAIL: python/tests/middleware -m unit" >&2
+    exit 1
+}
 
 # The openssl shim: records every invocation, answers only `openssl version`.
 SHIM=$T/shim

@@ -100,6 +100,7 @@
 //! | | `auth_token::python_json` | JSON values as `json.loads`/`json.dumps` round-trip them |
 //! | | `auth_token::token_cache` | the bounded, sharded process token cache |
 //! | | `auth_token::shared_cache` | keystonemiddleware's memcached format (plain, MAC, ENCRYPT) |
+//! | | `auth_token::stats` | counters of decisions, refusals by step and cache levels, for metrics |
 //!
 //! # The `auth_token` feature
 //!

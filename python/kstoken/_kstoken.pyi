@@ -1,7 +1,7 @@
 # Type stubs of the private native module (kstoken._kstoken); use the public kstoken API instead.
 # Checked against the built module by mypy's stubtest (scripts/test-python.sh).
 import datetime
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, final
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union, final
 
 __version__: str
 
@@ -36,6 +36,7 @@ __all__ = [
     "add_x509_bind",
     "hash_token",
     "detect",
+    "trim_token",
     "cms_to_token",
     "token_to_cms",
     "pkiz_uncompress",
@@ -137,13 +138,13 @@ class RevocationList:
 @final
 class ValidatedToken:
     @property
-    def form(self) -> str: ...
+    def form(self) -> Literal["pki", "pkiz"]: ...
     @property
     def hashes(self) -> List[str]: ...
     @property
     def content(self) -> bytes: ...
     @property
-    def version(self) -> str: ...
+    def version(self) -> Literal["v2", "v3"]: ...
     @property
     def audit_ids(self) -> List[str]: ...
     @property
@@ -166,7 +167,8 @@ def validate(
     now: Optional[int] = None,
 ) -> ValidatedToken: ...
 def hash_token(token: _Data, algorithms: Sequence[str]) -> Optional[List[str]]: ...
-def detect(token: _Data, lenient: bool = False) -> str: ...
+def detect(token: _Data, lenient: bool = False) -> Literal["pki", "pkiz", "other"]: ...
+def trim_token(token: str) -> str: ...
 def cms_to_token(cms_text: str) -> str: ...
 def token_to_cms(signed_text: str) -> str: ...
 def pkiz_uncompress(token: _Data, max_inflated_len: Optional[int] = None) -> bytes: ...
@@ -211,6 +213,14 @@ _Refusal = Literal[
     "no_revocation_list",
 ]
 _Source = Literal["cache", "shared_cache", "validated"]
+_Counted = Literal["pass", "reject", "unavailable", "delegate"]
+
+class _Stats(TypedDict):
+    decisions: Dict[_Counted, int]
+    accepted: int
+    refused: Dict[_Refusal, int]
+    process_cache: Tuple[int, int]
+    shared_cache: Tuple[int, int]
 
 @final
 class Outcome:
@@ -261,7 +271,7 @@ class Authenticator:
         include_service_catalog: bool = True,
         service_token_roles: Optional[Sequence[str]] = None,
         service_token_roles_required: bool = False,
-        revocation: str = "off",
+        revocation: Literal["off", "enforce", "enforce_cached"] = "off",
         delegate_non_pki: bool = False,
         cache: bool = True,
         cache_ttl: Optional[float] = ...,
@@ -296,5 +306,9 @@ class Authenticator:
         now: Optional[float] = None,
         shared: Optional[Dict[str, bytes]] = None,
     ) -> Outcome: ...
+    def enforce_without_list(self) -> None: ...
+    def record(self, outcome: Outcome) -> None: ...
+    def stats(self) -> _Stats: ...
+    def reset_stats(self) -> None: ...
     def cache_usage(self) -> Tuple[int, int]: ...
     def clear_cache(self) -> None: ...

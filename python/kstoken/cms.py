@@ -41,16 +41,12 @@ import hashlib
 import logging
 import os
 import subprocess
-import threading
-import time
 import warnings
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, TypeVar, Union, cast
+from typing import Any, Optional, Union
 
 from kstoken import _args, _kstoken
-from kstoken._credentials import read_credential
-from kstoken._file_key import FileKey as _FileKey
-from kstoken._file_key import file_key as _file_key
-from kstoken._file_key import settled as _settled
+from kstoken._file_cache import FileCache
+from kstoken._file_cache import file_key as _file_key
 from kstoken.exceptions import (
     CertificateConfigError,
     CMSError,
@@ -106,96 +102,16 @@ def set_subprocess(_subprocess: Any = None) -> None:
     """Accepted for compatibility; kstoken spawns no process, so it has no effect."""
 
 
-# --- file-keyed caches ---------------------------------------------------------------------------
+# --- file-keyed caches (kstoken._file_cache) -----------------------------------------------------
 
-_CACHE_MAX = 64
-
-
-class _Entry(NamedTuple):
-    keys: Tuple[_FileKey, _FileKey]
-    # SHA-256 of both files while their ctimes are young, None once settled
-    digest: Optional[bytes]
-    # a _kstoken.Verifier in _verifiers, a _kstoken.Signer in _signers
-    value: Any
-
-
-V = TypeVar("V")
-
-
-_lock = threading.Lock()
-_verifiers: Dict[Tuple[str, str], _Entry] = {}
-_signers: Dict[Tuple[str, str, str], _Entry] = {}
-
-
-def _reset_lock_in_child() -> None:
-    # A thread of the parent may have held the lock at fork; it does not exist in the child.
-    global _lock
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_lock_in_child)
-
-
-def _digest(first: bytes, second: bytes) -> bytes:
-    h = hashlib.sha256(len(first).to_bytes(8, "big"))
-    h.update(first)
-    h.update(second)
-    return h.digest()
-
-
-def _read_pair(first: Any, second: Any, what: Tuple[str, str]) -> Tuple[_Entry, bytes, bytes]:
-    """Both files' contents and an entry (without value) saying whether they may still change."""
-    started = time.time_ns()
-    first_st, first_data = read_credential(first, what[0])
-    second_st, second_data = read_credential(second, what[1])
-    keys = (_file_key(first_st), _file_key(second_st))
-    settled = all(_settled(key, started) for key in keys)
-    digest = None if settled else _digest(first_data, second_data)
-    return _Entry(keys, digest, None), first_data, second_data
-
-
-def _cached(
-    cache: Dict[Any, _Entry],
-    cache_key: Any,
-    keys: Tuple[_FileKey, _FileKey],
-    paths: Tuple[Any, Any],
-    what: Tuple[str, str],
-    build: Callable[[bytes, bytes], V],
-) -> V:
-    """The object ``build`` made from the two files, reused while both are unchanged.
-
-    ``keys`` are the files' stats just taken. A hit costs nothing more once the files are settled;
-    while young, the files are read again and the hit stands only if their content is the same.
-    """
-    hit = cache.get(cache_key)
-    if hit is not None and hit.keys == keys and hit.digest is None:
-        return cast(V, hit.value)
-    entry, first, second = _read_pair(paths[0], paths[1], what)
-    if (
-        hit is not None
-        and hit.keys == entry.keys
-        and hit.digest == (entry.digest or _digest(first, second))
-    ):
-        if entry.digest is None:  # settled now: stop re-reading
-            _remember(cache, cache_key, hit._replace(digest=None))
-        return cast(V, hit.value)
-    value = build(first, second)
-    _remember(cache, cache_key, entry._replace(value=value))
-    return value
-
-
-def _remember(cache: Dict[Any, _Entry], key: Any, entry: _Entry) -> None:
-    with _lock:
-        if key not in cache and len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[key] = entry
+_verifiers: "FileCache[_kstoken.Verifier]" = FileCache(64)
+_signers: "FileCache[_kstoken.Signer]" = FileCache(64)
 
 
 def clear_cache() -> None:
     """Forget every cached verifier and signer (they are rebuilt on the next call)."""
-    with _lock:
-        _verifiers.clear()
-        _signers.clear()
+    _verifiers.clear()
+    _signers.clear()
 
 
 def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> _kstoken.Verifier:
@@ -210,8 +126,7 @@ def _verifier(signing_cert_file_name: Any, ca_file_name: Any) -> _kstoken.Verifi
         ca_key = _file_key(os.stat(os.fspath(ca_file_name)))
     except (OSError, ValueError) as e:
         raise CertificateConfigError("Error loading file %s: %s" % (ca_file_name, _why(e))) from None
-    return _cached(
-        _verifiers,
+    return _verifiers.get(
         (os.fspath(signing_cert_file_name), os.fspath(ca_file_name)),
         (cert_key, ca_key),
         (signing_cert_file_name, ca_file_name),
@@ -252,8 +167,7 @@ def _signer(
             raise SigningError(OpensslCmsExitStatus.COMMAND_OPTIONS_PARSING_ERROR, str(e)) from None
 
     try:
-        return _cached(
-            _signers,
+        return _signers.get(
             (os.fspath(signing_cert_file_name), os.fspath(signing_key_file_name), message_digest),
             (cert_key, key_key),
             (signing_cert_file_name, signing_key_file_name),

@@ -33,6 +33,13 @@ fn detect(token: Input<'_>, lenient: bool) -> PyResult<&'static str> {
     Ok(kstoken::detect_with(token.as_bytes(), DetectionRule::from_lenient(lenient)).as_str())
 }
 
+/// The token text without the whitespace around it, by the core's one rule (ASCII space, tab, CR
+/// and LF: `kstoken::token_text::trim_token`), which every binding uses.
+#[pyfunction]
+fn trim_token(token: PyBackedStr) -> String {
+    kstoken::token_text::trim_token_str(&token).to_owned()
+}
+
 /// PEM to PKI token text (keystoneclient `cms_to_token`).
 #[pyfunction]
 fn cms_to_token(py: Python<'_>, cms_text: PyBackedStr) -> String {
@@ -81,6 +88,7 @@ fn pkiz_compress(py: Python<'_>, pem: Input<'_>, level: u32) -> PyResult<String>
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_token, m)?)?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
+    m.add_function(wrap_pyfunction!(trim_token, m)?)?;
     m.add_function(wrap_pyfunction!(cms_to_token, m)?)?;
     m.add_function(wrap_pyfunction!(token_to_cms, m)?)?;
     m.add_function(wrap_pyfunction!(pkiz_uncompress, m)?)?;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use kstoken::auth_token::{
     Authentication, Authenticator, CacheLimits, Config, Credentials, Decision, Header, HeaderGroup,
     NonPki, Outcome, Protection, Refusal, RevocationMode, SharedFormat, SharedValues, Source,
-    TokenData, TokenReport, ALL_HEADERS,
+    Tally, TokenData, TokenReport, ALL_HEADERS, DECISIONS, REFUSALS,
 };
 use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::revocation::RevocationList;
@@ -22,7 +22,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::exceptions::to_py;
 use crate::gate::detach;
@@ -66,44 +66,63 @@ pub(crate) struct PyAuthenticator {
 }
 
 /// What `Authenticator.authenticate` decided.
-#[pyclass(frozen, get_all, module = "kstoken._kstoken", name = "Outcome")]
+#[pyclass(frozen, module = "kstoken._kstoken", name = "Outcome")]
 pub(crate) struct PyOutcome {
     /// `"pass"`, `"reject"`, `"unavailable"`, `"delegate"`, or `"need_shared"`: fetch
     /// `shared_keys` from the shared cache and call again with `shared=`.
+    #[pyo3(get)]
     decision: &'static str,
     /// `(environ key, value or None)` to set, in order, after stripping every identity header.
+    #[pyo3(get)]
     headers: Py<PyList>,
     /// The user token's body JSON (for `keystone.token_info`), when it was read.
+    #[pyo3(get)]
     user_token_info: Option<Py<PyString>>,
     /// Whether the user token is valid for this request.
+    #[pyo3(get)]
     user_valid: bool,
     /// Why the user token was refused (a stable name), if it was.
+    #[pyo3(get)]
     user_refusal: Option<&'static str>,
     /// The refusal as a sentence.
+    #[pyo3(get)]
     user_reason: Option<String>,
     /// `"cache"`, `"shared_cache"`, `"validated"` or `None`.
+    #[pyo3(get)]
     user_source: Option<&'static str>,
     /// The service token's body JSON, when it was read.
+    #[pyo3(get)]
     service_token_info: Option<Py<PyString>>,
     /// Whether the service token is valid (`None` without one).
+    #[pyo3(get)]
     service_valid: Option<bool>,
     /// Why the service token was refused.
+    #[pyo3(get)]
     service_refusal: Option<&'static str>,
     /// The refusal as a sentence.
+    #[pyo3(get)]
     service_reason: Option<String>,
     /// Whether the service token carried one of `service_token_roles` (when it was valid).
+    #[pyo3(get)]
     service_role_check: Option<bool>,
     /// Whether fresh signing certificates might change the verdict (none loaded, or a signer
     /// not among them).
+    #[pyo3(get)]
     wants_certificates: bool,
     /// Whether no signing certificates are loaded (load or fetch them, then call again).
+    #[pyo3(get)]
     missing_certificates: bool,
     /// Whether a current revocation list is needed (fetch one, then call again).
+    #[pyo3(get)]
     wants_revocation_list: bool,
     /// The shared-cache keys to fetch before calling again (`decision == "need_shared"`).
+    #[pyo3(get)]
     shared_keys: Vec<String>,
     /// `(key, value)` entries to store in the shared cache.
+    #[pyo3(get)]
     shared_store: Vec<(String, Py<PyBytes>)>,
+    /// What the request counts if this is its final outcome (`Authenticator.record`).
+    tally: Option<Tally>,
 }
 
 fn refusal(r: Option<&TokenReport>) -> Option<&Refusal> {
@@ -363,6 +382,7 @@ impl PyAuthenticator {
                 .iter()
                 .map(|e| (e.key.clone(), PyBytes::new(py, &e.value).unbind()))
                 .collect(),
+            tally: Some(o.tally()),
         })
     }
 }
@@ -387,6 +407,7 @@ fn need_shared(py: Python<'_>, keys: Vec<String>) -> PyOutcome {
         wants_revocation_list: false,
         shared_keys: keys,
         shared_store: Vec::new(),
+        tally: None,
     }
 }
 
@@ -705,6 +726,56 @@ impl PyAuthenticator {
             Authentication::Decided(outcome) => self.outcome(py, &outcome, now),
             Authentication::NeedShared { keys } => Ok(need_shared(py, keys)),
         }
+    }
+
+    /// Keystone has no revocation lists (it answers 404 or 410): tokens are judged without one from
+    /// now on. The list in force, if any, keeps its entries (a revocation once seen holds); else an
+    /// empty one is installed. No deadline: `set_revocation_list` or `install_revocation_list` ends
+    /// this when keystone serves a list again.
+    fn enforce_without_list(&self, py: Python<'_>) -> PyResult<()> {
+        let list = match self.inner.revocation_list() {
+            Some((list, _)) => list,
+            None => Arc::new(RevocationList::from_entries(Vec::new()).map_err(|e| to_py(py, e))?),
+        };
+        self.inner.set_revocation_list(Some(list), i64::MAX);
+        Ok(())
+    }
+
+    /// Counts one request from its final outcome (a request authenticated again after a fetch
+    /// counts once); an outcome that asked for shared-cache values counts nothing.
+    fn record(&self, outcome: PyRef<'_, PyOutcome>) {
+        if let Some(tally) = &outcome.tally {
+            self.inner.record(tally);
+        }
+    }
+
+    /// The counters of the recorded requests: `{"decisions": {decision: n}, "accepted": n,
+    /// "refused": {refusal: n}, "process_cache": (hits, misses), "shared_cache": (hits, misses)}`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let out = PyDict::new(py);
+        let decisions = PyDict::new(py);
+        for (name, n) in DECISIONS.iter().zip(s.decisions) {
+            decisions.set_item(name, n)?;
+        }
+        let refused = PyDict::new(py);
+        for (name, n) in REFUSALS.iter().zip(s.refused) {
+            refused.set_item(name, n)?;
+        }
+        out.set_item("decisions", decisions)?;
+        out.set_item("accepted", s.accepted)?;
+        out.set_item("refused", refused)?;
+        out.set_item(
+            "process_cache",
+            (s.process_cache.hits, s.process_cache.misses),
+        )?;
+        out.set_item("shared_cache", (s.shared_cache.hits, s.shared_cache.misses))?;
+        Ok(out)
+    }
+
+    /// Every counter back to zero (a forked child counts only what it serves).
+    fn reset_stats(&self) {
+        self.inner.reset_stats();
     }
 
     /// `(entries, estimated bytes)` in the process token cache.

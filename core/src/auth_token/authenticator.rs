@@ -28,6 +28,7 @@ use crate::auth_token::exchange::{Authentication, SharedValues};
 use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
 use crate::auth_token::refusal::{Refusal, Unavailable};
 use crate::auth_token::shared_cache::{SharedEntry, SharedFormat, SharedValue};
+use crate::auth_token::stats::{Stats, StatsSnapshot, Tally};
 use crate::auth_token::token_cache::{cache_key, CacheKey, TokenCache};
 use crate::auth_token::token_data::{TokenData, TokenEntry};
 use crate::body::bind::AuthContext;
@@ -64,6 +65,7 @@ pub struct Authenticator {
     revocations: RwLock<Option<Arc<ListState>>>,
     cache: Option<TokenCache<TokenEntry>>,
     catalogs: CatalogMemo,
+    stats: Stats,
 }
 
 impl fmt::Debug for Authenticator {
@@ -99,6 +101,7 @@ impl Authenticator {
             revocations: RwLock::new(None),
             cache,
             catalogs: CatalogMemo::default(),
+            stats: Stats::default(),
         }
     }
 
@@ -165,6 +168,23 @@ impl Authenticator {
             now_us,
             |entry| matches!(&entry.state, Ok(d) if Arc::ptr_eq(d, data)),
         );
+    }
+
+    /// Counts one request from its final outcome's [`crate::auth_token::Outcome::tally`] (a host
+    /// may authenticate a request again after fetching what the outcome wanted: it counts once).
+    pub fn record(&self, tally: &Tally) {
+        self.stats.record(tally, self.config.shared_cache.is_some());
+    }
+
+    /// The counters of the requests recorded ([`Authenticator::record`]) since construction or the
+    /// last [`Authenticator::reset_stats`].
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Every counter back to zero: a forked child counts only what it serves.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
     }
 
     /// Empties the process cache.

@@ -6,7 +6,8 @@
 //! do ([`Decision`]), which headers to set ([`Outcome::headers`], after removing every one of
 //! [`ALL_HEADERS`]), why a token was refused ([`Refusal`], the pipeline's [`crate::Rejection`] or one
 //! of a few more), and what keystone could give to decide better ([`Outcome::wants`]: certificates,
-//! a revocation list). Nothing here does I/O: certificates and lists are handed over
+//! a revocation list), and [`Authenticator::record`] counts each request for a host's metrics
+//! ([`StatsSnapshot`]). Nothing here does I/O: certificates and lists are handed over
 //! ([`Authenticator::set_verifier`], [`Authenticator::set_revocation_list`]), and a shared cache
 //! (memcached) is an exchange with the host ([`exchange`]: keys out, values in, entries to store).
 mod authenticator;
@@ -19,6 +20,7 @@ mod outcome;
 mod python_json;
 mod refusal;
 pub mod shared_cache;
+mod stats;
 mod token_cache;
 mod token_data;
 
@@ -31,5 +33,6 @@ pub use identity::Identity;
 pub use outcome::{Decision, HeaderGroup, Outcome, Source, TokenReport, Wants};
 pub use refusal::{Refusal, Unavailable};
 pub use shared_cache::{Protection, SharedEntry, SharedFormat};
+pub use stats::{CacheCounts, Stats, StatsSnapshot, Tally, DECISIONS, REFUSALS};
 pub use token_cache::{CacheKey, CacheLimits};
 pub use token_data::{TokenData, TokenEntry};

@@ -10,17 +10,18 @@ Incoming identity headers are stripped in every spelling: a WSGI server folds ``
 the same later, so a name is stripped when, lower-cased with ``_`` read as ``-``, it is an identity
 header.
 
-Nothing here waits on keystone on the event loop: the native call runs on it only when neither
-memcached nor keystone is needed (:meth:`Engine.authenticate_nowait`); otherwise the whole
-authentication, waits for keystone included, runs in the default executor, as do calls into
-keystonemiddleware for other tokens.
+Nothing here waits on the network on the event loop: the first native call runs on it and decides
+every token the process cache holds (memcached configured or not) and every token validated in place;
+only when memcached must be asked (a process-cache miss: the native call names the keys) or stored
+to, or keystone is needed, does the rest of the authentication run in the default executor
+(:meth:`Engine.authenticate_nowait`), as do calls into keystonemiddleware for other tokens.
 """
 
 import asyncio
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, MutableMapping, Optional, Tuple
 
 from kstoken import _kstoken
-from kstoken.middleware._engine import Engine, build_ksm_delegate
+from kstoken.middleware._engine import Engine, Stats, build_ksm_delegate
 from kstoken.middleware._wsgi import TOKEN_AUTH, TOKEN_INFO, UNAUTHORIZED_BODY
 
 __all__ = ["ASGIAuthProtocol"]
@@ -74,6 +75,10 @@ class ASGIAuthProtocol:
         self._delegate = build_ksm_delegate(self.engine, None)
         self._www_authenticate = ('Keystone uri="%s"' % self.engine.www_authenticate_uri).encode("latin-1")
 
+    def stats(self) -> Stats:
+        """This process's counters and gauges (see ``kstoken.middleware.metrics``)."""
+        return self.engine.stats()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket"):
             await self._app(scope, receive, send)
@@ -94,11 +99,12 @@ class ASGIAuthProtocol:
         chain = tls.get("client_cert_chain") or []
         client_cert: Optional[str] = chain[0] if chain else None
         args = (user_token, service_token, scope.get("auth_type"), scope.get("remote_user"), client_cert)
-        # memcached is network I/O too: with it, the native call always runs in the executor.
-        out: Any = self.engine.authenticate_nowait(*args) if self.engine.memcache is None else None
-        if out is None:
+        first, done = self.engine.authenticate_nowait(*args)
+        out = first
+        if not done:
+            # memcached or keystone: network I/O, off the event loop.
             loop = asyncio.get_running_loop()
-            out = await loop.run_in_executor(None, lambda: self.engine.authenticate(*args))
+            out = await loop.run_in_executor(None, lambda: self.engine.authenticate(*args, first=first))
 
         scope = dict(scope)
         state: Dict[str, Any] = dict(scope.get("state") or {})

@@ -33,7 +33,7 @@ from keystoneauth1.loading import session as session_loading
 from kstoken._credentials import MAX_CREDENTIAL_LEN
 from kstoken.middleware._config import ConfigurationError, Settings
 
-__all__ = ["Keystone", "KeystoneError", "ResponseTooLarge", "USER_AGENT"]
+__all__ = ["Keystone", "KeystoneError", "NoRevocationLists", "ResponseTooLarge", "USER_AGENT"]
 
 USER_AGENT = "kstoken.middleware"
 
@@ -51,7 +51,16 @@ _PATHS = {
 
 
 class KeystoneError(Exception):
-    """Keystone could not be reached, or answered with an error."""
+    """Keystone could not be reached, or answered with an error (``status``: its HTTP status)."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NoRevocationLists(KeystoneError):
+    """Keystone answers 404 or 410 for the revocation list: it has none (keystone since Pike
+    removed the PKI providers and answers 410 Gone), which is not keystone being unavailable."""
 
 
 class ResponseTooLarge(Exception):
@@ -352,7 +361,7 @@ class Keystone:
             with capped(limit, what, self.timeout):
                 response = self._adapter(version).get(path, authenticated=authenticated, raise_exc=True, **kwargs)
         except ks_exceptions.HttpError as e:
-            raise KeystoneError("GET %s: HTTP %s %s" % (path, e.http_status, e.message)) from None
+            raise KeystoneError("GET %s: HTTP %s %s" % (path, e.http_status, e.message), e.http_status) from None
         except ks_exceptions.ClientException as e:
             raise KeystoneError("GET %s: %s" % (path, e)) from None
         except ResponseTooLarge as e:
@@ -371,11 +380,17 @@ class Keystone:
     def fetch_revocation_list(self, retries: Optional[int] = None) -> bytes:
         """keystone's signed revocation list response (``{"signed": "<CMS PEM>"}``), fetched with
         the service token (``retries``: connection retries, default ``http_request_max_retries``),
-        at most ``kstoken_revocation_list_max_bytes``."""
-        return self._get(
-            2,
-            authenticated=True,
-            limit=self._s.kstoken_revocation_list_max_bytes,
-            what="kstoken_revocation_list_max_bytes",
-            retries=retries,
-        )
+        at most ``kstoken_revocation_list_max_bytes``. :class:`NoRevocationLists` when keystone
+        answers 404 or 410 (it has no lists)."""
+        try:
+            return self._get(
+                2,
+                authenticated=True,
+                limit=self._s.kstoken_revocation_list_max_bytes,
+                what="kstoken_revocation_list_max_bytes",
+                retries=retries,
+            )
+        except KeystoneError as e:
+            if e.status in (404, 410):
+                raise NoRevocationLists(str(e), e.status) from None
+            raise

@@ -104,6 +104,8 @@ class Memcache:
         self._lock = threading.Lock()
         self._client: Any = None
         self._dead_until = 0.0
+        #: Calls that failed (memcached unreachable or erring), in this process.
+        self.errors = 0
 
     def describe(self) -> str:
         """The servers, for the startup log."""
@@ -114,6 +116,7 @@ class Memcache:
         self._lock = threading.Lock()
         self._client = None
         self._dead_until = 0.0
+        self.errors = 0
 
     def _get_client(self) -> Any:
         with self._lock:
@@ -142,6 +145,7 @@ class Memcache:
             return self._client
 
     def _failed(self, what: str, key: str, e: Exception) -> None:
+        self.errors += 1
         self._dead_until = time.monotonic() + self._dead_retry
         self._log.warning(
             "memcached %s of %s failed (%r); not using memcached for %ss", what, key, e, self._dead_retry

@@ -11,8 +11,10 @@ import sys
 import threading
 from typing import Any, Dict, Optional, Tuple
 
-from keystoneauth1 import access
+from keystoneauth1 import access, plugin
+from keystoneauth1 import session as ks_session
 
+from kstoken import _kstoken
 from kstoken.middleware._user_plugin import UserAuthPlugin
 
 __all__ = ["TokenData"]
@@ -67,23 +69,25 @@ class TokenData:
 
     def build(
         self,
-        out: Any,
+        out: _kstoken.Outcome,
         user_token: Optional[str],
         service_token: Optional[str],
-        session: Any,
-        auth: Any,
+        session: Optional[ks_session.Session],
+        auth: Optional[plugin.BaseAuthPlugin],
     ) -> Tuple[Optional[Dict[str, Any]], UserAuthPlugin]:
         """``(token_info, token_auth)``: ``token_info`` is ``None`` unless the user token is valid;
         ``token_auth.user``/``.service`` wrap the same dicts, whenever a body was read (also for a
-        token then refused for expiry or bind, as keystonemiddleware does)."""
+        token then refused for expiry or bind, as keystonemiddleware does). The tokens are given to
+        ``AccessInfo`` without the whitespace around them, by the core's rule (the one every entry
+        point applies: ``kstoken._kstoken.trim_token``)."""
         user_ref = service_ref = None
         info = None
         if out.user_token_info is not None:
             data = self.loads(out.user_token_info)
-            user_ref = access.create(body=data, auth_token=(user_token or "").strip())
+            user_ref = access.create(body=data, auth_token=_kstoken.trim_token(user_token or ""))
             if out.user_valid:
                 info = data
         if out.service_token_info is not None:
             data = self.loads(out.service_token_info)
-            service_ref = access.create(body=data, auth_token=(service_token or "").strip())
+            service_ref = access.create(body=data, auth_token=_kstoken.trim_token(service_token or ""))
         return info, UserAuthPlugin(user_ref, service_ref, session=session, auth=auth)

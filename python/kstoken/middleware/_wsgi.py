@@ -3,7 +3,7 @@
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Tuple
 
 from kstoken import _kstoken
-from kstoken.middleware._engine import Engine, build_ksm_delegate
+from kstoken.middleware._engine import Engine, Stats, build_ksm_delegate
 
 __all__ = ["AuthProtocol", "filter_factory", "STRIPPED_ENVIRON_KEYS", "UNAUTHORIZED_BODY"]
 
@@ -41,6 +41,10 @@ class AuthProtocol:
         self._delegate = build_ksm_delegate(self.engine, app)
         self._client_cert_key = self.engine.settings.kstoken_client_cert_key
         self._reject_header = ("WWW-Authenticate", 'Keystone uri="%s"' % self.engine.www_authenticate_uri)
+
+    def stats(self) -> Stats:
+        """This process's counters and gauges (see ``kstoken.middleware.metrics``)."""
+        return self.engine.stats()
 
     def _unauthorized(self, start_response: StartResponse) -> List[bytes]:
         start_response(

@@ -1,12 +1,16 @@
 """Fixtures of the middleware suite: PKIs, the token set, the keystone stand-in process, the side
 pairs of the differential, and a log directory kept for failures.
 
-The suite runs in two environments (scripts/test-middleware.sh): keystonemiddleware 6.1.0 (the
-differential, the servers) and 5.3.0 (signed revocation lists). Tests that need one of them carry the
-marker ``ksm6`` or ``ksm5``; the script selects them with ``-m``, so what is not run is reported as
-deselected, never skipped. ``KSTOKEN_MW_PAIRS`` lists the side pairs to compare (default all three).
+One suite, one keystone stand-in (``keystone_standin.py``: a process for the servers, a thread for
+the in-process tests). Every test carries a marker saying where it runs: ``unit`` (in-process, the
+wheel's own environment: scripts/test-python.sh), ``ksm6`` (keystonemiddleware 6.1.0: the
+differential, the servers), ``servers`` (real processes) and ``ksm5`` (5.3.0: signed revocation
+lists), the last three in scripts/test-middleware.sh's environments. The scripts select them with
+``-m``, so what is not run is reported as deselected, never skipped. ``KSTOKEN_MW_PAIRS`` lists the
+side pairs to compare (default all three).
 """
 
+import logging
 import os
 import sys
 import tempfile
@@ -16,6 +20,11 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+# keystonemiddleware is not installed in the wheel's environment (scripts/test-python.sh runs its
+# sdist tree in place); KSTOKEN_TEST_KSM_TREE points the in-process tests that compare with it there.
+if os.environ.get("KSTOKEN_TEST_KSM_TREE"):
+    sys.path.append(os.environ["KSTOKEN_TEST_KSM_TREE"])
+
 from harness import quiet_logs  # noqa: E402
 from standin import StandIn  # noqa: E402
 from tokens import Pki, TokenSet  # noqa: E402
@@ -23,8 +32,17 @@ from tokens import Pki, TokenSet  # noqa: E402
 ALL_PAIRS = ("stock-stock", "stock-compat", "stock-kstoken")
 
 
-def pytest_configure(config):
-    quiet_logs()
+@pytest.fixture(autouse=True)
+def _quiet_logs(request):
+    """The differential and server tests log little (keystonemiddleware warns per PKI token); the
+    in-process tests look at the logs, so theirs are left as they are."""
+    if request.node.get_closest_marker("unit") is not None:
+        yield
+        return
+    saved = quiet_logs()
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def pairs():

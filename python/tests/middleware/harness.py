@@ -420,7 +420,12 @@ def write_report(reports: List[Report], name: str) -> None:
             f.write(json.dumps(r.as_dict()) + "\n")
 
 
-def quiet_logs() -> None:
-    """keystonemiddleware logs a warning per PKI token; keep pytest's captured output readable."""
+def quiet_logs() -> Dict[str, int]:
+    """keystonemiddleware logs a warning per PKI token; keep pytest's captured output readable.
+    Returns the levels it replaced."""
+    saved = {}
     for name in ("keystonemiddleware", "keystonemiddleware.auth_token", "kstoken", "keystoneauth"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(logging.ERROR)
+    return saved

@@ -41,6 +41,14 @@ status (``{"status": 404}``, 410, ...).
 Run: ``python keystone_standin.py STATE_DIR``; STATE_DIR holds ``ca_cert.pem``, ``ca_key.pem``,
 ``signing_cert.pem``, ``signing_key.pem`` (from ``kstoken.generate_pki``) and optionally
 ``config.json``; the server writes ``ports.json`` (``{"port": ..., "control_port": ...}``) when ready.
+As a process it serves the server tests (``standin.py``) and the httpd test bed
+(``httpd/tests/testbed/standin.py``).
+
+In the test's own process: :class:`InThread` (the in-process tests of ``kstoken.middleware``), the
+same server on a thread, its state changed directly: ``faults`` (by endpoint name, as above, plus
+``{"body": bytes}``: 200 with these bytes), ``pki``, ``revoked``, ``list_body`` (a signed list to
+serve as is: an older one, say), ``list_signer``, ``requests`` and ``count(name)``, ``sent`` (bytes
+written per endpoint while a huge answer is being sent), ``stop()`` and ``start()`` on the same port.
 """
 
 import datetime
@@ -97,18 +105,25 @@ def parse_time(s: str) -> datetime.datetime:
 
 
 class State:
-    """Everything the server knows; changed by the control API, read by the handlers."""
+    """Everything the server knows; changed by the control API (or, in the test's process, directly),
+    read by the handlers. ``state_dir`` holds the PKI's files; without it, ``pki`` is given."""
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: Optional[str] = None, pki: Optional[Dict[str, bytes]] = None) -> None:
         self.dir = state_dir
         self.lock = threading.RLock()
-        cfg_path = os.path.join(state_dir, "config.json")
         self.config = dict(DEFAULT_CONFIG)
-        if os.path.exists(cfg_path):
-            with open(cfg_path) as f:
-                self.config.update(json.load(f))
-        self.pki = {name: self._read(name + ".pem") for name in ("ca_cert", "ca_key", "signing_cert", "signing_key")}
+        if state_dir is not None:
+            cfg_path = os.path.join(state_dir, "config.json")
+            if os.path.exists(cfg_path):
+                with open(cfg_path) as f:
+                    self.config.update(json.load(f))
+        names = ("ca_cert", "ca_key", "signing_cert", "signing_key")
+        self.pki = dict(pki) if pki is not None else {name: self._read(name + ".pem") for name in names}
         self.revoked: List[Dict[str, str]] = []
+        self.list_body: Optional[bytes] = None  # a signed list to serve as is
+        self.list_signer: Optional[kstoken.Signer] = None  # signs the list instead of the PKI's key
+        self.requests: List[str] = []  # endpoint names, in order
+        self.sent: Dict[str, int] = {}  # endpoint name -> bytes written of the huge answer under way
         self.revoked_signer: str = "keystone"  # or "untrusted": signed by a key the CA never certified
         self.rogue: Optional[Dict[str, bytes]] = None
         self.fail: Dict[str, int] = {}  # endpoint name -> HTTP status to answer instead
@@ -118,10 +133,13 @@ class State:
         self.base_url = ""
 
     def _read(self, name: str) -> bytes:
+        assert self.dir is not None
         with open(os.path.join(self.dir, name), "rb") as f:
             return f.read()
 
     def _write(self, name: str, data: bytes) -> None:
+        if self.dir is None:
+            return
         tmp = os.path.join(self.dir, name + ".tmp")
         with open(tmp, "wb") as f:
             f.write(data)
@@ -130,6 +148,7 @@ class State:
     def count(self, name: str) -> None:
         with self.lock:
             self.counts[name] = self.counts.get(name, 0) + 1
+            self.requests.append(name)
 
     def signer(self) -> kstoken.Signer:
         return kstoken.Signer(self.pki["signing_cert"], self.pki["signing_key"])
@@ -142,7 +161,7 @@ class State:
             with self.lock:
                 self.pki = dict(fresh)
         else:
-            cert, key = issue_signing_cert(self.pki["ca_cert"], self.pki["ca_key"])
+            cert, key = issue_signing_cert(self.pki["ca_cert"], self.pki["ca_key"], subject)
             with self.lock:
                 self.pki["signing_cert"], self.pki["signing_key"] = cert, key
         for name, data in self.pki.items():
@@ -150,17 +169,22 @@ class State:
 
     def signed_revocation_list(self) -> bytes:
         with self.lock:
+            if self.list_body is not None:
+                return self.list_body
             entries = [dict(e) for e in self.revoked]
             signer_kind = self.revoked_signer
             pki = dict(self.pki)
-        if signer_kind == "untrusted":
+            list_signer = self.list_signer
+        if list_signer is not None:
+            signer = list_signer
+        elif signer_kind == "untrusted":
             with self.lock:
                 if self.rogue is None:  # made once: key generation is slow
                     self.rogue = kstoken.generate_pki(key_bits=2048)
                 rogue = self.rogue
-            signer = kstoken.Signer(rogue["signing_cert"], rogue["signing_key"])
+            signer = list_signer_of(rogue)
         else:
-            signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
+            signer = list_signer_of(pki)
         return kstoken.RevocationList(entries).sign(signer).encode("utf-8")
 
     # -- tokens -----------------------------------------------------------------------------------
@@ -228,8 +252,22 @@ class State:
         return [r["name"] for r in body["token"].get("roles", [])]
 
 
-def issue_signing_cert(ca_cert_pem: bytes, ca_key_pem: bytes) -> Tuple[bytes, bytes]:
-    """A fresh RSA-2048 signing certificate issued by the given CA (keystone's pki_setup layout)."""
+def list_signer_of(pki: Dict[str, bytes]) -> kstoken.Signer:
+    """A signer with this PKI's signing key, for lists of any length (keystone signs them whole)."""
+    return kstoken.Signer(pki["signing_cert"], pki["signing_key"], max_content_len=1 << 30)
+
+
+def rotated(pki: Dict[str, bytes], subject: Optional[str] = None, serial: Optional[int] = None) -> Dict[str, bytes]:
+    """``pki`` with a new signing key and certificate issued by its CA (keystone's operator rotating
+    the key): the same ``ca_cert``/``ca_key``, a new ``signing_cert``/``signing_key``."""
+    cert, key = issue_signing_cert(pki["ca_cert"], pki["ca_key"], subject, serial)
+    return dict(pki, signing_cert=cert, signing_key=key)
+
+
+def issue_signing_cert(ca_cert_pem: bytes, ca_key_pem: bytes, subject_cn: Optional[str] = None,
+                       serial: Optional[int] = None) -> Tuple[bytes, bytes]:
+    """A fresh RSA-2048 signing certificate issued by the given CA (keystone's pki_setup layout;
+    ``subject_cn`` and ``serial`` chosen, else keystone's default subject and a random serial)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -238,18 +276,23 @@ def issue_signing_cert(ca_cert_pem: bytes, ca_key_pem: bytes) -> Tuple[bytes, by
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([
-        x509.NameAttribute(x509.oid.NameOID.COUNTRY_NAME, "US"),
-        x509.NameAttribute(x509.oid.NameOID.STATE_OR_PROVINCE_NAME, "Unset"),
-        x509.NameAttribute(x509.oid.NameOID.LOCALITY_NAME, "Unset"),
-        x509.NameAttribute(x509.oid.NameOID.ORGANIZATION_NAME, "Unset"),
-        x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "www.example.com (rotated %s)" % now.strftime("%H%M%S%f")),
-    ])
+    if subject_cn is not None:
+        # A name of the test's choosing, alone (pki_setup's full name with CN=www.example.com is the
+        # CA's own: a certificate with it would read as self-signed).
+        subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, subject_cn)])
+    else:
+        subject = x509.Name([
+            x509.NameAttribute(x509.oid.NameOID.COUNTRY_NAME, "US"),
+            x509.NameAttribute(x509.oid.NameOID.STATE_OR_PROVINCE_NAME, "Unset"),
+            x509.NameAttribute(x509.oid.NameOID.LOCALITY_NAME, "Unset"),
+            x509.NameAttribute(x509.oid.NameOID.ORGANIZATION_NAME, "Unset"),
+            x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "www.example.com (rotated %s)" % now.strftime("%H%M%S%f")),
+        ])
     cert = (x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(ca_cert.subject)
             .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            .serial_number(serial if serial is not None else x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=365))
             .sign(ca_key, hashes.SHA256()))
@@ -319,7 +362,7 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
                           else "/v2.0/tokens/{id}")
         self.state.count(name)
         fault = self.state.faults.get(name)
-        if fault and self._fault(fault):
+        if fault and self._fault(name, fault):
             return
         fail = self.state.fail.get(name)
         if fail:
@@ -387,8 +430,8 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
         else:
             self._error(404, "Not Found", "The resource could not be found.")
 
-    def _fault(self, fault: Dict[str, Any]) -> bool:
-        """Plays a fault; whether it answered (or dropped) the request."""
+    def _fault(self, name: str, fault: Dict[str, Any]) -> bool:
+        """Plays a fault on endpoint ``name``; whether it answered (or dropped) the request."""
         if "delay" in fault:
             time.sleep(float(fault["delay"]))
         if "hang" in fault:
@@ -397,6 +440,10 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
             return True
         if fault.get("garbage"):
             self._send(200, b"\x00\xff garbage \x89PNG\r\n" * 64, "application/json")
+            return True
+        if "body" in fault:
+            body = fault["body"]
+            self._send(200, body if isinstance(body, bytes) else str(body).encode(), "application/json")
             return True
         if "huge" in fault:
             size = int(fault["huge"])
@@ -407,11 +454,13 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             chunk = b"{" * 65536
             sent = 0
+            self.state.sent[name] = 0
             try:
                 while sent < size:
                     n = min(len(chunk), size - sent)
                     self.wfile.write(chunk[:n])
                     sent += n
+                    self.state.sent[name] = sent
             except OSError:
                 pass
             self.state.count("sent %s" % fault.get("name", "huge"))
@@ -494,6 +543,107 @@ class Keystone:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+class InThread:
+    """The stand-in on a thread of the test's process, its state changed directly (see the module's
+    documentation); ``conf()`` gives keystonemiddleware's options for its service user."""
+
+    def __init__(self, pki: Dict[str, bytes]) -> None:
+        self.state = State(pki=pki)
+        self._keystone = Keystone(self.state)
+        self._keystone.up()
+        self.port = self._keystone.port
+
+    @property
+    def url(self) -> str:
+        return self.state.base_url
+
+    def conf(self, **extra: str) -> Dict[str, str]:
+        """keystone_authtoken options for the service user, no connection retries."""
+        user = DEFAULT_CONFIG["users"]["kstoken-svc"]  # type: ignore[index]
+        conf = {
+            "auth_type": "password",
+            "auth_url": self.url + "/v3",
+            "username": "kstoken-svc",
+            "password": user["password"],
+            "user_domain_id": "default",
+            "project_name": "service",
+            "project_domain_id": "default",
+            "www_authenticate_uri": self.url + "/v3",
+            "http_request_max_retries": "0",
+            "http_connect_timeout": "5",
+        }
+        conf.update(extra)
+        return conf
+
+    # The state, by the names the tests use.
+    @property
+    def pki(self) -> Dict[str, bytes]:
+        return self.state.pki
+
+    @pki.setter
+    def pki(self, pki: Dict[str, bytes]) -> None:
+        with self.state.lock:
+            self.state.pki = dict(pki)
+
+    @property
+    def revoked(self) -> List[Dict[str, str]]:
+        return self.state.revoked
+
+    @revoked.setter
+    def revoked(self, entries: List[Dict[str, str]]) -> None:
+        with self.state.lock:
+            self.state.revoked = list(entries)
+
+    @property
+    def faults(self) -> Dict[str, Dict[str, Any]]:
+        return self.state.faults
+
+    @property
+    def sent(self) -> Dict[str, int]:
+        return self.state.sent
+
+    @property
+    def requests(self) -> List[str]:
+        return self.state.requests
+
+    @property
+    def list_body(self) -> Optional[bytes]:
+        return self.state.list_body
+
+    @list_body.setter
+    def list_body(self, body: Optional[bytes]) -> None:
+        self.state.list_body = body
+
+    @property
+    def list_signer(self) -> Optional[kstoken.Signer]:
+        return self.state.list_signer
+
+    @list_signer.setter
+    def list_signer(self, signer: Optional[kstoken.Signer]) -> None:
+        self.state.list_signer = signer
+
+    def count(self, name: str) -> int:
+        """Requests to endpoint ``name`` (``"GET /v3/OS-SIMPLE-CERT/certificates"``)."""
+        with self.state.lock:
+            return self.state.counts.get(name, 0)
+
+    def signed_list(self, revoked: List[Dict[str, str]]) -> bytes:
+        """The body keystone would serve for this list, signed by the current list signer."""
+        signer = self.state.list_signer or list_signer_of(self.state.pki)
+        return kstoken.RevocationList(revoked).sign(signer).encode()
+
+    def stop(self) -> None:
+        """Keystone down: the port refuses connections."""
+        self._keystone.down()
+
+    def start(self) -> None:
+        """Keystone back, on the same port."""
+        self._keystone.up()
+
+    def close(self) -> None:
+        self.stop()
 
 
 class ControlHandler(http.server.BaseHTTPRequestHandler):

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ksm_cache = pytest.importorskip("keystonemiddleware.auth_token._cache")
 
 import kstoken  # noqa: E402

@@ -8,6 +8,8 @@ import zlib
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ksm_auth_token = pytest.importorskip("keystonemiddleware.auth_token")
 
 import kstoken  # noqa: E402

@@ -3,7 +3,7 @@ compared on status, every HTTP_* environ key, keystone.token_info and keystone.t
 
 keystonemiddleware runs stock (it spawns ``openssl cms`` per token): it is the oracle. The real-server
 differential suite (gunicorn, uvicorn, memcached, a keystone stand-in, 5.3.0 revocation lists) lives in
-python/tests/middleware/; this file checks the header rules case by case, fast.
+this directory's other modules; this file checks the header rules case by case, fast.
 """
 
 import json
@@ -12,6 +12,8 @@ import zlib
 import base64
 
 import pytest
+
+pytestmark = pytest.mark.unit
 
 ksm_auth_token = pytest.importorskip("keystonemiddleware.auth_token")
 

@@ -11,12 +11,17 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 pytest.importorskip("keystoneauth1")
 
 import kstoken  # noqa: E402
 from kstoken.middleware import AuthProtocol, ConfigurationError  # noqa: E402
 from kstoken.middleware import _config  # noqa: E402
-from middleware_keystone import FUTURE, Keystone, issue_signing_cert  # noqa: E402
+from keystone_standin import InThread as Keystone  # noqa: E402
+from keystone_standin import rotated as issue_signing_cert  # noqa: E402
+
+FUTURE = "2099-01-01T00:00:00.000000Z"
 
 
 def body(user="alice", audit="AUD-alice", expires=FUTURE):
@@ -31,10 +36,10 @@ def body(user="alice", audit="AUD-alice", expires=FUTURE):
 @pytest.fixture(autouse=True)
 def stop_refreshers():
     """Each test's middlewares stop their background refresh when the test ends."""
-    from kstoken.middleware import _engine
+    from kstoken.middleware import _process
 
     yield
-    for engine in list(_engine._ENGINES):
+    for engine in _process.registered():
         engine.close()
 
 
@@ -108,15 +113,15 @@ def test_certificates_are_fetched_into_a_new_signing_dir(pkis, keystone, tmp_pat
     sd = str(tmp_path / "new" / "signing")
     mw = AuthProtocol(App(), {"signing_dir": sd, "identity_uri": keystone.url})
     assert status(mw, sign(pkis[0], body())) == 200
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
-    assert keystone.count("/v3/OS-SIMPLE-CERT/ca") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/ca") == 1
     assert stat.S_IMODE(os.stat(sd).st_mode) == 0o700
     with open(os.path.join(sd, "signing_cert.pem"), "rb") as f:
         assert f.read() == pkis[0]["signing_cert"]
     # A second middleware finds them on disk.
     mw2 = AuthProtocol(App(), {"signing_dir": sd, "identity_uri": keystone.url})
     assert status(mw2, sign(pkis[0], body())) == 200
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
 
 
 def test_no_certificates_and_no_keystone_is_503(pkis, tmp_path):
@@ -141,7 +146,7 @@ def test_signing_key_rotation(pkis, keystone, tmp_path):
     assert status(mw, sign(old, body())) == 200
     keystone.pki = new
     assert status(mw, sign(new, body("bob"))) == 200
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
     with open(os.path.join(sd, "signing_cert.pem"), "rb") as f:
         assert f.read() == old["signing_cert"]
 
@@ -175,7 +180,7 @@ def test_revocation_lists_enforced_with_credentials(pkis, keystone, tmp_path, ca
     assert status(mw, good) == 200
     assert status(mw, revoked) == 401
     assert status(mw, audit_revoked) == 401
-    assert keystone.count("/v3/auth/tokens/OS-PKI/revoked") >= 1
+    assert keystone.count("GET /v3/auth/tokens/OS-PKI/revoked") >= 1
     # A newly revoked token is refused once the list is refreshed (fresh tokens; cached ones only
     # with check_revocations_for_cached).
     later = sign(pki, body("trudy"))
@@ -235,7 +240,7 @@ def test_a_list_that_does_not_verify_is_never_used(pkis, keystone, tmp_path, cap
 def test_explicit_revocation_off_with_credentials(pkis, keystone, tmp_path):
     mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pkis[0]), kstoken_revocation="off"))
     assert status(mw, sign(pkis[0], body())) == 200
-    assert keystone.count("/v3/auth/tokens/OS-PKI/revoked") == 0
+    assert keystone.count("GET /v3/auth/tokens/OS-PKI/revoked") == 0
 
 
 def test_signing_dir_checks(tmp_path, caplog):
@@ -348,7 +353,7 @@ def test_built_before_fork_works_in_the_child(pkis, keystone, tmp_path):
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and mw.engine.native.revocation_list_state()[1] == first:
                 time.sleep(0.05)
-            thread = mw.engine._thread
+            thread = mw.engine.thread.thread
             ok = ok and mw.engine.native.revocation_list_state()[1] > first
             ok = ok and thread is not None and thread.is_alive()
             code = 0 if ok else 1

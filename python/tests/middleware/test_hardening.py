@@ -1,7 +1,7 @@
 """kstoken.middleware under attack and under faults (issue 17, "hardening, round three"), against the
-in-thread keystone of middleware_keystone.py: trust anchors, keystone's answers (size, time,
+keystone stand-in on a thread (keystone_standin.InThread): trust anchors, keystone's answers (size, time,
 signer), revocation lists (size, age, fork, merging), the certificate file rule, the cache bound,
-memcached. The same items under real servers are in python/tests/middleware/test_faults.py."""
+memcached. The same items under real servers are in test_faults.py."""
 
 import json
 import logging
@@ -14,11 +14,16 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 pytest.importorskip("keystoneauth1")
 
 import kstoken  # noqa: E402
 from kstoken.middleware import AuthProtocol  # noqa: E402
-from middleware_keystone import FUTURE, Keystone, issue_signing_cert  # noqa: E402
+from keystone_standin import InThread as Keystone  # noqa: E402
+from keystone_standin import rotated as issue_signing_cert  # noqa: E402
+
+FUTURE = "2099-01-01T00:00:00.000000Z"
 
 
 def body(user="alice", audit=None, roles=("member",), expires=FUTURE):
@@ -32,10 +37,10 @@ def body(user="alice", audit=None, roles=("member",), expires=FUTURE):
 
 @pytest.fixture(autouse=True)
 def stop_refreshers():
-    from kstoken.middleware import _engine
+    from kstoken.middleware import _process
 
     yield
-    for engine in list(_engine._ENGINES):
+    for engine in _process.registered():
         engine.close()
 
 
@@ -123,7 +128,7 @@ def test_a_refetch_never_replaces_the_trusted_ca(pki, keystone, tmp_path, caplog
     forged = sign(rogue, body("mallory", roles=("admin",)))
     code, env = call(mw, forged)
     assert code == 401, env.get("HTTP_X_ROLES")
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
     assert status(mw, genuine) == 200
     assert status(mw, sign(pki, body("bob"))) == 200
     assert files(sd) == before
@@ -171,7 +176,7 @@ def test_a_rebuilt_pki_is_refetched_and_said_once(pki, keystone, tmp_path, caplo
     keystone.pki = rebuilt
     assert status(mw, sign(rebuilt, body("bob"))) == 401
     assert status(mw, sign(rebuilt, body("carol"))) == 401
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1, errors
     assert "different CA" in errors[0] and "replace cacert.pem" in errors[0], errors[0]
@@ -194,7 +199,7 @@ def test_same_issuer_and_serial_under_the_trusted_ca_is_a_rotation(pki, keystone
     assert status(mw, sign(pki, body())) == 200
     keystone.pki = rotated
     assert status(mw, sign(rotated, body("bob"))) == 200
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
 
 
 # -- item 5: large lists -------------------------------------------------------------------------------
@@ -226,17 +231,17 @@ def test_keystone_answers_are_read_with_a_cap(pki, keystone, tmp_path, caplog, w
     """Certificates answered with 40 MiB and a list with 3 MB over a 1 MB limit: refused after at most
     the limit (plus what the socket buffers), Content-Length first when keystone sends one."""
     caplog.set_level(logging.ERROR, logger="kstoken.middleware")
-    keystone.faults["/v3/OS-SIMPLE-CERT/certificates"] = ("huge", 40 << 20, with_length)
+    keystone.faults["GET /v3/OS-SIMPLE-CERT/certificates"] = {"huge": 40 << 20, "length": with_length}
     mw = AuthProtocol(App(), {"signing_dir": signing_dir(tmp_path), "identity_uri": keystone.url,
                               "http_request_max_retries": "0"})
     assert status(mw, sign(pki, body())) == 503
     assert "larger than %d bytes" % (16 << 20) in caplog.text, caplog.text
-    wait_for(lambda: keystone.sent.get("/v3/OS-SIMPLE-CERT/certificates", 0) > 0, 5, "the answer")
+    wait_for(lambda: keystone.sent.get("GET /v3/OS-SIMPLE-CERT/certificates", 0) > 0, 5, "the answer")
     time.sleep(0.3)
-    sent = keystone.sent["/v3/OS-SIMPLE-CERT/certificates"]
+    sent = keystone.sent["GET /v3/OS-SIMPLE-CERT/certificates"]
     assert sent < (20 << 20) if not with_length else sent < (4 << 20), sent
     keystone.faults.clear()
-    keystone.faults["/v3/auth/tokens/OS-PKI/revoked"] = ("huge", 3_000_000, with_length)
+    keystone.faults["GET /v3/auth/tokens/OS-PKI/revoked"] = {"huge": 3_000_000, "length": with_length}
     caplog.clear()
     lists = AuthProtocol(App(), list_conf(keystone, signing_dir(tmp_path, pki, "sd2"),
                                           kstoken_revocation_list_max_bytes="1000000"))
@@ -246,8 +251,8 @@ def test_keystone_answers_are_read_with_a_cap(pki, keystone, tmp_path, caplog, w
 
 def test_version_discovery_is_capped(pki, keystone, tmp_path, caplog):
     caplog.set_level(logging.ERROR, logger="kstoken.middleware")
-    keystone.faults["/"] = ("huge", 40 << 20, False)
-    keystone.faults["/v3"] = ("huge", 40 << 20, False)
+    keystone.faults["GET /"] = {"huge": 40 << 20, "length": False}
+    keystone.faults["GET /v3"] = {"huge": 40 << 20, "length": False}
     mw = AuthProtocol(App(), list_conf(keystone, signing_dir(tmp_path, pki), http_request_max_retries="0"))
     assert status(mw, sign(pki, body())) == 503
     assert "larger than" in caplog.text, caplog.text
@@ -320,7 +325,7 @@ def test_a_forked_child_never_enforces_the_parents_old_list(pki, keystone, tmp_p
 
 
 def test_concurrent_first_requests_share_one_fetch(pki, keystone, tmp_path):
-    keystone.faults["/v3/OS-SIMPLE-CERT/certificates"] = ("delay", 1.0)
+    keystone.faults["GET /v3/OS-SIMPLE-CERT/certificates"] = {"delay": 1.0}
     mw = AuthProtocol(App(), {"signing_dir": signing_dir(tmp_path), "identity_uri": keystone.url,
                               "kstoken_request_fetch_timeout": "5"})
     tokens = [sign(pki, body("u%d" % i)) for i in range(8)]
@@ -337,7 +342,7 @@ def test_concurrent_first_requests_share_one_fetch(pki, keystone, tmp_path):
     for t in threads:
         t.join(30)
     assert results == [200] * 8
-    assert keystone.count("/v3/OS-SIMPLE-CERT/certificates") == 1
+    assert keystone.count("GET /v3/OS-SIMPLE-CERT/certificates") == 1
 
 
 # -- item 11: a request waits for keystone at most a short time ------------------------------------------
@@ -347,7 +352,7 @@ def test_a_request_waits_for_keystone_at_most_the_request_timeout(pki, keystone,
     """keystone accepts connections and never answers: a request gets 503 after
     kstoken_request_fetch_timeout, not the 30 s connection timeout; a stuck list refresh never holds
     a request while a list can still be enforced."""
-    keystone.faults["/v3/OS-SIMPLE-CERT/certificates"] = ("hang", 60)
+    keystone.faults["GET /v3/OS-SIMPLE-CERT/certificates"] = {"hang": 60}
     mw = AuthProtocol(App(), {"signing_dir": signing_dir(tmp_path), "identity_uri": keystone.url,
                               "http_request_max_retries": "0", "kstoken_request_fetch_timeout": "1"})
     t0 = time.monotonic()
@@ -359,7 +364,7 @@ def test_a_request_waits_for_keystone_at_most_the_request_timeout(pki, keystone,
     lists = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pki, "sd2"), revocation_cache_time="1",
                                               kstoken_request_fetch_timeout="1"))
     assert status(lists, sign(pki, body())) == 200
-    keystone.faults["/v3/auth/tokens/OS-PKI/revoked"] = ("hang", 60)
+    keystone.faults["GET /v3/auth/tokens/OS-PKI/revoked"] = {"hang": 60}
     worst = 0.0
     end = time.monotonic() + 3
     n = 0
@@ -413,8 +418,8 @@ def test_an_older_list_does_not_unrevoke(pki, keystone, tmp_path, caplog):
     mw = AuthProtocol(App(), list_conf(keystone, sd))
     assert status(mw, sign(pki, body("mallory", audit="AUD-mallory"))) == 401
     keystone.list_body = older
-    n = keystone.count("/v3/auth/tokens/OS-PKI/revoked")
-    wait_for(lambda: keystone.count("/v3/auth/tokens/OS-PKI/revoked") > n + 1, 5, "two refreshes")
+    n = keystone.count("GET /v3/auth/tokens/OS-PKI/revoked")
+    wait_for(lambda: keystone.count("GET /v3/auth/tokens/OS-PKI/revoked") > n + 1, 5, "two refreshes")
     assert status(mw, sign(pki, body("mallory-2", audit="AUD-mallory"))) == 401
     assert status(mw, sign(pki, body("bob"))) == 200
     assert "lacks 1 revocation" in caplog.text

@@ -18,6 +18,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 pytest.importorskip("oslo_config")
 pytest.importorskip("keystoneauth1")
 pytest.importorskip("keystonemiddleware.auth_token")

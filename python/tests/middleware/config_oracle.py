@@ -2,7 +2,7 @@
 sets up oslo.config as a service would, then builds keystonemiddleware's AuthProtocol and
 kstoken.middleware's settings from the same paste conf, and prints both sides' values as JSON.
 
-Run by test_middleware_config.py as ``python config_oracle.py SPEC.json``; SPEC keys:
+Run by test_config.py as ``python config_oracle.py SPEC.json``; SPEC keys:
 ``global_argv`` (call the global ``cfg.CONF(argv, project=, default_config_files=)``), ``project``,
 ``default_config_files``, ``register_state_path`` (the service's own ``[DEFAULT] state_path``),
 ``overrides`` (``[name, value]`` pairs for ``CONF.set_override`` in ``[keystone_authtoken]``),

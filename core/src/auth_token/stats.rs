@@ -1,0 +1,272 @@
+//! Counters of what the authenticator decided, for a host's metrics: requests by decision, tokens
+//! accepted and refused by the step that refused them, and hits and misses of the process cache and
+//! the shared cache.
+//!
+//! A host counts a request once, from its final outcome: it may authenticate a request more than
+//! once (again after fetching what [`crate::auth_token::Outcome::wants`] asked for), so the
+//! authenticator does not count by itself. [`Outcome::tally`] is what a request counts, small and
+//! `Copy` so a binding can keep it with the outcome it hands out, and
+//! [`crate::auth_token::Authenticator::record`] adds it. Counters are relaxed atomics: a few
+//! uncontended additions per request, no lock; a forked child resets them so that every process
+//! counts only what it served.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
+
+/// The decisions counted, in [`StatsSnapshot::decisions`] order.
+pub const DECISIONS: [&str; 4] = ["pass", "reject", "unavailable", "delegate"];
+
+/// The refusals counted ([`crate::auth_token::Refusal::as_str`]), in [`StatsSnapshot::refused`]
+/// order: the pipeline's steps, then the authenticator's own.
+pub const REFUSALS: [&str; 11] = [
+    "detect",
+    "revoked_by_hash",
+    "signature",
+    "body",
+    "revoked_by_audit_id",
+    "expiry",
+    "bind",
+    "no_tenancy",
+    "service_roles",
+    "no_certificates",
+    "no_revocation_list",
+];
+
+/// What one token of a request counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TokenTally {
+    /// Index in [`REFUSALS`], `None` when accepted.
+    refusal: Option<usize>,
+    source: Source,
+}
+
+impl TokenTally {
+    fn of(report: &TokenReport) -> Self {
+        TokenTally {
+            refusal: report
+                .refusal
+                .as_ref()
+                .and_then(|r| REFUSALS.iter().position(|name| *name == r.as_str())),
+            source: report.source,
+        }
+    }
+}
+
+/// What one request counts, taken from its final outcome ([`Outcome::tally`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    decision: usize,
+    tokens: [Option<TokenTally>; 2],
+}
+
+impl Outcome {
+    /// What this outcome counts, as the request's final one
+    /// ([`crate::auth_token::Authenticator::record`]).
+    pub fn tally(&self) -> Tally {
+        Tally {
+            decision: match self.decision {
+                Decision::Pass => 0,
+                Decision::Reject => 1,
+                Decision::Unavailable => 2,
+                Decision::Delegate => 3,
+            },
+            tokens: [
+                self.user.as_ref().map(TokenTally::of),
+                self.service.as_ref().map(TokenTally::of),
+            ],
+        }
+    }
+}
+
+/// Hits and misses of one cache level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Tokens found.
+    pub hits: u64,
+    /// Tokens looked for and not found (then validated).
+    pub misses: u64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Requests by decision, in [`DECISIONS`] order.
+    pub decisions: [u64; 4],
+    /// Tokens (user and service) valid for their request.
+    pub accepted: u64,
+    /// Tokens refused, by refusal, in [`REFUSALS`] order.
+    pub refused: [u64; 11],
+    /// The process cache.
+    pub process_cache: CacheCounts,
+    /// The shared cache (memcached), when one is configured.
+    pub shared_cache: CacheCounts,
+}
+
+/// The counters, shared by every thread.
+#[derive(Debug, Default)]
+pub struct Stats {
+    decisions: [AtomicU64; 4],
+    accepted: AtomicU64,
+    refused: [AtomicU64; 11],
+    process_hits: AtomicU64,
+    process_misses: AtomicU64,
+    shared_hits: AtomicU64,
+    shared_misses: AtomicU64,
+}
+
+fn add(counter: Option<&AtomicU64>) {
+    if let Some(c) = counter {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Stats {
+    /// Counts one request; `shared` says whether a shared cache is configured (a validated token
+    /// then missed it too).
+    pub fn record(&self, tally: &Tally, shared: bool) {
+        add(self.decisions.get(tally.decision));
+        for token in tally.tokens.iter().flatten() {
+            match token.refusal {
+                None => add(Some(&self.accepted)),
+                Some(i) => add(self.refused.get(i)),
+            }
+            match token.source {
+                Source::Cache => add(Some(&self.process_hits)),
+                Source::SharedCache => {
+                    add(Some(&self.process_misses));
+                    add(Some(&self.shared_hits));
+                }
+                Source::Validated => {
+                    add(Some(&self.process_misses));
+                    if shared {
+                        add(Some(&self.shared_misses));
+                    }
+                }
+                Source::None => {}
+            }
+        }
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            decisions: self.decisions.each_ref().map(load),
+            accepted: load(&self.accepted),
+            refused: self.refused.each_ref().map(load),
+            process_cache: CacheCounts {
+                hits: load(&self.process_hits),
+                misses: load(&self.process_misses),
+            },
+            shared_cache: CacheCounts {
+                hits: load(&self.shared_hits),
+                misses: load(&self.shared_misses),
+            },
+        }
+    }
+
+    /// Every counter back to zero (a forked child's start).
+    pub fn reset(&self) {
+        let zero = |c: &AtomicU64| c.store(0, Ordering::Relaxed);
+        self.decisions.iter().for_each(zero);
+        zero(&self.accepted);
+        self.refused.iter().for_each(zero);
+        for c in [
+            &self.process_hits,
+            &self.process_misses,
+            &self.shared_hits,
+            &self.shared_misses,
+        ] {
+            zero(c);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::auth_token::refusal::{Refusal, Unavailable};
+    use crate::pipeline::Rejection;
+
+    fn report(refusal: Option<Refusal>, source: Source) -> TokenReport {
+        TokenReport {
+            refusal,
+            data: None,
+            hashes: Vec::new(),
+            source,
+            cache_key: None,
+        }
+    }
+
+    fn outcome(
+        decision: Decision,
+        user: Option<TokenReport>,
+        service: Option<TokenReport>,
+    ) -> Outcome {
+        Outcome {
+            decision,
+            user,
+            service,
+            service_role_check: None,
+            shared_store: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_refusal_has_a_counter() {
+        let refusals = [
+            Refusal::Rejected(Rejection::NotPki),
+            Refusal::Rejected(Rejection::Revoked { by_audit_id: false }),
+            Refusal::Rejected(Rejection::Revoked { by_audit_id: true }),
+            Refusal::Rejected(Rejection::Expired),
+            Refusal::NoTenancy,
+            Refusal::ServiceRoles,
+            Refusal::Unavailable(Unavailable::NoCertificates),
+            Refusal::Unavailable(Unavailable::NoRevocationList),
+        ];
+        for r in refusals {
+            assert!(REFUSALS.contains(&r.as_str()), "{}", r.as_str());
+        }
+        for step in crate::pipeline::Step::ALL {
+            assert!(REFUSALS.contains(&step.as_str()), "{}", step.as_str());
+        }
+    }
+
+    #[test]
+    fn requests_tokens_and_cache_levels_are_counted() {
+        let stats = Stats::default();
+        let expired = Refusal::Rejected(Rejection::Expired);
+        stats.record(
+            &outcome(Decision::Pass, Some(report(None, Source::Cache)), None).tally(),
+            true,
+        );
+        stats.record(
+            &outcome(
+                Decision::Reject,
+                Some(report(Some(expired), Source::SharedCache)),
+                Some(report(None, Source::Validated)),
+            )
+            .tally(),
+            true,
+        );
+        stats.record(
+            &outcome(Decision::Pass, Some(report(None, Source::Validated)), None).tally(),
+            false,
+        );
+        let s = stats.snapshot();
+        assert_eq!(s.decisions, [2, 1, 0, 0]);
+        assert_eq!(s.accepted, 3);
+        assert_eq!(s.refused.iter().sum::<u64>(), 1);
+        assert_eq!(
+            s.refused[REFUSALS.iter().position(|n| *n == "expiry").unwrap()],
+            1
+        );
+        assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 3 });
+        // A validated token missed the shared cache only where one is configured.
+        assert_eq!(s.shared_cache, CacheCounts { hits: 1, misses: 1 });
+        stats.reset();
+        assert_eq!(stats.snapshot(), StatsSnapshot::default());
+    }
+}
