@@ -742,11 +742,18 @@ impl PyAuthenticator {
     }
 
     /// Counts one request from its final outcome (a request authenticated again after a fetch
-    /// counts once); an outcome that asked for shared-cache values counts nothing.
-    fn record(&self, outcome: PyRef<'_, PyOutcome>) {
-        if let Some(tally) = &outcome.tally {
-            self.inner.record(tally);
-        }
+    /// counts once), the caches' hits and misses from `first`, its first decided outcome, when it
+    /// was judged more than once; an outcome that asked for shared-cache values counts nothing.
+    #[pyo3(signature = (outcome, first=None))]
+    fn record(&self, outcome: PyRef<'_, PyOutcome>, first: Option<PyRef<'_, PyOutcome>>) {
+        let Some(tally) = outcome.tally else {
+            return;
+        };
+        let tally = match first.as_ref().and_then(|f| f.tally) {
+            Some(first) => tally.with_sources_of(&first),
+            None => tally,
+        };
+        self.inner.record(&tally);
     }
 
     /// The counters of the recorded requests: `{"decisions": {decision: n}, "accepted": n,

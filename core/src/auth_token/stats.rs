@@ -60,6 +60,20 @@ pub struct Tally {
     tokens: [Option<TokenTally>; 2],
 }
 
+impl Tally {
+    /// This tally with the caches' part taken from `first`, the request's first decided outcome:
+    /// what the caches held when the request arrived (a token validated, refused, then judged again
+    /// after a fetch is found in the process cache the second time, yet it missed).
+    pub fn with_sources_of(mut self, first: &Tally) -> Tally {
+        for (token, first) in self.tokens.iter_mut().zip(first.tokens) {
+            if let (Some(token), Some(first)) = (token.as_mut(), first) {
+                token.source = first.source;
+            }
+        }
+        self
+    }
+}
+
 impl Outcome {
     /// What this outcome counts, as the request's final one
     /// ([`crate::auth_token::Authenticator::record`]).
@@ -255,15 +269,24 @@ mod tests {
             &outcome(Decision::Pass, Some(report(None, Source::Validated)), None).tally(),
             false,
         );
+        // A request judged twice counts once, its caches as its first outcome found them.
+        let first = outcome(
+            Decision::Reject,
+            Some(report(None, Source::Validated)),
+            None,
+        )
+        .tally();
+        let last = outcome(Decision::Pass, Some(report(None, Source::Cache)), None).tally();
+        stats.record(&last.with_sources_of(&first), false);
         let s = stats.snapshot();
-        assert_eq!(s.decisions, [2, 1, 0, 0]);
-        assert_eq!(s.accepted, 3);
+        assert_eq!(s.decisions, [3, 1, 0, 0]);
+        assert_eq!(s.accepted, 4);
         assert_eq!(s.refused.iter().sum::<u64>(), 1);
         assert_eq!(
             s.refused[REFUSALS.iter().position(|n| *n == "expiry").unwrap()],
             1
         );
-        assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 3 });
+        assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 4 });
         // A validated token missed the shared cache only where one is configured.
         assert_eq!(s.shared_cache, CacheCounts { hits: 1, misses: 1 });
         stats.reset();

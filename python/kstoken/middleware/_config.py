@@ -398,7 +398,7 @@ def load(conf: Mapping[str, Any], log: Optional[logging.Logger] = None) -> Setti
         if not _NO_OSLO_LOGGED.is_set():
             _NO_OSLO_LOGGED.set()
             log.warning(
-                "kstoken.middleware: oslo.config is not installed: [%s] options are read from the "
+                "oslo.config is not installed: [%s] options are read from the "
                 "paste configuration only, not from the service's configuration files",
                 GROUP,
             )

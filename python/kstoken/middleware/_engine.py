@@ -251,6 +251,7 @@ class Engine:
         deadline = time.monotonic() + self.settings.kstoken_request_fetch_timeout
         args: Credentials = (user_token or None, service_token or None, auth_type, remote_user, client_cert)
         out = self._exchange(args, first if first is not None else self._first(args))
+        arrived = out  # what the caches held when the request arrived (for the counters)
         for _ in range(3):
             need = self._needs_keystone(out)
             if need is None:
@@ -271,7 +272,7 @@ class Engine:
             elif not self.thread.wait_for(need, deadline):
                 break
             out = self._exchange(args, self._call(args))
-        self._finish(out, args)
+        self._finish(out, args, arrived)
         return out
 
     def authenticate_nowait(
@@ -315,9 +316,9 @@ class Engine:
 
     # -- what a request leaves behind: counters and log lines -------------------------------------
 
-    def _finish(self, out: Outcome, args: Credentials) -> None:
-        self.native.record(out)
-        self._log_outcome(out, args)
+    def _finish(self, out: Outcome, args: Credentials, arrived: Optional[Outcome] = None) -> None:
+        self.native.record(out, arrived if arrived is not out else None)
+        self._log_outcome(out, args, (arrived or out).user_source)
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._warned:
@@ -326,7 +327,7 @@ class Engine:
         self._warned.add(key)
         self.log.warning(message, *args)
 
-    def _log_outcome(self, out: Outcome, args: Credentials) -> None:
+    def _log_outcome(self, out: Outcome, args: Credentials, user_source: Optional[str]) -> None:
         if out.decision == "unavailable":
             self.log.critical(
                 "Unable to validate token: %s", out.user_reason or out.service_reason or "keystone unavailable"
@@ -335,7 +336,7 @@ class Engine:
         debug = self.log.isEnabledFor(logging.DEBUG)
         for who, token, valid, refusal, reason, source in (
             ("service", args[1], out.service_valid, out.service_refusal, out.service_reason, None),
-            ("user", args[0], out.user_valid, out.user_refusal, out.user_reason, out.user_source),
+            ("user", args[0], out.user_valid, out.user_refusal, out.user_reason, user_source),
         ):
             if token is None:
                 continue

@@ -198,7 +198,7 @@ def test_keystone_is_never_waited_for_on_the_event_loop(tmp_path):
     pki = kstoken.generate_pki(key_bits=2048)
     other = kstoken.generate_pki(key_bits=2048, subject="/CN=other")
     ks = Keystone(pki)
-    ks.faults["/v3/OS-SIMPLE-CERT/certificates"] = ("hang", 30)
+    ks.faults["GET /v3/OS-SIMPLE-CERT/certificates"] = {"hang": 30}
     try:
         d = tmp_path / "sd"
         d.mkdir(mode=0o700)
@@ -253,3 +253,57 @@ def test_keystone_is_never_waited_for_on_the_event_loop(tmp_path):
         ks.close()
         for engine in __import__("kstoken.middleware._process", fromlist=["registered"]).registered():
             engine.close()
+
+
+def test_process_cache_hits_are_answered_on_the_loop_with_memcached(setup):
+    """With memcached configured, only a process-cache miss goes to the executor (the native call
+    names the memcached keys to fetch); a hit is answered on the event loop, with no thread hop."""
+    import concurrent.futures
+
+    conf, sign = setup
+    mw = ASGIAuthProtocol(Recorder(), dict(conf, memcached_servers="127.0.0.1:1"))
+
+    class Shared:
+        def __init__(self):
+            self.data = {}
+            self.errors = 0
+
+        def get(self, key):
+            return self.data.get(key)
+
+        def set(self, key, value):
+            self.data[key] = value
+
+    mw.engine.memcache = Shared()
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        calls = 0
+
+        def submit(self, fn, *args, **kwargs):
+            Counting.calls += 1
+            return super().submit(fn, *args, **kwargs)
+
+    token = sign(body("hit"))
+
+    async def requests():
+        asyncio.get_running_loop().set_default_executor(Counting(2))
+        statuses = []
+        for _ in range(3):
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "http_version": "1.1",
+                     "headers": [(b"x-auth-token", token.encode())]}
+            await mw(scope, receive, send)
+            statuses.append(sent[0]["status"])
+        return statuses
+
+    assert asyncio.run(requests()) == [200, 200, 200]
+    assert Counting.calls == 1  # the miss: memcached asked, the entry stored
+    assert len(mw.engine.memcache.data) == 1
+    assert mw.stats()["cache"]["process"] == {"hits": 2, "misses": 1}
