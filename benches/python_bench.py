@@ -47,6 +47,35 @@ def main():
         results.append({"group": group, "name": name, "size": size, "median_us": med, "spread_us": spread})
         print(f"{group:18} {name:40} {med:10.1f} µs ±{spread:.1f}", flush=True)
 
+    interleaved_ratios = {}
+
+    def interleaved(group, size, number, fns, rounds=15):
+        """The functions timed in alternation, round after round: each one's median per-call time,
+        and the median over the rounds of validate / (verify + hash) taken within each round."""
+        for fn in fns.values():
+            fn()
+        samples = {name: [] for name in fns}
+        ratios = []
+        for _ in range(rounds):
+            this = {}
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                this[name] = (time.perf_counter() - start) / number * 1e6
+                samples[name].append(this[name])
+            ratios.append(this["kstoken Verifier.validate"]
+                          / (this["kstoken Verifier.verify"] + this["kstoken.hash_token md5"]))
+        interleaved_ratios[size] = statistics.median(ratios)
+        for name, s in samples.items():
+            med = statistics.median(s)
+            spread = statistics.median(abs(x - med) for x in s)
+            if name == "kstoken Verifier.verify":
+                name = "kstoken Verifier.verify (interleaved)"
+            results.append({"group": group, "name": name, "size": size, "median_us": med, "spread_us": spread})
+            print(f"{group:18} {name:40} {med:10.1f} µs ±{spread:.1f}", flush=True)
+        print(f"{group:18} {'validate / (verify + md5), interleaved':40} {interleaved_ratios[size]:10.3f}", flush=True)
+
     verifier = kstoken.Verifier(cert, ca)
     try:
         from keystoneclient.common import cms as ksc_cms
@@ -89,10 +118,16 @@ def main():
         if size != "small":
             # The validation pipeline against what it cannot avoid: verify plus the token hash
             # (md5, the default), with a revocation list to consult, as the Rust benchmark does
-            # (lenient detection: the large token's DER is over 16 KiB, beyond the upstream `MII` rule).
-            add(group, "kstoken.hash_token md5", size, lambda: kstoken.hash_token(pki, ["md5"]), n)
-            add(group, "kstoken Verifier.validate", size,
-                lambda: verifier.validate(pki, revocation_list=revocations, lenient=True), n)
+            # (lenient detection: the large token's DER is over 16 KiB, beyond the upstream `MII`
+            # rule, so the hash is taken with the same rule: with the upstream one hash_token
+            # returns None for it without hashing, which made the 40 KB ratio read 3.19).
+            # Interleaved, as the Rust strict ratio: a loaded machine slows all three alike.
+            interleaved(group, size, n // 4, {
+                "kstoken Verifier.validate":
+                    lambda: verifier.validate(pki, revocation_list=revocations, lenient=True),
+                "kstoken Verifier.verify": lambda: verifier.verify(pki),
+                "kstoken.hash_token md5": lambda: kstoken.hash_token(pki, ["md5"], lenient=True),
+            })
         if SMIME is not None:
             s = SMIME.SMIME()
             store = X509.X509_Store()
@@ -153,11 +188,9 @@ def main():
     if med(g, "keystoneclient cms_verify (openssl subprocess)"):
         targets.append(["speed-up vs keystoneclient (Python)", med(g, "keystoneclient cms_verify (openssl subprocess)") / ks, "≥ 100"])
     for size, label, goal in (("realistic", "9 KB", "≤ 1.25"), ("large", "40 KB", "≤ 1.5")):
-        g = "verify/" + size
-        pipe, ver, md5 = (med(g, n) for n in ("kstoken Verifier.validate", "kstoken Verifier.verify",
-                                                "kstoken.hash_token md5"))
-        if pipe and ver and md5:
-            targets.append([f"Python validate ({label}) vs verify + the token hash", pipe / (ver + md5), goal])
+        if size in interleaved_ratios:
+            targets.append([f"Python validate ({label}) vs verify + the token hash, interleaved",
+                            interleaved_ratios[size], goal])
     targets.append(["2 threads vs 1 thread throughput", threads_out[1]["per_second"] / threads_out[0]["per_second"], "≥ 1.8"])
     json.dump({
         "meta": {"python": platform.python_version(), "note": " ".join(notes)},

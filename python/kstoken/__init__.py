@@ -401,14 +401,17 @@ class Signer:
         return "<kstoken.Signer digest=%s>" % self.digest
 
 
-def hash_token(token: str, algorithms: Union[str, Iterable[str]] = ("md5",)) -> Optional[List[str]]:
+def hash_token(
+    token: str, algorithms: Union[str, Iterable[str]] = ("md5",), lenient: bool = False
+) -> Optional[List[str]]:
     """Keystone's token-id hashes (``cms_hash_token``), one per algorithm, lowercase hex.
 
-    ``None`` unless ``token`` is a PKI (``MII``) or PKIZ (``PKIZ_``) token. ``algorithms`` is one
-    name or an iterable of names (each hashed once). Space, tab, CR and LF around the token are
-    not part of it: the hash is the one keystone listed for the token as sent.
+    ``None`` unless ``token`` is a PKI (``MII``; with ``lenient=True`` the rule of :func:`detect`'s
+    ``lenient``, as ``Verifier.validate(lenient=True)`` hashes) or PKIZ (``PKIZ_``) token.
+    ``algorithms`` is one name or an iterable of names (each hashed once). Space, tab, CR and LF
+    around the token are not part of it: the hash is the one keystone listed for the token as sent.
     """
-    return _kstoken.hash_token(token, _args.str_or_items(algorithms, "algorithms"))
+    return _kstoken.hash_token(token, _args.str_or_items(algorithms, "algorithms"), lenient)
 
 
 def detect(token: str, lenient: bool = False) -> str:

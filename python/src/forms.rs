@@ -10,17 +10,24 @@ use crate::gate::detach;
 use crate::input::Input;
 use crate::limits::LimitArgs;
 
-/// `cms_hash_token` for each algorithm: `None` unless the token is PKI (`MII`) or PKIZ (`PKIZ_`).
+/// `cms_hash_token` for each algorithm: `None` unless the token is PKI (`MII`, or with `lenient`
+/// the DER-header rule) or PKIZ (`PKIZ_`).
 #[pyfunction]
+#[pyo3(signature = (token, algorithms, lenient=false))]
 fn hash_token(
     py: Python<'_>,
     token: Input<'_>,
     algorithms: Vec<PyBackedStr>,
+    lenient: bool,
 ) -> PyResult<Option<Vec<String>>> {
     let algorithms = HashAlgorithms::from_names(&algorithms).map_err(|e| to_py(py, e))?;
     let token = token.any_token()?;
     detach(py, || {
-        kstoken::token_text::hash_token_all(token.as_bytes(), &algorithms)
+        kstoken::token_text::hash_token_all_with(
+            token.as_bytes(),
+            &algorithms,
+            DetectionRule::from_lenient(lenient),
+        )
     })
     .map_err(|e| to_py(py, e))
 }

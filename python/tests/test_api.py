@@ -118,6 +118,22 @@ def test_hash_token():
     assert kstoken.detect("abc") == "other"
 
 
+def test_hash_token_lenient_hashes_large_pki_tokens(pki):
+    """A PKI token whose DER is 16 KiB or more starts with MIJ/MIK...: no token by keystoneclient's
+    MII rule (None, nothing hashed), hashed with the lenient rule Verifier.validate(lenient=True)
+    uses (the Python validate benchmark's denominator, which read 3.19x when it was None)."""
+    import hashlib
+    import json
+
+    signer = kstoken.Signer(pki["signing_cert"], pki["signing_key"])
+    token = signer.sign_pki(json.dumps({"token": {"expires_at": "2099-01-01T00:00:00Z", "pad": "x" * 20000}}))
+    assert not token.startswith("MII") and kstoken.detect(token, lenient=True) == "pki"
+    assert kstoken.hash_token(token, ["md5"]) is None
+    assert kstoken.hash_token(token, ["md5"], lenient=True) == [hashlib.md5(token.encode()).hexdigest()]
+    v = kstoken.Verifier(pki["signing_cert"], pki["ca_cert"])
+    assert v.validate(token, lenient=True).hashes == kstoken.hash_token(token, "md5", lenient=True)
+
+
 def test_verifier_hash_and_cache_keys(pki):
     v = kstoken.Verifier(pki["signing_cert"], pki["ca_cert"], hash_algorithms=("sha256", "md5"))
     assert v.hash("MIIxyz")[1] == "009f3e7fda5ad50dae0c99661213dfa0"

@@ -9,7 +9,7 @@
 use crate::algorithm::HashAlgorithm;
 use crate::cms::crypto::digest;
 use crate::error::Result;
-use crate::token_text::detect::{detect, TokenForm};
+use crate::token_text::detect::{detect_with, DetectionRule, TokenForm};
 use crate::token_text::whitespace::trim_token;
 
 /// Lowercase hex digest of `data`, unconditionally and exactly as given (keystoneclient's
@@ -33,8 +33,18 @@ pub fn hash_token_all(
     token: impl AsRef<[u8]>,
     algorithms: &[HashAlgorithm],
 ) -> Result<Option<Vec<String>>> {
+    hash_token_all_with(token, algorithms, DetectionRule::Upstream)
+}
+
+/// [`hash_token_all`] with PKI tokens recognised by `rule` (the lenient rule also hashes a PKI token
+/// whose DER is 16 KiB or more, as the pipeline does with lenient detection).
+pub fn hash_token_all_with(
+    token: impl AsRef<[u8]>,
+    algorithms: &[HashAlgorithm],
+    rule: DetectionRule,
+) -> Result<Option<Vec<String>>> {
     let token = trim_token(token.as_ref());
-    match detect(token) {
+    match detect_with(token, rule) {
         TokenForm::Pki | TokenForm::Pkiz => algorithms
             .iter()
             .map(|a| hash_hex(token, *a))
@@ -55,6 +65,22 @@ pub fn token_cache_keys(token: &str, algorithms: &[HashAlgorithm]) -> Result<Vec
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lenient_rule_hashes_large_pki_tokens() {
+        // The base64 of a DER header for 20,000 bytes: `MIJO`, no `MII` prefix.
+        use base64::Engine as _;
+        let header =
+            base64::engine::general_purpose::STANDARD.encode([0x30, 0x82, 0x4e, 0x20, 0, 0]);
+        let token = header + &"A".repeat(26_664);
+        assert_eq!(hash_token_all(&token, &[HashAlgorithm::Md5]).unwrap(), None);
+        let lenient =
+            hash_token_all_with(&token, &[HashAlgorithm::Md5], DetectionRule::Lenient).unwrap();
+        assert_eq!(
+            lenient,
+            Some(vec![hash_hex(token.as_bytes(), HashAlgorithm::Md5).unwrap()])
+        );
+    }
 
     #[test]
     fn reference_vectors() {

@@ -21,7 +21,7 @@ pub use decode::{decode, encoding, wire_token, Decoded, Encoding};
 pub use detect::{
     detect, detect_with, is_asn1_token, is_pkiz, DetectionRule, TokenForm, NOT_A_PKI_TOKEN,
 };
-pub use hash::{hash_hex, hash_token, hash_token_all, token_cache_keys};
+pub use hash::{hash_hex, hash_token, hash_token_all, hash_token_all_with, token_cache_keys};
 pub use pki::{cms_to_token, der_to_pki_token, pki_token_to_der, token_to_cms, PKI_ASN1_PREFIX};
 pub use pkiz::PKIZ_PREFIX;
 pub use whitespace::{trim_token, trim_token_str};

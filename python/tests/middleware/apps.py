@@ -79,7 +79,28 @@ def configure_logging(settings: Dict[str, Any]) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def with_metrics(app: Callable) -> Callable:
+    """``GET /_metrics``: the worker's Prometheus scrape (``prometheus_client``'s default registry,
+    where kstoken.middleware registers its collector), answered before the middleware."""
+
+    def wrapped(environ: Dict[str, Any], start_response: Callable) -> Any:
+        if environ.get("PATH_INFO") != "/_metrics":
+            return app(environ, start_response)
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+        body = generate_latest(REGISTRY)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return wrapped
+
+
 def build_wsgi(settings: Dict[str, Any]) -> Callable:
+    app = _build_wsgi(settings)
+    return with_metrics(app) if settings.get("metrics") else app
+
+
+def _build_wsgi(settings: Dict[str, Any]) -> Callable:
     configure_logging(settings)
     kind, conf = settings["middleware"], settings.get("conf", {})
     if kind == "none":

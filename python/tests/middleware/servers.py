@@ -12,19 +12,20 @@ RAISED_FIELD_SIZE = "32768"
 
 
 class AppServer:
-    """One server process (its own process group) serving apps.py with the given middleware."""
+    """One server process (its own process group) serving apps.py with the given middleware
+    (``metrics``: ``GET /_metrics`` answers the worker's Prometheus scrape, outside the middleware)."""
 
     def __init__(self, name: str, workdir: str, middleware: str, conf: Dict[str, Any], *, server: str = "gunicorn",
                  worker_class: str = "sync", workers: int = 2, threads: int = 4, preload: bool = True,
                  limit_field_size: Optional[str] = RAISED_FIELD_SIZE, python: Optional[str] = None,
-                 access_log: bool = True, extra_args: Optional[List[str]] = None) -> None:
+                 access_log: bool = True, extra_args: Optional[List[str]] = None, metrics: bool = False) -> None:
         self.name = name
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         os.makedirs(workdir, exist_ok=True)
         conf_path = os.path.join(workdir, "%s-app.json" % name)
         with open(conf_path, "w") as f:
-            json.dump({"middleware": middleware, "conf": conf, "asgi": server == "uvicorn"}, f)
+            json.dump({"middleware": middleware, "conf": conf, "asgi": server == "uvicorn", "metrics": metrics}, f)
         bindir = os.path.dirname(python or sys.executable)
         if server == "gunicorn":
             argv = [os.path.join(bindir, "gunicorn"), "--bind", "127.0.0.1:%d" % self.port, "--workers", str(workers),

@@ -386,3 +386,44 @@ def test_uvicorn_asgi(kind, spawn, standin, pki, tokens, memcached, workdir):
     for name in ("v3-tampered-pki", "v3-expired-pkiz", "pkiz-corrupt-zlib", "pki-truncated"):
         assert_refused(srv.get(t[name].text))
     assert_refused(srv.get(None, SPOOFED))
+
+
+def scrape(srv: AppServer) -> Dict[tuple, float]:
+    """The worker's kstoken_* samples: ``{(name, (label, value)...): value}``, labels but middleware."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, _, text = srv.get(None, path="/_metrics")
+    assert status == 200, status
+    text = text if isinstance(text, str) else text.decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name.startswith("kstoken_"):
+                out[(s.name,) + tuple(sorted((k, v) for k, v in s.labels.items() if k != "middleware"))] = s.value
+    return out
+
+
+@pytest.mark.parametrize("kind", [k for k in wsgi_kinds() if k == "kstoken"])
+def test_metrics_scraped_through_gunicorn(kind, spawn, standin, pki, tokens, workdir):
+    """kstoken.middleware's Prometheus collector scraped over HTTP from a real gunicorn worker (one
+    worker, the middleware built in the master before the fork): the worker's own counts."""
+    t = tokens.tokens
+    sd = fresh_signing_dir(pki, os.path.join(workdir, "sd-metrics"))
+    srv = spawn("gunicorn-metrics", kind, server_conf(standin, sd), workers=1, metrics=True)
+    before = scrape(srv)
+    tok = t["v3-project-pki"]
+    assert_confirmed(srv.get(tok.text), tok)
+    assert_confirmed(srv.get(tok.text), tok)
+    assert_refused(srv.get(t["v3-expired-pkiz"].text))
+    after = scrape(srv)
+
+    def delta(*key):
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert delta("kstoken_requests_total", ("decision", "pass")) == 2, (before, after)
+    assert delta("kstoken_requests_total", ("decision", "reject")) == 1, (before, after)
+    assert delta("kstoken_tokens_accepted_total") == 2
+    assert delta("kstoken_tokens_refused_total", ("step", "expiry")) == 1
+    assert delta("kstoken_cache_hits_total", ("level", "process")) == 1
+    assert delta("kstoken_cache_misses_total", ("level", "process")) == 2
+    assert after[("kstoken_token_cache_entries",)] >= 2
