@@ -11,9 +11,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use kstoken::auth_token::{
-    Authentication, Authenticator, CacheLimits, Config, Credentials, Decision, Header, HeaderGroup,
-    NonPki, Outcome, Protection, Refusal, RevocationMode, SharedFormat, SharedValues, Source,
-    Tally, TokenData, TokenReport, ALL_HEADERS, DECISIONS, REFUSALS,
+    refusal_names, Authentication, Authenticator, CacheLimits, Config, Credentials, Decision,
+    Header, HeaderGroup, NonPki, Outcome, Protection, Refusal, RevocationMode, SharedFormat,
+    SharedValues, Source, Tally, TokenData, TokenReport, ALL_HEADERS, DECISIONS,
 };
 use kstoken::body::bind::{AuthContext, BindMode};
 use kstoken::revocation::RevocationList;
@@ -766,7 +766,7 @@ impl PyAuthenticator {
             decisions.set_item(name, n)?;
         }
         let refused = PyDict::new(py);
-        for (name, n) in REFUSALS.iter().zip(s.refused) {
+        for (name, n) in refusal_names().iter().zip(s.refused) {
             refused.set_item(name, n)?;
         }
         out.set_item("decisions", decisions)?;

@@ -33,6 +33,6 @@ pub use identity::Identity;
 pub use outcome::{Decision, HeaderGroup, Outcome, Source, TokenReport, Wants};
 pub use refusal::{Refusal, Unavailable};
 pub use shared_cache::{Protection, SharedEntry, SharedFormat};
-pub use stats::{CacheCounts, Stats, StatsSnapshot, Tally, DECISIONS, REFUSALS};
+pub use stats::{refusal_names, CacheCounts, Stats, StatsSnapshot, Tally, DECISIONS};
 pub use token_cache::{CacheKey, CacheLimits};
 pub use token_data::{TokenData, TokenEntry};

@@ -13,30 +13,53 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::auth_token::outcome::{Decision, Outcome, Source, TokenReport};
+use crate::auth_token::refusal::{Refusal, Unavailable};
+use crate::pipeline::Step;
 
 /// The decisions counted, in [`StatsSnapshot::decisions`] order.
 pub const DECISIONS: [&str; 4] = ["pass", "reject", "unavailable", "delegate"];
 
-/// The refusals counted ([`crate::auth_token::Refusal::as_str`]), in [`StatsSnapshot::refused`]
-/// order: the pipeline's steps, then the authenticator's own.
-pub const REFUSALS: [&str; 11] = [
-    "detect",
-    "revoked_by_hash",
-    "signature",
-    "body",
-    "revoked_by_audit_id",
-    "expiry",
-    "bind",
-    "no_tenancy",
-    "service_roles",
-    "no_certificates",
-    "no_revocation_list",
+/// How many refusals are counted apart: the pipeline's steps, then the authenticator's own four.
+const REFUSAL_KINDS: usize = Step::ALL.len() + 4;
+
+/// The authenticator's own refusals, after the pipeline's steps.
+const OWN_REFUSALS: [Refusal; 4] = [
+    Refusal::NoTenancy,
+    Refusal::ServiceRoles,
+    Refusal::Unavailable(Unavailable::NoCertificates),
+    Refusal::Unavailable(Unavailable::NoRevocationList),
 ];
+
+/// The names of the refusals counted ([`Refusal::as_str`]), in [`StatsSnapshot::refused`] order:
+/// the pipeline's steps ([`Step::as_str`]), then `no_tenancy`, `service_roles`, `no_certificates`,
+/// `no_revocation_list`.
+pub fn refusal_names() -> [&'static str; REFUSAL_KINDS] {
+    let mut names = [""; REFUSAL_KINDS];
+    let all = Step::ALL.iter().map(|s| s.as_str());
+    for (slot, name) in names
+        .iter_mut()
+        .zip(all.chain(OWN_REFUSALS.iter().map(Refusal::as_str)))
+    {
+        *slot = name;
+    }
+    names
+}
+
+/// Where a refusal is counted: its step's place, or its place among the authenticator's own.
+fn refusal_slot(refusal: &Refusal) -> Option<usize> {
+    match refusal {
+        Refusal::Rejected(r) => Step::ALL.iter().position(|s| *s == r.step()),
+        own => OWN_REFUSALS
+            .iter()
+            .position(|o| o == own)
+            .map(|i| Step::ALL.len() + i),
+    }
+}
 
 /// What one token of a request counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TokenTally {
-    /// Index in [`REFUSALS`], `None` when accepted.
+    /// Index in [`refusal_names`], `None` when accepted.
     refusal: Option<usize>,
     source: Source,
 }
@@ -44,10 +67,7 @@ struct TokenTally {
 impl TokenTally {
     fn of(report: &TokenReport) -> Self {
         TokenTally {
-            refusal: report
-                .refusal
-                .as_ref()
-                .and_then(|r| REFUSALS.iter().position(|name| *name == r.as_str())),
+            refusal: report.refusal.as_ref().and_then(refusal_slot),
             source: report.source,
         }
     }
@@ -109,8 +129,8 @@ pub struct StatsSnapshot {
     pub decisions: [u64; 4],
     /// Tokens (user and service) valid for their request.
     pub accepted: u64,
-    /// Tokens refused, by refusal, in [`REFUSALS`] order.
-    pub refused: [u64; 11],
+    /// Tokens refused, by refusal, in [`refusal_names`] order.
+    pub refused: [u64; REFUSAL_KINDS],
     /// The process cache.
     pub process_cache: CacheCounts,
     /// The shared cache (memcached), when one is configured.
@@ -122,7 +142,7 @@ pub struct StatsSnapshot {
 pub struct Stats {
     decisions: [AtomicU64; 4],
     accepted: AtomicU64,
-    refused: [AtomicU64; 11],
+    refused: [AtomicU64; REFUSAL_KINDS],
     process_hits: AtomicU64,
     process_misses: AtomicU64,
     shared_hits: AtomicU64,
@@ -201,7 +221,6 @@ impl Stats {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::auth_token::refusal::{Refusal, Unavailable};
     use crate::pipeline::Rejection;
 
     fn report(refusal: Option<Refusal>, source: Source) -> TokenReport {
@@ -229,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn every_refusal_has_a_counter() {
+    fn every_refusal_has_its_own_counter_under_its_name() {
         let refusals = [
             Refusal::Rejected(Rejection::NotPki),
             Refusal::Rejected(Rejection::Revoked { by_audit_id: false }),
@@ -240,18 +259,23 @@ mod tests {
             Refusal::Unavailable(Unavailable::NoCertificates),
             Refusal::Unavailable(Unavailable::NoRevocationList),
         ];
+        let names = refusal_names();
         for r in refusals {
-            assert!(REFUSALS.contains(&r.as_str()), "{}", r.as_str());
+            let slot = refusal_slot(&r).unwrap();
+            assert_eq!(names[slot], r.as_str());
         }
-        for step in crate::pipeline::Step::ALL {
-            assert!(REFUSALS.contains(&step.as_str()), "{}", step.as_str());
-        }
+        let mut unique = names.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(!names.contains(&""));
     }
 
     #[test]
     fn requests_tokens_and_cache_levels_are_counted() {
         let stats = Stats::default();
         let expired = Refusal::Rejected(Rejection::Expired);
+        let expired_slot = refusal_slot(&expired);
         stats.record(
             &outcome(Decision::Pass, Some(report(None, Source::Cache)), None).tally(),
             true,
@@ -259,7 +283,7 @@ mod tests {
         stats.record(
             &outcome(
                 Decision::Reject,
-                Some(report(Some(expired), Source::SharedCache)),
+                Some(report(Some(expired.clone()), Source::SharedCache)),
                 Some(report(None, Source::Validated)),
             )
             .tally(),
@@ -282,10 +306,7 @@ mod tests {
         assert_eq!(s.decisions, [3, 1, 0, 0]);
         assert_eq!(s.accepted, 4);
         assert_eq!(s.refused.iter().sum::<u64>(), 1);
-        assert_eq!(
-            s.refused[REFUSALS.iter().position(|n| *n == "expiry").unwrap()],
-            1
-        );
+        assert_eq!(s.refused[expired_slot.unwrap()], 1);
         assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 4 });
         // A validated token missed the shared cache only where one is configured.
         assert_eq!(s.shared_cache, CacheCounts { hits: 1, misses: 1 });

@@ -100,9 +100,7 @@ class Engine:
         self.certificates = Certificates(settings, self.native, self.signing_dir, self.keystone, self.log)
         self.lists: Optional[RevocationLists] = None
         if self.revocation:
-            self.lists = RevocationLists(
-                settings, self.native, self.signing_dir, self.keystone, self.certificates, self.log
-            )
+            self.lists = RevocationLists(self.certificates)
         self.thread = KeystoneThread(self.certificates.fetch, self.lists)
         self._warned: Set[str] = set()
         self.certificates.load()

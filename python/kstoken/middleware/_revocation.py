@@ -49,23 +49,17 @@ class CertificateJobs(Protocol):
 
 
 class RevocationLists:
-    """The list in force in ``native``, where it came from, and until when it holds."""
+    """The list in force in the native authenticator, where it came from, and until when it holds;
+    verified with ``certificates`` (which names the parts both use: the settings, the native
+    authenticator, ``signing_dir``, keystone and the log)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        native: _kstoken.Authenticator,
-        signing_dir: SigningDirectory,
-        keystone: Keystone,
-        certificates: Certificates,
-        log: logging.Logger,
-    ) -> None:
-        self.settings = settings
-        self.native = native
-        self.signing_dir = signing_dir
-        self.keystone = keystone
+    def __init__(self, certificates: Certificates) -> None:
         self.certificates = certificates
-        self.log = log
+        self.settings: Settings = certificates.settings
+        self.native: _kstoken.Authenticator = certificates.native
+        self.signing_dir: SigningDirectory = certificates.signing_dir
+        self.keystone: Keystone = certificates.keystone
+        self.log: logging.Logger = certificates.log
         # Serialises changes to the native list (installs, deadlines) and guards the state below.
         self._lock = threading.Lock()
         #: When the list in force was fetched (the fetch's start, or the file's mtime), wall clock.

@@ -33,6 +33,33 @@ ALL_PAIRS = ("stock-stock", "stock-compat", "stock-kstoken")
 
 
 @pytest.fixture(autouse=True)
+def _stop_middlewares(request):
+    """In-process tests: every middleware a test built stops its keystone thread when it ends."""
+    yield
+    if request.node.get_closest_marker("unit") is not None:
+        from kstoken.middleware import _process
+
+        for engine in _process.registered():
+            engine.close()
+
+
+@pytest.fixture(scope="session")
+def pem(pki):
+    """The session PKI as ``kstoken.generate_pki`` gives it (``signing_cert``, ``ca_cert``, ...)."""
+    return pki.pem
+
+
+@pytest.fixture
+def keystone_thread(pem):
+    """The keystone stand-in on a thread of this process, serving ``pem``."""
+    from keystone_standin import InThread
+
+    ks = InThread(pem)
+    yield ks
+    ks.close()
+
+
+@pytest.fixture(autouse=True)
 def _quiet_logs(request):
     """The differential and server tests log little (keystonemiddleware warns per PKI token); the
     in-process tests look at the logs, so theirs are left as they are."""

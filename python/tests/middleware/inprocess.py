@@ -42,6 +42,21 @@ def signing_dir(tmp_path: Any, pki: Optional[Dict[str, bytes]] = None, name: str
     return str(d)
 
 
+class FakeMemcache:
+    """What pymemcache would move, kept in a dict: a memcached that middlewares share
+    (``mw.engine.memcache = FakeMemcache()``)."""
+
+    def __init__(self) -> None:
+        self.data: Dict[str, bytes] = {}
+        self.errors = 0
+
+    def get(self, key: str) -> Optional[bytes]:
+        return self.data.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+
+
 class App:
     """The service behind the middleware: records the environ it got."""
 

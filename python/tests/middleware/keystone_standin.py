@@ -55,6 +55,7 @@ import datetime
 import http.server
 import json
 import os
+import socket
 import socketserver
 import sys
 import threading
@@ -447,6 +448,9 @@ class KeystoneHandler(http.server.BaseHTTPRequestHandler):
             return True
         if "huge" in fault:
             size = int(fault["huge"])
+            # A small send buffer: what is counted as sent is then about what the client read (plus
+            # its receive buffer), not megabytes queued on this side of a slow client.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             if fault.get("length", True):

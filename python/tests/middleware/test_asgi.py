@@ -50,7 +50,8 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def run(mw, headers, scope_type="http", state=None):
+def run(mw, headers, scope_type="http", state=None, executor=None):
+    """One request through the ASGI middleware; ``executor``: the loop's default executor."""
     sent = []
     scope = {"type": scope_type, "method": "GET", "path": "/", "query_string": b"", "http_version": "1.1",
              "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()]}
@@ -63,7 +64,12 @@ def run(mw, headers, scope_type="http", state=None):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(mw(scope, receive, send))
+    async def main():
+        if executor is not None:
+            asyncio.get_running_loop().set_default_executor(executor)
+        await mw(scope, receive, send)
+
+    asyncio.run(main())
     return sent
 
 
@@ -263,18 +269,9 @@ def test_process_cache_hits_are_answered_on_the_loop_with_memcached(setup):
     conf, sign = setup
     mw = ASGIAuthProtocol(Recorder(), dict(conf, memcached_servers="127.0.0.1:1"))
 
-    class Shared:
-        def __init__(self):
-            self.data = {}
-            self.errors = 0
+    from inprocess import FakeMemcache
 
-        def get(self, key):
-            return self.data.get(key)
-
-        def set(self, key, value):
-            self.data[key] = value
-
-    mw.engine.memcache = Shared()
+    mw.engine.memcache = FakeMemcache()
 
     class Counting(concurrent.futures.ThreadPoolExecutor):
         calls = 0
@@ -284,26 +281,8 @@ def test_process_cache_hits_are_answered_on_the_loop_with_memcached(setup):
             return super().submit(fn, *args, **kwargs)
 
     token = sign(body("hit"))
-
-    async def requests():
-        asyncio.get_running_loop().set_default_executor(Counting(2))
-        statuses = []
-        for _ in range(3):
-            sent = []
-
-            async def receive():
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message):
-                sent.append(message)
-
-            scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "http_version": "1.1",
-                     "headers": [(b"x-auth-token", token.encode())]}
-            await mw(scope, receive, send)
-            statuses.append(sent[0]["status"])
-        return statuses
-
-    assert asyncio.run(requests()) == [200, 200, 200]
+    statuses = [run(mw, {"X-Auth-Token": token}, executor=Counting(2))[0]["status"] for _ in range(3)]
+    assert statuses == [200, 200, 200]
     assert Counting.calls == 1  # the miss: memcached asked, the entry stored
     assert len(mw.engine.memcache.data) == 1
     assert mw.stats()["cache"]["process"] == {"hits": 2, "misses": 1}

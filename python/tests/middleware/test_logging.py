@@ -13,41 +13,22 @@ pytestmark = pytest.mark.unit
 
 pytest.importorskip("keystoneauth1")
 
-import kstoken  # noqa: E402
 from inprocess import PAST, App, body, sign, signing_dir, status  # noqa: E402
-from keystone_standin import InThread  # noqa: E402
 from kstoken.middleware import AuthProtocol  # noqa: E402
-from kstoken.middleware import _process  # noqa: E402
 
 OFFLINE = {"identity_uri": "http://127.0.0.1:9", "http_request_max_retries": "0"}
 ROLES_WARNING = "service_token_roles_required"
-
-
-@pytest.fixture(autouse=True)
-def stop_engines():
-    yield
-    for engine in _process.registered():
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return kstoken.generate_pki(key_bits=2048)
 
 
 def ours(caplog):
     return [r for r in caplog.records if r.name == "kstoken.middleware"]
 
 
-def test_no_message_repeats_the_logger_name(pki, tmp_path, caplog):
+def test_no_message_repeats_the_logger_name(pem, keystone_thread, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="kstoken.middleware")
-    keystone = InThread(pki)
-    try:
-        mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path), revocation_cache_time="60"))
-        assert status(mw, sign(pki, body())) == 200  # certificates fetched, a list fetched
-        assert status(mw, "MIIbroken") == 401
-    finally:
-        keystone.close()
+    mw = AuthProtocol(App(), keystone_thread.conf(signing_dir=signing_dir(tmp_path), revocation_cache_time="60"))
+    assert status(mw, sign(pem, body())) == 200  # certificates fetched, a list fetched
+    assert status(mw, "MIIbroken") == 401
     records = ours(caplog)
     assert any("mode: revocation lists enforced" in r.getMessage() for r in records)
     assert any("fetched signing certificate" in r.getMessage() for r in records)
@@ -57,33 +38,29 @@ def test_no_message_repeats_the_logger_name(pki, tmp_path, caplog):
     assert not [r for r in records if r.getMessage().startswith("kstoken.middleware:")]
 
 
-def test_the_service_roles_warning_is_logged_once(pki, tmp_path, caplog):
+def test_the_service_roles_warning_is_logged_once(pem, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
-    AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki)))
+    AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem)))
     assert sum(ROLES_WARNING in r.getMessage() for r in caplog.records) == 1
     caplog.clear()
-    AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki, "sd2"), service_token_roles_required="true"))
+    AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem, "sd2"), service_token_roles_required="true"))
     assert sum(ROLES_WARNING in r.getMessage() for r in caplog.records) == 0
 
 
-def test_the_service_roles_warning_is_logged_once_with_online_validation(pki, tmp_path, caplog):
+def test_the_service_roles_warning_is_logged_once_with_online_validation(pem, keystone_thread, tmp_path, caplog):
     """With service credentials and keystonemiddleware installed, other tokens are validated online
     by keystonemiddleware, which logs the warning itself: kstoken does not log it again."""
     pytest.importorskip("keystonemiddleware.auth_token")
     caplog.set_level(logging.WARNING)
-    keystone = InThread(pki)
-    try:
-        mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pki), kstoken_revocation="off"))
-        assert mw.engine.online, mw.engine.online_reason
-    finally:
-        keystone.close()
+    mw = AuthProtocol(App(), keystone_thread.conf(signing_dir=signing_dir(tmp_path, pem), kstoken_revocation="off"))
+    assert mw.engine.online, mw.engine.online_reason
     assert sum(ROLES_WARNING in r.getMessage() for r in caplog.records) == 1, [r.getMessage() for r in caplog.records]
 
 
-def test_debug_lines_for_accepted_cached_and_refused_tokens(pki, tmp_path, caplog):
-    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki)))
-    token = sign(pki, body())
-    expired = sign(pki, body("old", expires=PAST))
+def test_debug_lines_for_accepted_cached_and_refused_tokens(pem, tmp_path, caplog):
+    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem)))
+    token = sign(pem, body())
+    expired = sign(pem, body("old", expires=PAST))
     caplog.set_level(logging.DEBUG, logger="kstoken.middleware")
     assert status(mw, token) == 200
     assert status(mw, "  " + token + "\t") == 200  # the same token, padded: from the cache

@@ -13,49 +13,20 @@ pytestmark = pytest.mark.unit
 
 pytest.importorskip("keystoneauth1")
 
-import kstoken  # noqa: E402
-from inprocess import PAST, App, body, sign, signing_dir, status, tamper  # noqa: E402
-from keystone_standin import InThread  # noqa: E402
+from inprocess import PAST, App, FakeMemcache, body, sign, signing_dir, status, tamper  # noqa: E402
 from kstoken.middleware import AuthProtocol  # noqa: E402
-from kstoken.middleware import _process  # noqa: E402
 
 OFFLINE = {"identity_uri": "http://127.0.0.1:9", "http_request_max_retries": "0"}
 
 
-@pytest.fixture(autouse=True)
-def stop_engines():
-    yield
-    for engine in _process.registered():
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return kstoken.generate_pki(key_bits=2048)
-
-
-class FakeMemcache:
-    """What pymemcache would move, kept in a dict (a memcached shared by two middlewares)."""
-
-    def __init__(self):
-        self.data = {}
-        self.errors = 0
-
-    def get(self, key):
-        return self.data.get(key)
-
-    def set(self, key, value):
-        self.data[key] = value
-
-
-def test_stats_count_decisions_refusals_and_the_process_cache(pki, tmp_path):
-    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki)))
-    token = sign(pki, body())
+def test_stats_count_decisions_refusals_and_the_process_cache(pem, tmp_path):
+    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem)))
+    token = sign(pem, body())
     assert status(mw, token) == 200  # validated: a process-cache miss
     assert status(mw, token) == 200  # a hit
     assert status(mw, tamper(token)) == 401  # a bad signature (keystone asked, and down)
-    assert status(mw, sign(pki, body("old", expires=PAST))) == 401
-    assert status(mw, "not-a-pki-token") == 401
+    assert status(mw, sign(pem, body("old", expires=PAST))) == 401
+    assert status(mw, "not-a-pem-token") == 401
     assert status(mw) == 401  # no token: a request, no token counted
     s = mw.stats()
     assert s["requests"] == {"pass": 2, "reject": 4, "unavailable": 0, "delegate": 0}, s
@@ -71,12 +42,12 @@ def test_stats_count_decisions_refusals_and_the_process_cache(pki, tmp_path):
     assert s["certificates_loaded"] is True
 
 
-def test_memcached_hits_misses_and_errors_are_counted(pki, tmp_path):
+def test_memcached_hits_misses_and_errors_are_counted(pem, tmp_path):
     shared = FakeMemcache()
-    conf = dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki), memcached_servers="127.0.0.1:1")
+    conf = dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem), memcached_servers="127.0.0.1:1")
     first = AuthProtocol(App(), conf)
     first.engine.memcache = shared
-    token = sign(pki, body())
+    token = sign(pem, body())
     assert status(first, token) == 200
     # Another process (another middleware) finds it in memcached.
     second = AuthProtocol(App(), conf)
@@ -89,32 +60,29 @@ def test_memcached_hits_misses_and_errors_are_counted(pki, tmp_path):
     assert b["memcached"] == {"hits": 1, "misses": 0, "errors": 0}, b
     # A memcached that does not answer: its failed calls are counted (the token is validated).
     down = AuthProtocol(App(), conf)
-    assert status(down, sign(pki, body("bob"))) == 200
+    assert status(down, sign(pem, body("bob"))) == 200
     assert down.stats()["cache"]["memcached"]["errors"] >= 1, down.stats()
 
 
-def test_the_revocation_list_age_and_fetch_errors(pki, tmp_path):
-    keystone = InThread(pki)
-    try:
-        mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pki), revocation_cache_time="60"))
-        assert status(mw, sign(pki, body())) == 200
-        lists = mw.stats()["revocation_list"]
-        assert lists["enforced"] is True and lists["entries"] == 0, lists
-        assert 0 <= lists["age_seconds"] < 30 and lists["stale"] is False, lists
-        assert mw.stats()["keystone_fetch_errors"]["revocation_list"] == 0
-        keystone.faults["GET /v3/auth/tokens/OS-PKI/revoked"] = {"status": 500}
-        assert mw.engine.lists is not None
-        mw.engine.lists.refresh(mw.engine.thread)
-        assert mw.stats()["keystone_fetch_errors"]["revocation_list"] == 1
-    finally:
-        keystone.close()
+def test_the_revocation_list_age_and_fetch_errors(pem, keystone_thread, tmp_path):
+    keystone = keystone_thread
+    mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pem), revocation_cache_time="60"))
+    assert status(mw, sign(pem, body())) == 200
+    lists = mw.stats()["revocation_list"]
+    assert lists["enforced"] is True and lists["entries"] == 0, lists
+    assert 0 <= lists["age_seconds"] < 30 and lists["stale"] is False, lists
+    assert mw.stats()["keystone_fetch_errors"]["revocation_list"] == 0
+    keystone.faults["GET /v3/auth/tokens/OS-PKI/revoked"] = {"status": 500}
+    assert mw.engine.lists is not None
+    mw.engine.lists.refresh(mw.engine.thread)
+    assert mw.stats()["keystone_fetch_errors"]["revocation_list"] == 1
 
 
-def test_counters_are_per_process_after_a_fork(pki, tmp_path):
+def test_counters_are_per_process_after_a_fork(pem, tmp_path):
     """Built and used before a fork (gunicorn --preload): the child starts from zero and counts only
     what it serves; the parent keeps its own."""
-    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki)))
-    token = sign(pki, body())
+    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem)))
+    token = sign(pem, body())
     assert status(mw, token) == 200
     read, write = os.pipe()
     pid = os.fork()
@@ -137,14 +105,14 @@ def test_counters_are_per_process_after_a_fork(pki, tmp_path):
     assert mw.stats()["requests"]["pass"] == 1 and mw.stats()["requests"]["reject"] == 0
 
 
-def test_prometheus_collector_in_a_real_registry(pki, tmp_path):
+def test_prometheus_collector_in_a_real_registry(pem, tmp_path):
     prometheus_client = pytest.importorskip("prometheus_client")
     from prometheus_client.parser import text_string_to_metric_families
 
     from kstoken.middleware import metrics
 
-    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pki), log_name="metrics-test"))
-    token = sign(pki, body())
+    mw = AuthProtocol(App(), dict(OFFLINE, signing_dir=signing_dir(tmp_path, pem), log_name="metrics-test"))
+    token = sign(pem, body())
     for t in (token, token, tamper(token)):
         status(mw, t)
 

@@ -14,30 +14,14 @@ pytest.importorskip("keystoneauth1")
 
 import kstoken  # noqa: E402
 from inprocess import App, body, sign, signing_dir, status, tamper  # noqa: E402
-from keystone_standin import InThread  # noqa: E402
 from kstoken.middleware import AuthProtocol  # noqa: E402
-from kstoken.middleware import _process  # noqa: E402
 
 LIST = "GET /v3/auth/tokens/OS-PKI/revoked"
 
 
-@pytest.fixture(autouse=True)
-def stop_engines():
-    yield
-    for engine in _process.registered():
-        engine.close()
-
-
-@pytest.fixture(scope="module")
-def pki():
-    return kstoken.generate_pki(key_bits=2048)
-
-
 @pytest.fixture
-def keystone(pki):
-    ks = InThread(pki)
-    yield ks
-    ks.close()
+def keystone(keystone_thread):
+    return keystone_thread
 
 
 def ksm6_conf(keystone, sd):
@@ -47,18 +31,18 @@ def ksm6_conf(keystone, sd):
 
 
 @pytest.mark.parametrize("answer", [410, 404])
-def test_a_keystone_without_lists_validates_offline_with_one_warning(pki, keystone, tmp_path, caplog, answer):
+def test_a_keystone_without_lists_validates_offline_with_one_warning(pem, keystone, tmp_path, caplog, answer):
     keystone.faults[LIST] = {"status": answer}
-    mw = AuthProtocol(App(), ksm6_conf(keystone, signing_dir(tmp_path, pki)))
+    mw = AuthProtocol(App(), ksm6_conf(keystone, signing_dir(tmp_path, pem)))
     assert mw.engine.revocation  # credentials: the list mode, as 5.x had it
     caplog.set_level(logging.WARNING)
     caplog.clear()
-    token = sign(pki, body())
+    token = sign(pem, body())
     assert status(mw, token) == 200
-    assert status(mw, sign(pki, body("bob"))) == 200
+    assert status(mw, sign(pem, body("bob"))) == 200
     assert status(mw, tamper(token)) == 401
     mw.engine.lists.refresh(mw.engine.thread)  # the next refresh: still none, said once
-    assert status(mw, sign(pki, body("carol"))) == 200
+    assert status(mw, sign(pem, body("carol"))) == 200
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     message = warnings[0].getMessage()
@@ -67,16 +51,16 @@ def test_a_keystone_without_lists_validates_offline_with_one_warning(pki, keysto
     assert keystone.count(LIST) >= 2
 
 
-def test_revocations_seen_before_still_hold(pki, keystone, tmp_path):
+def test_revocations_seen_before_still_hold(pem, keystone, tmp_path):
     """A keystone that served a list and then answers 410: what was revoked stays revoked."""
-    revoked = sign(pki, body("mallory"))
+    revoked = sign(pem, body("mallory"))
     keystone.revoked = [{"id": kstoken.hash_token(revoked)[0], "expires": "2099-01-01T00:00:00Z"}]
-    mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pki), revocation_cache_time="60"))
+    mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pem), revocation_cache_time="60"))
     assert status(mw, revoked) == 401
     keystone.faults[LIST] = {"status": 410}
     mw.engine.lists.refresh(mw.engine.thread)
     assert status(mw, revoked) == 401
-    assert status(mw, sign(pki, body())) == 200
+    assert status(mw, sign(pem, body())) == 200
     # keystone serves lists again: enforced with their period again
     keystone.faults.clear()
     mw.engine.lists.refresh(mw.engine.thread)
@@ -85,10 +69,10 @@ def test_revocations_seen_before_still_hold(pki, keystone, tmp_path):
 
 
 @pytest.mark.parametrize("fault", [{"status": 500}, {"status": 503}, "down"])
-def test_a_keystone_down_or_failing_is_unavailable(pki, keystone, tmp_path, fault):
+def test_a_keystone_down_or_failing_is_unavailable(pem, keystone, tmp_path, fault):
     if fault == "down":
         keystone.stop()
     else:
         keystone.faults[LIST] = fault
-    mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pki), kstoken_request_fetch_timeout="2"))
-    assert status(mw, sign(pki, body())) == 503
+    mw = AuthProtocol(App(), keystone.conf(signing_dir=signing_dir(tmp_path, pem), kstoken_request_fetch_timeout="2"))
+    assert status(mw, sign(pem, body())) == 503
