@@ -17,7 +17,7 @@ process life (``_process``: a forked child starts afresh) and metrics (``metrics
 import hashlib
 import logging
 import time
-from typing import Any, Dict, Literal, Optional, Set, Tuple
+from typing import Any, Dict, Literal, Mapping, Optional, Set, Tuple
 
 from kstoken import _kstoken
 from kstoken.middleware import _config, _process, metrics
@@ -30,6 +30,7 @@ from kstoken.middleware._revocation import RevocationLists
 from kstoken.middleware._signing_dir import SigningDirectory
 from kstoken.middleware._token_data import TokenData
 from kstoken.middleware._user_plugin import UserAuthPlugin
+from kstoken.middleware.metrics import Stats
 
 __all__ = ["Engine", "Outcome", "Stats"]
 
@@ -41,8 +42,6 @@ MEMO_SHARE = 8
 #: A request's credentials: user token, service token, AUTH_TYPE, REMOTE_USER, client certificate.
 Credentials = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Optional[str]]
 
-#: :meth:`Engine.stats`: counters and gauges of this process (see ``kstoken.middleware.metrics``).
-Stats = Dict[str, Any]
 
 _SOURCES = {"cache": "the process cache", "shared_cache": "memcached", "validated": "validated now"}
 
@@ -57,7 +56,7 @@ def _token_id(token: Optional[str]) -> str:
 class Engine:
     """The middleware without its server interface."""
 
-    def __init__(self, conf: Any) -> None:
+    def __init__(self, conf: Mapping[str, Any]) -> None:
         settings = _config.load(conf)
         self.settings = settings
         self.log = logging.getLogger(settings.log_name)
@@ -379,9 +378,9 @@ class Engine:
         state = self.native.revocation_list_state()
         memcache = self.memcache
         return {
-            "requests": dict(native["decisions"]),
+            "requests": dict(native["decisions"].items()),
             "tokens_accepted": native["accepted"],
-            "tokens_refused": dict(native["refused"]),
+            "tokens_refused": dict(native["refused"].items()),
             "cache": {
                 "process": {"hits": native["process_cache"][0], "misses": native["process_cache"][1]},
                 "memcached": {

@@ -31,9 +31,62 @@ own metric types). For another registry: ``registry.register(KstokenCollector())
 import itertools
 import threading
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, TypedDict
 
-__all__ = ["COLLECTOR", "KstokenCollector", "track"]
+__all__ = ["COLLECTOR", "KstokenCollector", "Stats", "track"]
+
+
+class CacheLevel(TypedDict):
+    """Hits and misses of the process cache."""
+
+    hits: int
+    misses: int
+
+
+class Memcached(TypedDict):
+    """Hits, misses and failed calls of memcached."""
+
+    hits: int
+    misses: int
+    errors: int
+
+
+class Caches(TypedDict):
+    """The two cache levels."""
+
+    process: CacheLevel
+    memcached: Memcached
+
+
+class FetchErrors(TypedDict):
+    """Failed fetches from keystone."""
+
+    certificates: int
+    revocation_list: int
+
+
+class RevocationListState(TypedDict):
+    """The revocation list in force."""
+
+    enforced: bool
+    entries: Optional[int]
+    age_seconds: Optional[float]
+    stale: bool
+    keystone_has_none: bool
+
+
+class Stats(TypedDict):
+    """What ``stats()`` returns (the module's documentation says what each key counts)."""
+
+    requests: Dict[str, int]
+    tokens_accepted: int
+    tokens_refused: Dict[str, int]
+    cache: Caches
+    cache_entries: int
+    cache_bytes: int
+    keystone_fetch_errors: FetchErrors
+    revocation_list: RevocationListState
+    certificates_loaded: bool
 
 _ENGINES: "weakref.WeakSet[Any]" = weakref.WeakSet()
 # Engines in the order they were built, for stable label values (a WeakSet has no order).
@@ -70,7 +123,7 @@ class KstokenCollector:
         return self._families([(name, engine.stats()) for name, engine in _named()])
 
     @staticmethod
-    def _families(stats: List[Tuple[str, Dict[str, Any]]]) -> Iterator[Any]:
+    def _families(stats: List[Tuple[str, Stats]]) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         label = ["middleware"]
@@ -111,8 +164,8 @@ class KstokenCollector:
                 hits.add_metric([name, level], s["cache"][level]["hits"])
                 misses.add_metric([name, level], s["cache"][level]["misses"])
             memcached_errors.add_metric([name], s["cache"]["memcached"]["errors"])
-            for what, n in s["keystone_fetch_errors"].items():
-                fetch_errors.add_metric([name, what], n)
+            for what in ("certificates", "revocation_list"):
+                fetch_errors.add_metric([name, what], s["keystone_fetch_errors"][what])
             lists = s["revocation_list"]
             if lists["age_seconds"] is not None:
                 age.add_metric([name], lists["age_seconds"])
