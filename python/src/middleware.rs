@@ -321,6 +321,18 @@ fn token_info(
 }
 
 impl PyAuthenticator {
+    /// The verifier a revocation list is checked with: an error naming what is missing without one.
+    fn list_verifier(&self, py: Python<'_>) -> PyResult<Arc<Verifier>> {
+        self.inner.verifier().ok_or_else(|| {
+            to_py(
+                py,
+                kstoken::Error::CertificateConfig(
+                    "no signing certificates to verify the revocation list with".to_owned(),
+                ),
+            )
+        })
+    }
+
     fn outcome(&self, py: Python<'_>, o: &Outcome, now: i64) -> PyResult<PyOutcome> {
         let user = self.memo.objects(py, &self.inner, o.user.as_ref(), now);
         let service = self.memo.objects(py, &self.inner, o.service.as_ref(), now);
@@ -588,14 +600,7 @@ impl PyAuthenticator {
         enforce_until: f64,
         at: Option<f64>,
     ) -> PyResult<usize> {
-        let Some(verifier) = self.inner.verifier() else {
-            return Err(to_py(
-                py,
-                kstoken::Error::CertificateConfig(
-                    "no signing certificates to verify the revocation list with".to_owned(),
-                ),
-            ));
-        };
+        let verifier = self.list_verifier(py)?;
         let at = now_us(at).div_euclid(1_000_000);
         let list = detach(py, || RevocationList::from_signed(&signed, &verifier, at))
             .map_err(|e| to_py(py, e))?;
@@ -619,14 +624,7 @@ impl PyAuthenticator {
         at: Option<f64>,
         held: Option<PyBackedBytes>,
     ) -> PyResult<(usize, Option<String>)> {
-        let Some(verifier) = self.inner.verifier() else {
-            return Err(to_py(
-                py,
-                kstoken::Error::CertificateConfig(
-                    "no signing certificates to verify the revocation list with".to_owned(),
-                ),
-            ));
-        };
+        let verifier = self.list_verifier(py)?;
         let at = now_us(at).div_euclid(1_000_000);
         let previous = self.inner.revocation_list().map(|(list, _)| list);
         let (list, carried) = detach(py, || -> kstoken::Result<_> {

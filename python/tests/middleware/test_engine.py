@@ -18,6 +18,7 @@ pytest.importorskip("keystoneauth1")
 import kstoken  # noqa: E402
 from kstoken.middleware import AuthProtocol, ConfigurationError  # noqa: E402
 from kstoken.middleware import _config  # noqa: E402
+from inprocess import App, signing_dir, status, wait_for  # noqa: E402
 from keystone_standin import InThread as Keystone  # noqa: E402
 from keystone_standin import rotated as issue_signing_cert  # noqa: E402
 
@@ -31,16 +32,6 @@ def body(user="alice", audit="AUD-alice", expires=FUTURE):
         "project": {"id": "p1", "name": "demo", "domain": {"id": "default", "name": "Default"}},
         "roles": [{"id": "r", "name": "member"}],
     }}
-
-
-@pytest.fixture(autouse=True)
-def stop_refreshers():
-    """Each test's middlewares stop their background refresh when the test ends."""
-    from kstoken.middleware import _process
-
-    yield
-    for engine in _process.registered():
-        engine.close()
 
 
 @pytest.fixture(scope="module")
@@ -61,42 +52,6 @@ def signer(pki):
 
 def sign(pki, b):
     return signer(pki).sign_pki(json.dumps(b))
-
-
-def signing_dir(tmp_path, pki=None, name="sd"):
-    d = tmp_path / name
-    d.mkdir(mode=0o700)
-    if pki is not None:
-        (d / "signing_cert.pem").write_bytes(pki["signing_cert"])
-        (d / "cacert.pem").write_bytes(pki["ca_cert"])
-    return str(d)
-
-
-class App:
-    def __call__(self, environ, start_response):
-        self.environ = environ
-        start_response("200 OK", [])
-        return [b"ok"]
-
-
-def status(mw, token=None, **environ):
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "s", "SERVER_PORT": "80",
-           "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http"}
-    if token is not None:
-        env["HTTP_X_AUTH_TOKEN"] = token
-    env.update(environ)
-    seen = []
-    b"".join(mw(env, lambda s, h, e=None: seen.append(s)))
-    return int(seen[0].split()[0])
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_offline_mode_logs_it_and_needs_no_keystone(pkis, tmp_path, caplog):

@@ -20,6 +20,7 @@ pytest.importorskip("keystoneauth1")
 
 import kstoken  # noqa: E402
 from kstoken.middleware import AuthProtocol  # noqa: E402
+from inprocess import App, call, sign, signing_dir, status, wait_for  # noqa: E402
 from keystone_standin import InThread as Keystone  # noqa: E402
 from keystone_standin import rotated as issue_signing_cert  # noqa: E402
 
@@ -35,15 +36,6 @@ def body(user="alice", audit=None, roles=("member",), expires=FUTURE):
     }}
 
 
-@pytest.fixture(autouse=True)
-def stop_refreshers():
-    from kstoken.middleware import _process
-
-    yield
-    for engine in _process.registered():
-        engine.close()
-
-
 @pytest.fixture(scope="module")
 def pki():
     return kstoken.generate_pki(key_bits=2048)
@@ -54,52 +46,6 @@ def keystone(pki):
     ks = Keystone(pki)
     yield ks
     ks.close()
-
-
-def sign(pki, b):
-    return kstoken.Signer(pki["signing_cert"], pki["signing_key"]).sign_pki(json.dumps(b))
-
-
-def signing_dir(tmp_path, pki=None, name="sd"):
-    d = tmp_path / name
-    d.mkdir(mode=0o700)
-    if pki is not None:
-        (d / "signing_cert.pem").write_bytes(pki["signing_cert"])
-        (d / "cacert.pem").write_bytes(pki["ca_cert"])
-    return str(d)
-
-
-class App:
-    environ = None
-
-    def __call__(self, environ, start_response):
-        self.environ = environ
-        start_response("200 OK", [])
-        return [b"ok"]
-
-
-def call(mw, token=None, **environ):
-    env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "s", "SERVER_PORT": "80",
-           "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http"}
-    if token is not None:
-        env["HTTP_X_AUTH_TOKEN"] = token
-    env.update(environ)
-    seen = []
-    b"".join(mw(env, lambda s, h, e=None: seen.append(s)))
-    return int(seen[0].split()[0]), env
-
-
-def status(mw, token=None, **environ):
-    return call(mw, token, **environ)[0]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def files(sd):
