@@ -18,14 +18,16 @@ warning where ignoring it changes nothing about which requests are accepted. Eve
 is a :class:`ConfigurationError` naming the option, the value and what is accepted.
 """
 
+import importlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+# Imported by name: mypy then types it the same with and without oslo.config installed.
 _cfg: Any
 try:
-    from oslo_config import cfg as _cfg
+    _cfg = importlib.import_module("oslo_config.cfg")
 except ImportError:  # the paste conf dict alone
     _cfg = None
 
