@@ -147,6 +147,7 @@ class Engine:
         if self.memcache is not None:
             self.memcache.reset()
         self.certificates.after_fork()
+        self._token_data.after_fork()
         self.native.reset_stats()
 
     def close(self) -> None:

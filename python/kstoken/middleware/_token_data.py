@@ -45,6 +45,10 @@ class TokenData:
         self._memo: Dict[str, bytes] = {}
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (a thread of the parent may have held the old one)."""
+        self._lock = threading.Lock()
+
     def loads(self, text: str) -> Any:
         """``json.loads(text)``, as a fresh object."""
         packed = self._memo.get(text)

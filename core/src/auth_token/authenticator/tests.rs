@@ -708,6 +708,41 @@ fn cached_entries_weigh_what_they_hold_and_bindings_add_theirs() {
 }
 
 #[test]
+fn recorded_requests_are_counted_with_the_shared_cache_level() {
+    let shared = Shared::default();
+    let token = valid();
+    let creds = Credentials {
+        user_token: Some(token.as_bytes()),
+        ..Credentials::default()
+    };
+    let a = auth(shared_config());
+    for _ in 0..2 {
+        let o = shared.authenticate(&a, &creds);
+        a.record(&o.tally());
+    }
+    let broken = Credentials {
+        user_token: Some(b"MIIbroken"),
+        ..Credentials::default()
+    };
+    let refused = shared.authenticate(&a, &broken);
+    a.record(&refused.tally());
+    let s = a.stats();
+    assert_eq!(s.decisions, [2, 1, 0, 0]);
+    assert_eq!(s.accepted, 2);
+    assert_eq!(s.refused.iter().sum::<u64>(), 1);
+    // The valid token validated (a miss in both caches), then a process-cache hit; the broken one
+    // validated too.
+    assert_eq!(s.process_cache.hits, 1);
+    assert_eq!(s.process_cache.misses, 2);
+    assert_eq!(s.shared_cache.misses, 2);
+    // Outcomes not recorded count nothing.
+    user(&a, &token);
+    assert_eq!(a.stats(), s);
+    a.reset_stats();
+    assert_eq!(a.stats(), crate::auth_token::StatsSnapshot::default());
+}
+
+#[test]
 fn disabled_cache_validates_every_time() {
     let a = auth(Config {
         cache: None,
