@@ -17,6 +17,7 @@ process life (``_process``: a forked child starts afresh) and metrics (``metrics
 import hashlib
 import logging
 import time
+import weakref
 from typing import Any, Dict, Literal, Mapping, Optional, Set, Tuple
 
 from kstoken import _kstoken
@@ -109,6 +110,9 @@ class Engine:
         self.log.info("%s", self.describe())
         _process.on_fork(self)
         metrics.track(self)
+        # The thread holds the parts it uses, not the engine: a middleware nobody holds any more is
+        # collected, and its thread ends.
+        weakref.finalize(self, self.thread.stop)
 
     def _native(self, settings: Settings) -> _kstoken.Authenticator:
         cache = settings.token_cache_time >= 0

@@ -77,11 +77,15 @@ class KeystoneThread:
             self._thread = threading.Thread(target=self._run, name="kstoken-keystone", daemon=True)
             self._thread.start()
 
-    def close(self) -> None:
-        """Stops the thread (tests and orderly shutdowns)."""
+    def stop(self) -> None:
+        """Tells the thread to end after what it is doing (its middleware is gone)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stops the thread and waits for it (tests and orderly shutdowns)."""
+        self.stop()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
