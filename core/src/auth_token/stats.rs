@@ -81,13 +81,17 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// This tally with the caches' part taken from `first`, the request's first decided outcome:
-    /// what the caches held when the request arrived (a token validated, refused, then judged again
-    /// after a fetch is found in the process cache the second time, yet it missed).
+    /// This tally with the caches' part taken from `first`, the request's first decided outcome,
+    /// where that one looked the token up: what the caches held when the request arrived (a token
+    /// validated, refused, then judged again after a fetch is found in the process cache the second
+    /// time, yet it missed). A token `first` could not judge (keystone was needed first) counts as
+    /// the final outcome found it.
     pub fn with_sources_of(mut self, first: &Tally) -> Tally {
         for (token, first) in self.tokens.iter_mut().zip(first.tokens) {
             if let (Some(token), Some(first)) = (token.as_mut(), first) {
-                token.source = first.source;
+                if first.source != Source::None {
+                    token.source = first.source;
+                }
             }
         }
         self
@@ -302,12 +306,22 @@ mod tests {
         .tally();
         let last = outcome(Decision::Pass, Some(report(None, Source::Cache)), None).tally();
         stats.record(&last.with_sources_of(&first), false);
+        // A token the first outcome could not judge (no list yet) counts as the final one found it.
+        let unavailable = Refusal::Unavailable(Unavailable::NoRevocationList);
+        let first = outcome(
+            Decision::Unavailable,
+            Some(report(Some(unavailable), Source::None)),
+            None,
+        )
+        .tally();
+        let last = outcome(Decision::Pass, Some(report(None, Source::Validated)), None).tally();
+        stats.record(&last.with_sources_of(&first), false);
         let s = stats.snapshot();
-        assert_eq!(s.decisions, [3, 1, 0, 0]);
-        assert_eq!(s.accepted, 4);
+        assert_eq!(s.decisions, [4, 1, 0, 0]);
+        assert_eq!(s.accepted, 5);
         assert_eq!(s.refused.iter().sum::<u64>(), 1);
         assert_eq!(s.refused[expired_slot.unwrap()], 1);
-        assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 4 });
+        assert_eq!(s.process_cache, CacheCounts { hits: 1, misses: 5 });
         // A validated token missed the shared cache only where one is configured.
         assert_eq!(s.shared_cache, CacheCounts { hits: 1, misses: 1 });
         stats.reset();

@@ -72,6 +72,9 @@ def test_the_revocation_list_age_and_fetch_errors(pem, keystone_thread, tmp_path
     assert lists["enforced"] is True and lists["entries"] == 0, lists
     assert 0 <= lists["age_seconds"] < 30 and lists["stale"] is False, lists
     assert mw.stats()["keystone_fetch_errors"]["revocation_list"] == 0
+    # The request waited for the first list, then validated the token: a miss, once.
+    assert mw.stats()["cache"]["process"] == {"hits": 0, "misses": 1}, mw.stats()
+    assert mw.stats()["requests"]["pass"] == 1 and mw.stats()["requests"]["unavailable"] == 0
     keystone.faults["GET /v3/auth/tokens/OS-PKI/revoked"] = {"status": 500}
     assert mw.engine.lists is not None
     mw.engine.lists.refresh(mw.engine.thread)
