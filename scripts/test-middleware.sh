@@ -47,6 +47,8 @@ done
 
 echo "== middleware: the kstoken wheel"
 WHEEL=${KSTOKEN_WHEEL:-}
+# pytest runs from $T, so a relative KSTOKEN_WHEEL is made absolute here.
+case $WHEEL in ""|/*) ;; *) WHEEL=$PWD/$WHEEL ;; esac
 if [ -z "$WHEEL" ]; then
     candidate=$(ls -t "$ROOT"/target/python-tests/wheels/kstoken-*.whl 2>/dev/null | head -n 1 || true)
     if [ -n "$candidate" ] && [ -z "$(find core python/src python/kstoken python/Cargo.toml python/pyproject.toml \

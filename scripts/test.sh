@@ -39,7 +39,8 @@ bash scripts/build-wheel.sh --target x86_64
 bash scripts/build-wheel.sh --target aarch64 > target/wheel-build-aarch64.out 2>&1 &
 aarch64_build=$!
 stage "Python: the portable wheel against python/tests and the upstream suites"
-wheel="$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)"
+# An absolute path: the stages below run pip and pytest from other directories.
+wheel="$PWD/$(ls target/wheels/kstoken-*-cp39-abi3-*manylinux_2_17_x86_64*.whl)"
 KSTOKEN_WHEEL="$wheel" bash scripts/test-python.sh
 stage "Packaging: installed libkstoken, vendored OpenSSL, the crate, the wheel and the sdist"
 bash scripts/test-packaging.sh
