@@ -39,7 +39,10 @@ static const char *parse(cmd_parms *cmd, const char *line, const void **out, kin
 {
     parsed *p = apr_pcalloc(cmd->pool, sizeof *p);
     const char *word;
-    kstoken_dir *cfg = ap_get_module_config(cmd->context, &kstoken_module);
+    /* The section's configuration of this module, made now if no directive of it came first. */
+    kstoken_dir *cfg = cmd->context ? ap_set_config_vectors(cmd->server, cmd->context, cmd->path,
+                                                            &kstoken_module, cmd->pool)
+                                    : NULL;
     p->what = what;
     p->names = apr_array_make(cmd->pool, 2, sizeof(const char *));
     while (*(word = ap_getword_conf(cmd->pool, &line)) != '\0') {

@@ -19,7 +19,6 @@
 
 #include "ap_mpm.h"
 #include "ap_provider.h"
-#include "http_core.h"
 #include "http_log.h"
 #include "util_mutex.h"
 #include "apr_strings.h"
@@ -68,14 +67,74 @@ static apr_status_t destroy_socache(void *data)
     return APR_SUCCESS;
 }
 
+/* The socache provider and argument KstokenCache names (shmcb by default), or none; NULL provider
+ * with *why set when it cannot be used. */
+static const ap_socache_provider_t *socache_of(apr_pool_t *ptemp, const char **name_out,
+                                                const char **arg_out, const char **why)
+{
+    const kstoken_global *g = kstoken_global_get();
+    const char *spec = g->cache ? g->cache : "shmcb";
+    const char *arg = ap_strchr_c(spec, ':');
+    const char *name = arg ? apr_pstrmemdup(ptemp, spec, (apr_size_t)(arg - spec)) : spec;
+    const ap_socache_provider_t *provider;
+    arg = arg ? arg + 1 : NULL;
+    if (strcasecmp(name, "shmcb") == 0 && (arg == NULL || *arg == '\0')) {
+        arg = apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "kstoken-tokens"),
+                           DEFAULT_SHMCB_SIZE);
+    }
+    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (provider == NULL) {
+        *why = apr_psprintf(ptemp,
+                            "KstokenCache: %s is no socache provider httpd knows (LoadModule "
+                            "socache_%s_module)",
+                            name, name);
+    }
+    *name_out = name;
+    *arg_out = arg;
+    return provider;
+}
+
+/* Whether the second level is a socache (not memcached, not none). */
+static int wants_socache(void)
+{
+    const kstoken_global *g = kstoken_global_get();
+    return !g->memcached_servers && !(g->cache && strcasecmp(g->cache, "none") == 0);
+}
+
+apr_status_t kstoken_cache_check(apr_pool_t *ptemp, server_rec *s)
+{
+    const kstoken_global *g = kstoken_global_get();
+    const char *name, *arg, *why = NULL, *err;
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *probe = NULL;
+    if (!wants_socache()) {
+        return APR_SUCCESS;
+    }
+    provider = socache_of(ptemp, &name, &arg, &why);
+    if (provider == NULL) {
+        /* The default is shmcb when httpd has it: without, there is no second level. */
+        if (g->cache == NULL) {
+            return APR_SUCCESS;
+        }
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "%s", why);
+        return APR_EGENERAL;
+    }
+    /* The argument is checked now (httpd -t), the cache made at post_config. */
+    err = provider->create(&probe, arg, ptemp, ptemp);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "KstokenCache: %s", err);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t kstoken_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     kstoken_global *g = kstoken_global_get();
-    const char *spec = g->cache, *name, *arg, *err;
+    const char *name, *arg, *why = NULL, *err;
     const ap_socache_provider_t *provider;
     struct ap_socache_hints hints = {64, 16384, 300};
     apr_status_t rv;
-    int explicit = spec != NULL;
 
     if (g->memcached_servers) {
         g->socache_description = apr_psprintf(
@@ -85,32 +144,16 @@ apr_status_t kstoken_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, ser
                                                              : "None");
         return APR_SUCCESS;
     }
-    if (spec && strcasecmp(spec, "none") == 0) {
+    if (!wants_socache()) {
         return APR_SUCCESS;
     }
-    if (!spec) {
-        spec = "shmcb";
-    }
-    arg = ap_strchr_c(spec, ':');
-    name = arg ? apr_pstrmemdup(ptemp, spec, (apr_size_t)(arg - spec)) : spec;
-    arg = arg ? arg + 1 : NULL;
-    if (strcasecmp(name, "shmcb") == 0 && (arg == NULL || *arg == '\0')) {
-        arg = apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "kstoken-tokens"),
-                           DEFAULT_SHMCB_SIZE);
-    }
-    provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    provider = socache_of(ptemp, &name, &arg, &why);
     if (provider == NULL) {
-        if (!explicit) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "mod_kstoken: no second-level token cache (mod_socache_shmcb is not "
-                         "loaded): each child validates the tokens it has not seen");
-            return APR_SUCCESS;
-        }
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                     "KstokenCache: %s is no socache provider httpd knows (LoadModule "
-                     "socache_%s_module)",
-                     name, name);
-        return APR_EGENERAL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "mod_kstoken: no second-level token cache (%s): each child validates the "
+                     "tokens it has not seen",
+                     why);
+        return APR_SUCCESS;
     }
     err = provider->create(&g->socache_instance, arg, ptemp, pconf);
     if (err) {
@@ -119,23 +162,20 @@ apr_status_t kstoken_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, ser
         return APR_EGENERAL;
     }
     g->socache = provider;
-    /* `httpd -t` checks the argument; a server creates the cache. */
-    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL) {
-        g->socache_instance = NULL;
-        return APR_SUCCESS;
-    }
     if (provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
         rv = ap_global_mutex_create(&g->socache_mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
                          "mod_kstoken: cannot create the %s mutex", MUTEX_TYPE);
+            g->socache_instance = NULL;
             return rv;
         }
     }
     rv = provider->init(g->socache_instance, "kstoken", &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
-                     "KstokenCache: cannot initialise %s", spec);
+                     "KstokenCache: cannot initialise %s%s%s", name, arg ? ":" : "",
+                     arg ? arg : "");
         g->socache_instance = NULL;
         return rv;
     }

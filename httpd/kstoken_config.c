@@ -377,7 +377,12 @@ static const char *add_memcached_server(cmd_parms *cmd, void *cfg, const char *v
     for (item = apr_strtok(list, ",", &state); item; item = apr_strtok(NULL, ",", &state)) {
         char *host = NULL, *scope = NULL;
         apr_port_t port = 0;
-        if (apr_parse_addr_port(&host, &scope, &port, item, cmd->temp_pool) != APR_SUCCESS ||
+        const char *colon = strrchr(item, ':');
+        /* host:port, [v6]:port or host; apr_parse_addr_port alone would read "host:word" as a
+         * host name. */
+        if ((colon && item[0] != '[' && strchr(item, ':') == colon &&
+             strspn(colon + 1, "0123456789") != strlen(colon + 1)) ||
+            apr_parse_addr_port(&host, &scope, &port, item, cmd->temp_pool) != APR_SUCCESS ||
             host == NULL || scope != NULL) {
             return refuse(cmd, "%s is not host:port", item);
         }
@@ -668,6 +673,9 @@ int kstoken_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "KstokenCache and KstokenMemcachedServers both name a second-level cache: "
                      "keep one");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((global->sections->nelts > 0 || global->cache) && kstoken_cache_check(ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

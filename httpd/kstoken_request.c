@@ -317,7 +317,16 @@ static void log_outcome(request_rec *r, const kst_outcome *o, kst_decision decis
         kst_token_kind kind;
         const char *who;
     } tokens[] = {{KST_TOKEN_SERVICE, "service"}, {KST_TOKEN_USER, "user"}};
+    static const char *const sources[] = {NULL, "from the process cache", "from the shared cache",
+                                          "validated"};
     int i;
+    for (i = 0; i < 2 && APLOGrdebug(r); i++) {
+        kst_token_source source = kst_outcome_source(o, tokens[i].kind);
+        if (source > 0 && source < 4) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "mod_kstoken: %s token %s",
+                          tokens[i].who, sources[source]);
+        }
+    }
     if (decision == KST_DECISION_UNAVAILABLE) {
         const char *reason = kst_outcome_reason(o, KST_TOKEN_USER);
         if (!reason) {

@@ -162,6 +162,8 @@ int kstoken_memcache_server_for(const char *key, int n);
 
 /* kstoken_cache.c: the second-level cache (socache or memcached). */
 apr_status_t kstoken_cache_register_mutex(apr_pool_t *pconf);
+/* Checks KstokenCache (httpd -t included); the cache itself is made at post_config. */
+apr_status_t kstoken_cache_check(apr_pool_t *ptemp, server_rec *s);
 apr_status_t kstoken_cache_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 void kstoken_cache_child_init(apr_pool_t *pchild, server_rec *s);
 /* The shared-cache format authenticators use for it. */
