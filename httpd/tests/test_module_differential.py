@@ -127,7 +127,8 @@ def observe(r: Any, side: str) -> Dict[str, Any]:
     else:
         out["body"] = r.body
         out["content-type"] = r.header("Content-Type")
-        out["www-authenticate"] = r.headers.get("www-authenticate")
+        # mod_auth_gssapi's mutual-authentication token differs per request
+        out["www-authenticate"] = [v for v in r.headers.get("www-authenticate", []) if not v.startswith("Negotiate ")]
     return out
 
 
@@ -194,4 +195,6 @@ def test_the_corpus_covers_passes_and_refusals(get, token_set):
     statuses = {get("/diff/mod/cert", headers={"X-Auth-Token": tok.text}).status
                 for name, tok in token_set.tokens.items() if name in ("v3-project-pki", "v3-expired-pki",
                                                                       "v3-large-pki", "v3-huge-pkiz")}
-    assert statuses == {200, 401, 400}, statuses
+    # the 1.2 MiB token is over httpd's header limit: httpd answers 400 (or closes the connection
+    # while curl is still sending it: no status)
+    assert {200, 401} < statuses <= {200, 401, 400, 0}, statuses
