@@ -113,3 +113,88 @@ def environ_of(r: Response) -> Dict[str, Any]:
     assert r.status == 200, r
     env: Dict[str, Any] = json.loads(r.body)
     return env
+
+
+MPM_SETTINGS = {
+    # three children of one thread
+    "prefork": "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\nMaxRequestWorkers 3",
+    # two children of four threads
+    "worker": "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMaxRequestWorkers 8\nMinSpareThreads 4\n"
+              "MaxSpareThreads 8",
+    "event": "StartServers 2\nServerLimit 2\nThreadsPerChild 4\nMaxRequestWorkers 8\nMinSpareThreads 4\n"
+             "MaxSpareThreads 8",
+}
+
+MODULE_INSTANCE = """{head}
+{mpm}
+Timeout 20
+LimitRequestFieldSize 65536
+{server_extra}
+<Directory />
+    Require all denied
+</Directory>
+ProxyRequests Off
+ProxyPass /api/ http://127.0.0.1:{backend}/api/ timeout=20
+<Location /api/>
+    {directives}
+    Require all granted
+</Location>
+{extra}
+"""
+
+
+def module_instance_class():  # the test bed's Instance, imported late (conftest sets sys.path)
+    from testbed.httpd import Instance, load_modules, server_head
+
+    class ModuleHttpd(Instance):
+        """A plain-HTTP httpd with the module in front of the echo backend at /api/: an MPM of
+        choice, ``directives`` in the location, ``server_extra`` in the server, ``extra`` after the
+        location (more locations)."""
+
+        def __init__(self, root: str, user: str, mpm: str, module_path: str, backend_port: int, directives: str,
+                     server_extra: str = "", extra: str = "", log_level: str = "warn kstoken:debug") -> None:
+            super().__init__(root)
+            self.user = user
+            self.mpm = mpm
+            self.module_path = module_path
+            self.backend_port = backend_port
+            self.directives = directives
+            self.server_extra = server_extra
+            self.extra = extra
+            self.log_level = log_level
+
+        def url(self, path: str) -> str:
+            return "http://127.0.0.1:%d%s" % (self.port, path)
+
+        def config(self) -> str:
+            modules = load_modules(["mpm_" + self.mpm, "authz_core", "proxy", "proxy_http", "socache_shmcb"])
+            modules += "\nLoadModule kstoken_module %s" % self.module_path
+            return MODULE_INSTANCE.format(head=server_head(self.root, self.port, self.user, modules, self.log_level),
+                                          mpm=MPM_SETTINGS[self.mpm], server_extra=self.server_extra,
+                                          backend=self.backend_port, directives=self.directives, extra=self.extra)
+
+        def pid(self) -> int:
+            """The parent's PID (its pid file)."""
+            with open(os.path.join(self.root, "run", "httpd.pid")) as f:
+                return int(f.read())
+
+    return ModuleHttpd
+
+
+def http(url: str, headers: Optional[Dict[str, str]] = None, timeout: float = 20.0):
+    """(status, headers, body) of one plain-HTTP GET; HTTP errors are answers."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def received(body: bytes) -> Dict[str, str]:
+    """The identity headers the echo backend reports it received (lower-case names)."""
+    return identity({name.lower(): [v for n, v in json.loads(body)["headers"] if n.lower() == name.lower()]
+                     for name, _ in json.loads(body)["headers"]})
