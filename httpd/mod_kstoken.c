@@ -48,14 +48,15 @@ static int kstoken_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 static void kstoken_hooks(apr_pool_t *p)
 {
-    static const char *const after_ssl[] = {"mod_ssl.c", NULL};
     ap_hook_pre_config(kstoken_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(kstoken_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(kstoken_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(kstoken_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before any other module reads the request's headers. */
     ap_hook_post_read_request(kstoken_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_check_access_ex(kstoken_gate_access, after_ssl, NULL, APR_HOOK_FIRST,
+    /* After mod_ssl's access_checker (a per-location client certificate), before
+     * mod_authz_core's Require lines (APR_HOOK_LAST). */
+    ap_hook_check_access_ex(kstoken_gate_access, NULL, NULL, APR_HOOK_FIRST,
                             AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authz(kstoken_gate_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);

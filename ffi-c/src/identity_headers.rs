@@ -107,3 +107,39 @@ pub unsafe extern "C" fn kst_identity_header_find(name: *const u8, name_len: usi
             .unwrap_or(-1)
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn every_header_has_its_row() {
+        assert_eq!(kst_identity_header_count(), ALL_HEADERS.len());
+        for (i, h) in ALL_HEADERS.iter().enumerate() {
+            assert_eq!(row_of(*h), Some(i));
+            // SAFETY: static NUL-terminated strings of the table.
+            unsafe {
+                assert_eq!(
+                    CStr::from_ptr(kst_identity_header_name(i))
+                        .to_str()
+                        .unwrap(),
+                    h.name
+                );
+                assert_eq!(
+                    CStr::from_ptr(kst_identity_header_environ_key(i))
+                        .to_str()
+                        .unwrap(),
+                    h.environ_key
+                );
+                let lower = h.name.to_lowercase().replace('-', "_");
+                assert_eq!(
+                    kst_identity_header_find(lower.as_ptr(), lower.len()),
+                    i as isize
+                );
+            }
+        }
+        assert!(kst_identity_header_name(ALL_HEADERS.len()).is_null());
+    }
+}

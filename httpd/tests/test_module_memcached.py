@@ -110,12 +110,18 @@ def test_module_and_middleware_share_memcached(workdir, kstoken_module, backend,
         token_b = keystone_pki.sign(v3_body("memcached-b-" + strategy))
         out = engine.authenticate(token_b, None)
         assert out.user_source == "validated"
+        # pymemcache's set is `noreply`: wait for memcached to have it before asking the module
+        key_b = oracle.authenticate(token_b).shared_keys[0]
+        server_b = memcacheds[python_memcached_hash(key_b.encode()) % len(memcacheds)]
+        wait_until(lambda: raw_get(server_b.port, key_b), 10, "the Python process's entry")
         module_get(token_b)
         wait_until(lambda: "user token from the shared cache" in instance.error_log(), 10, "the module's hit")
 
         # where and how the module stores: python-memcached's server, flags 0, the Python bytes
         placed = [0, 0]
-        for i in range(8):
+        for i in range(40):
+            if min(placed) >= 2 and i >= 8:
+                break
             token = keystone_pki.sign(v3_body("memcached-%d-%s" % (i, strategy)))
             module_get(token)
             first = oracle.authenticate(token)
@@ -132,8 +138,8 @@ def test_module_and_middleware_share_memcached(workdir, kstoken_module, backend,
             else:
                 assert value == expected_value
             placed[index] += 1
-        # both servers were chosen for some key
-        assert all(placed), placed
+        # both servers were chosen for some keys
+        assert min(placed) >= 2, placed
     finally:
         engine.close()
         instance.stop()
