@@ -29,8 +29,9 @@ APLOG_USE_MODULE(kstoken);
 #define MUTEX_TYPE "kstoken-cache"
 /* socache's default: 16 MiB (about 1,500 tokens of 9 KB with a 12-service catalog). */
 #define DEFAULT_SHMCB_SIZE (16 << 20)
-/* The largest value read from or written to a socache. */
-#define MAX_SOCACHE_VALUE (256 << 10)
+/* The largest value read from or written to a socache: token data for a token of 64 KiB (a
+ * LimitRequestFieldSize of 65536) fits; a larger one is validated by each child. */
+#define MAX_SOCACHE_VALUE (96 << 10)
 
 static kstoken_memcache *memcache;
 

@@ -208,6 +208,13 @@ static kstoken_auth *authenticator(request_rec *r, const kstoken_dir *c)
     }
     a->sdir = c->signing_dir ? apr_hash_get(child->sdirs, c->signing_dir, APR_HASH_KEY_STRING)
                              : NULL;
+    if (!a->sdir) {
+        /* The startup checks cover the usual nesting; a deeper one may still lack it. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_kstoken: Kstoken On for %s without a KstokenSigningDir: PKI tokens are "
+                      "answered 503",
+                      r->uri);
+    }
     a->list_fresh = apr_time_from_sec(c->revocation_cache_time == KSTOKEN_UNSET_INT
                                           ? 10
                                           : c->revocation_cache_time);
