@@ -355,18 +355,30 @@ static void log_outcome(request_rec *r, const kst_outcome *o, kst_decision decis
     }
 }
 
-/* Copies the outcome's headers into the request state; false when one cannot be carried. */
+/* Copies the outcome's headers into the request state, the last value of each name only (a later
+ * one replaces an earlier one: the service token's OpenStack-System-Scope); false when one cannot
+ * be carried. */
 static int take_headers(request_rec *r, kstoken_req *q, const kst_outcome *o)
 {
-    size_t i, n = kst_outcome_header_count(o);
+    size_t n = kst_outcome_header_count(o), i;
+    /* Which of the 32 identity headers were taken already (walking from the last). */
+    apr_uint64_t seen = 0;
     q->headers = apr_array_make(r->pool, (int)n, sizeof(kstoken_header));
     q->roles = q->project_id = q->project_name = NULL;
-    for (i = 0; i < n; i++) {
+    for (i = n; i-- > 0;) {
         const char *name = NULL, *key = NULL, *value = NULL;
         size_t len = 0;
+        ptrdiff_t row;
         kstoken_header *h;
         if (!kst_outcome_header(o, i, &name, &key, &value, &len)) {
             continue;
+        }
+        row = kst_identity_header_find((const uint8_t *)name, strlen(name));
+        if (row >= 0 && row < 64) {
+            if (seen & ((apr_uint64_t)1 << row)) {
+                continue;
+            }
+            seen |= (apr_uint64_t)1 << row;
         }
         if (value && !carriable(value, len)) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -433,7 +445,6 @@ kstoken_req *kstoken_decide(request_rec *r)
     q->decided = 1;
     q->status = OK;
     q->challenge = apr_psprintf(r->pool, "Keystone uri=\"%s\"", c->www_authenticate_uri);
-    strip(r);
     if (!child || !(a = authenticator(r, c))) {
         /* Misconfigured or out of memory: fail closed. */
         q->status = HTTP_SERVICE_UNAVAILABLE;
@@ -539,23 +550,42 @@ int kstoken_gate_authz(request_rec *r)
     return gate(r);
 }
 
+/* Whether an environment variable is an identity header's environ key (HTTP_X_ROLES). */
+static int identity_env(void *rec, const char *key, const char *value)
+{
+    apr_array_header_t *names = rec;
+    (void)value;
+    if (strncmp(key, "HTTP_", 5) == 0 &&
+        kst_identity_header_find((const uint8_t *)key + 5, strlen(key) - 5) >= 0) {
+        APR_ARRAY_PUSH(names, const char *) = key;
+    }
+    return 1;
+}
+
 static void apply(request_rec *r, kstoken_req *q)
 {
+    apr_array_header_t *stale;
     int i;
     if (q->applied || !q->headers) {
         return;
     }
     q->applied = 1;
-    for (i = 0; i < q->headers->nelts; i++) {
+    /* Nothing else may have put one back since the request was read; the environment of a
+     * subrequest or a redirect may hold an earlier decision's. Then each is added once: tables
+     * are arrays, and adding does not scan them. */
+    strip(r);
+    stale = apr_array_make(r->pool, 1, sizeof(const char *));
+    apr_table_do(identity_env, stale, r->subprocess_env, NULL);
+    for (i = 0; i < stale->nelts; i++) {
+        apr_table_unset(r->subprocess_env, APR_ARRAY_IDX(stale, i, const char *));
+    }
+    /* In keystonemiddleware's order (the state holds them last first); keystonemiddleware's None
+     * is no header. */
+    for (i = q->headers->nelts; i-- > 0;) {
         const kstoken_header *h = &APR_ARRAY_IDX(q->headers, i, kstoken_header);
         if (h->value) {
-            apr_table_setn(r->headers_in, h->name, h->value);
-            apr_table_setn(r->subprocess_env, h->environ_key, h->value);
-        }
-        else {
-            /* keystonemiddleware's None: no header. */
-            apr_table_unset(r->headers_in, h->name);
-            apr_table_unset(r->subprocess_env, h->environ_key);
+            apr_table_addn(r->headers_in, h->name, h->value);
+            apr_table_addn(r->subprocess_env, h->environ_key, h->value);
         }
     }
 }
