@@ -587,21 +587,25 @@ const kst_auth_config *kstoken_auth_config(const kstoken_dir *c, apr_pool_t *p, 
     return config;
 }
 
-const char *kstoken_auth_key(const kstoken_dir *c, apr_pool_t *p)
+void kstoken_auth_key(const kstoken_dir *c, kstoken_key *key)
 {
-    const char *roles = "\x01";
-    if (c->service_token_roles) {
-        roles = apr_array_pstrcat(p, c->service_token_roles, '\x1f');
-    }
-    return apr_psprintf(p, "%s\x1e%s\x1e%s\x1e%d\x1e%d\x1e%s\x1e%d\x1e%ld\x1e%ld\x1e%ld\x1e%d\x1e%d"
-                           "\x1e%ld\x1e%ld",
-                        c->signing_dir ? c->signing_dir : "", kstoken_bind_mode(c),
-                        kstoken_hash_algorithms(c), kstoken_delay(c),
-                        c->include_service_catalog != 0, roles,
-                        c->service_token_roles_required == 1, kstoken_token_cache_time(c),
-                        c->cache_max_entries, c->cache_max_bytes, kstoken_revocation_enforced(c),
-                        c->check_revocations_for_cached == 1, c->revocation_cache_time,
-                        c->revocation_stale_time);
+    /* The values of the directives, by their place in the configuration pool: a section's values
+     * are the same pointers in every request's merged configuration. */
+    memset(key, 0, sizeof *key);
+    key->signing_dir = c->signing_dir;
+    key->enforce_token_bind = c->enforce_token_bind;
+    key->hash_algorithms = c->hash_algorithms;
+    key->service_token_roles = c->service_token_roles;
+    key->revocation = c->revocation;
+    key->numbers[0] = c->delay_auth_decision;
+    key->numbers[1] = c->include_service_catalog;
+    key->numbers[2] = c->service_token_roles_required;
+    key->numbers[3] = c->token_cache_time;
+    key->numbers[4] = c->cache_max_entries;
+    key->numbers[5] = c->cache_max_bytes;
+    key->numbers[6] = c->check_revocations_for_cached;
+    key->numbers[7] = c->revocation_cache_time;
+    key->numbers[8] = c->revocation_stale_time;
 }
 
 /* A section's place, for messages. */

@@ -52,6 +52,9 @@ static const char UNAVAILABLE_BODY[] =
 #define REFUSAL_FILTER "KSTOKEN_REFUSAL"
 #define CHALLENGE_FILTER "KSTOKEN_CHALLENGE"
 
+static ap_filter_rec_t *refusal_filter_handle;
+static ap_filter_rec_t *challenge_filter_handle;
+
 /* One authenticator of the registry. */
 typedef struct {
     const kst_authenticator *auth;
@@ -171,21 +174,22 @@ static const char *why(apr_pool_t *p, kst_error *err, kst_result rc)
 /* The authenticator of an effective configuration: found, or made (once per child). */
 static kstoken_auth *authenticator(request_rec *r, const kstoken_dir *c)
 {
-    const char *key = kstoken_auth_key(c, r->pool);
+    kstoken_key key;
     kstoken_auth *a;
     const kst_auth_config *config;
     const char *failure = NULL;
     kst_error *err = NULL;
     kst_result rc;
 
+    kstoken_auth_key(c, &key);
     apr_thread_rwlock_rdlock(child->lock);
-    a = apr_hash_get(child->auths, key, APR_HASH_KEY_STRING);
+    a = apr_hash_get(child->auths, &key, sizeof key);
     apr_thread_rwlock_unlock(child->lock);
     if (a) {
         return a;
     }
     apr_thread_rwlock_wrlock(child->lock);
-    a = apr_hash_get(child->auths, key, APR_HASH_KEY_STRING);
+    a = apr_hash_get(child->auths, &key, sizeof key);
     if (a) {
         apr_thread_rwlock_unlock(child->lock);
         return a;
@@ -222,7 +226,7 @@ static kstoken_auth *authenticator(request_rec *r, const kstoken_dir *c)
         a->list_fresh + apr_time_from_sec(c->revocation_stale_time == KSTOKEN_UNSET_INT
                                               ? 300
                                               : c->revocation_stale_time);
-    apr_hash_set(child->auths, apr_pstrdup(child->pool, key), APR_HASH_KEY_STRING, a);
+    apr_hash_set(child->auths, apr_pmemdup(child->pool, &key, sizeof key), sizeof key, a);
     apr_thread_rwlock_unlock(child->lock);
     return a;
 }
@@ -444,7 +448,7 @@ kstoken_req *kstoken_decide(request_rec *r)
     }
     q->decided = 1;
     q->status = OK;
-    q->challenge = apr_psprintf(r->pool, "Keystone uri=\"%s\"", c->www_authenticate_uri);
+    q->www_authenticate_uri = c->www_authenticate_uri;
     if (!child || !(a = authenticator(r, c))) {
         /* Misconfigured or out of memory: fail closed. */
         q->status = HTTP_SERVICE_UNAVAILABLE;
@@ -517,11 +521,17 @@ kstoken_req *kstoken_decide(request_rec *r)
     return q;
 }
 
+/* WWW-Authenticate: Keystone uri="..." */
+static const char *challenge(request_rec *r, const kstoken_req *q)
+{
+    return apr_psprintf(r->pool, "Keystone uri=\"%s\"", q->www_authenticate_uri);
+}
+
 /* Answers a refused request with the module's response (the refusal filter writes it). */
 static int refuse(request_rec *r, kstoken_req *q)
 {
     if (q->status == HTTP_UNAUTHORIZED) {
-        apr_table_add(r->err_headers_out, "WWW-Authenticate", q->challenge);
+        apr_table_add(r->err_headers_out, "WWW-Authenticate", challenge(r, q));
     }
     return q->status;
 }
@@ -654,7 +664,7 @@ void kstoken_insert_error_filter(request_rec *r)
     if (q && q->refused && r->status == q->status) {
         refusal_ctx *ctx = apr_pcalloc(r->pool, sizeof *ctx);
         ctx->q = q;
-        ap_add_output_filter(REFUSAL_FILTER, ctx, r, r->connection);
+        ap_add_output_filter_handle(refusal_filter_handle, ctx, r, r->connection);
     }
 }
 
@@ -663,7 +673,7 @@ static apr_status_t challenge_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     kstoken_req *q = f->ctx;
     if (f->r->status == HTTP_UNAUTHORIZED) {
-        apr_table_add(f->r->headers_out, "WWW-Authenticate", q->challenge);
+        apr_table_add(f->r->headers_out, "WWW-Authenticate", challenge(f->r, q));
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -673,12 +683,14 @@ void kstoken_insert_filter(request_rec *r)
 {
     kstoken_req *q = ap_get_module_config(r->request_config, &kstoken_module);
     if (q && q->decided && q->status == OK) {
-        ap_add_output_filter(CHALLENGE_FILTER, q, r, r->connection);
+        ap_add_output_filter_handle(challenge_filter_handle, q, r, r->connection);
     }
 }
 
 void kstoken_register_filters(void)
 {
-    ap_register_output_filter(REFUSAL_FILTER, refusal_filter, NULL, AP_FTYPE_CONTENT_SET);
-    ap_register_output_filter(CHALLENGE_FILTER, challenge_filter, NULL, AP_FTYPE_CONTENT_SET);
+    refusal_filter_handle =
+        ap_register_output_filter(REFUSAL_FILTER, refusal_filter, NULL, AP_FTYPE_CONTENT_SET);
+    challenge_filter_handle =
+        ap_register_output_filter(CHALLENGE_FILTER, challenge_filter, NULL, AP_FTYPE_CONTENT_SET);
 }

@@ -95,8 +95,8 @@ typedef struct {
     const char *roles;
     const char *project_id;
     const char *project_name;
-    /* WWW-Authenticate: Keystone uri="..." */
-    const char *challenge;
+    /* Named in WWW-Authenticate: Keystone uri="..." */
+    const char *www_authenticate_uri;
     /* Whether the headers were set on the request (fixups). */
     int applied;
 } kstoken_req;
@@ -127,8 +127,17 @@ int kstoken_revocation_enforced(const kstoken_dir *c);
 long kstoken_token_cache_time(const kstoken_dir *c);
 /* Builds the libkstoken configuration of `c`; NULL with *why set on failure. */
 const kst_auth_config *kstoken_auth_config(const kstoken_dir *c, apr_pool_t *p, const char **why);
-/* A key naming what the authenticator of `c` depends on (equal keys, one authenticator). */
-const char *kstoken_auth_key(const kstoken_dir *c, apr_pool_t *p);
+/* What the authenticator of a configuration depends on: equal keys, one authenticator. Binary,
+ * for apr_hash (zeroed first, so padding compares equal). */
+typedef struct {
+    const char *signing_dir;
+    const char *enforce_token_bind;
+    const char *hash_algorithms;
+    const apr_array_header_t *service_token_roles;
+    const char *revocation;
+    long numbers[9];
+} kstoken_key;
+void kstoken_auth_key(const kstoken_dir *c, kstoken_key *key);
 
 /* kstoken_signing_dir.c: one per signing directory per child. */
 typedef struct kstoken_sdir kstoken_sdir;
