@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds httpd/mod_kstoken.c with apxs against an installed libkstoken, found by `pkg-config kstoken`.
+# Builds mod_kstoken (httpd/mod_kstoken.c and its httpd/kstoken_*.c) with apxs against an installed
+# libkstoken, found by `pkg-config kstoken`.
 #
 #   httpd/build.sh [--release] [--prefix P] [--out DIR]
 #
@@ -34,11 +35,11 @@ libdir=$(pkg-config --variable=libdir kstoken)
 # apxs builds in the source's directory: build a copy, so the tree stays clean.
 rm -rf "$out"
 mkdir -p "$out"
-cp "$root/httpd/mod_kstoken.c" "$out/"
+cp "$root"/httpd/*.c "$root"/httpd/*.h "$out/"
 args=(-c -Wc,-Wall -Wc,-Wextra -Wc,-Werror)
 for f in $cflags; do args+=("-Wc,$f"); done
 # shellcheck disable=SC2046 # pkg-config's flags are words
-(cd "$out" && "$apxs" "${args[@]}" $(pkg-config --libs kstoken) "-Wl,-Wl,-rpath,$libdir" mod_kstoken.c) \
+(cd "$out" && "$apxs" "${args[@]}" $(pkg-config --libs kstoken) "-Wl,-Wl,-rpath,$libdir" mod_kstoken.c kstoken_*.c) \
     > "$out/apxs.log" 2>&1 || { grep -E 'error|warning' "$out/apxs.log" | head -n 40 >&2; exit 1; }
 cp "$out/.libs/mod_kstoken.so" "$out/mod_kstoken.so"
 # (ldd's output is kept whole: `ldd | grep -q` fails under pipefail when grep stops reading first)

@@ -40,12 +40,28 @@
  *   releases with kst_bytes_free(out). A NUL byte follows each buffer (not counted in out_len), so
  *   text results are C strings. Handles are written to `T **out` and released with the matching
  *   kst_*_free; every _free accepts NULL.
- * - Threads. kst_verifier, kst_revocation_list and kst_policy are immutable, thread-safe and
- *   reference-counted: use one from any number of threads at once; kst_*_clone returns another
- *   reference (the same pointer) and kst_*_free drops one, the last releasing the object, so one
- *   thread may replace a shared list while others still validate with the old one (see
- *   kst_revocation_list). kst_signer is immutable and thread-safe with one owner (free it when no
- *   thread uses it). kst_policy_builder, kst_validated and kst_error are plain values.
+ * - Threads. kst_verifier, kst_revocation_list, kst_policy and kst_auth_config are immutable,
+ *   thread-safe and reference-counted: use one from any number of threads at once; kst_*_clone
+ *   returns another reference (the same pointer) and kst_*_free drops one, the last releasing the
+ *   object, so one thread may replace a shared list while others still validate with the old one
+ *   (see kst_revocation_list). kst_authenticator is reference-counted and thread-safe too, and its
+ *   certificates and list are replaced in place (kst_authenticator_set_verifier,
+ *   kst_authenticator_set_revocation_list) while other threads authenticate. kst_signer is
+ *   immutable and thread-safe with one owner (free it when no thread uses it).
+ *   kst_policy_builder, kst_auth_config_builder, kst_validated, kst_outcome and kst_error are
+ *   plain values.
+ *
+ * The auth_token decision (keystonemiddleware's, as kstoken.middleware makes it):
+ *
+ *   kst_auth_config_builder_new / _set_* / _build   ->  kst_auth_config (the options)
+ *   kst_authenticator_new(config)                    ->  kst_authenticator (one per service)
+ *   kst_authenticator_set_verifier / _set_revocation_list, at startup and whenever they change
+ *   per request: remove every identity header the client sent, in any spelling
+ *     (kst_identity_header_find), then kst_authenticate(tokens, what the server authenticated,
+ *     now) -> kst_outcome: kst_outcome_decision says pass (set the kst_outcome_header headers),
+ *     reject (401), unavailable (503), delegate (validate elsewhere) or, with a shared cache,
+ *     need_shared (fetch kst_outcome_shared_key, call again with the values; then store
+ *     kst_outcome_shared_store).
  */
 
 
@@ -62,6 +78,18 @@
 // list, bind mode, user name, hash or audit id, and small enough that a missing terminator costs
 // little.
 #define KST_MAX_TEXT_LEN (64 << 10)
+
+// `kst_outcome_wants`: no signing certificates are loaded; load them
+// (`kst_authenticator_set_verifier`) and authenticate again.
+#define KST_WANTS_CERTIFICATES 1
+
+// `kst_outcome_wants`: a token's signer is not among the loaded certificates, or its signature
+// does not match (a rotated key, a rebuilt PKI, or a tampered token: anyone can send one, so
+// fetch at most now and then).
+#define KST_WANTS_NEW_CERTIFICATES 2
+
+// `kst_outcome_wants`: revocation lists are enforced and none is current.
+#define KST_WANTS_REVOCATION_LIST 4
 
 // Major version of the header (the library's `kst_version()` should agree).
 #define KSTOKEN_VERSION_MAJOR 0
@@ -151,12 +179,169 @@ enum kst_token_form
 typedef uint32_t kst_token_form;
 #endif // __cplusplus
 
+// What to do with the request (`kst_outcome_decision`).
+enum kst_decision
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Pass the request on, with the identity headers of `kst_outcome_header` (after removing every
+  // identity header the client sent, in every spelling).
+  KST_DECISION_PASS = 0,
+  // Refuse it: 401 with keystonemiddleware's body and `WWW-Authenticate: Keystone uri="..."`.
+  KST_DECISION_REJECT = 1,
+  // Refuse it with 503: keystone's certificates or a current revocation list are needed and
+  // missing (`kst_outcome_wants` says which).
+  KST_DECISION_UNAVAILABLE = 2,
+  // A token is neither PKI nor PKIZ and online validation was asked for
+  // (`kst_auth_config_builder_set_delegate_non_pki`): validate the request elsewhere.
+  KST_DECISION_DELEGATE = 3,
+  // Not decided yet: fetch the keys of `kst_outcome_shared_key` from the shared cache and call
+  // `kst_authenticate` again with what was found.
+  KST_DECISION_NEED_SHARED = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_decision;
+#endif // __cplusplus
+
+// A token's verdict (`kst_outcome_token_status`).
+enum kst_token_status
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No such token was sent, or it was not judged (`KST_DECISION_DELEGATE`,
+  // `KST_DECISION_NEED_SHARED`, or a 503 decided on the other token first).
+  KST_TOKEN_ABSENT = 0,
+  // Valid for this request.
+  KST_TOKEN_VALID = 1,
+  // Refused: `kst_outcome_refusal` says why.
+  KST_TOKEN_INVALID = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_token_status;
+#endif // __cplusplus
+
+// Where a token's verdict came from (`kst_outcome_source`).
+enum kst_token_source
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Not looked up (absent, not PKI/PKIZ, keystone's data missing).
+  KST_SOURCE_NONE = 0,
+  // The authenticator's process cache.
+  KST_SOURCE_CACHE = 1,
+  // The shared cache (a value the host fetched).
+  KST_SOURCE_SHARED_CACHE = 2,
+  // Validated by this call.
+  KST_SOURCE_VALIDATED = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_token_source;
+#endif // __cplusplus
+
+// Whether an authenticator enforces revocation lists (`kst_auth_config_builder_set_revocation`).
+enum kst_revocation_mode
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No list (keystonemiddleware 6.x): PKI tokens are validated with the certificates only.
+  KST_REVOCATION_OFF = 0,
+  // A current list is required (keystonemiddleware 5.x): without one, PKI tokens are
+  // `KST_DECISION_UNAVAILABLE`. Tokens served from a cache are not checked again.
+  KST_REVOCATION_ENFORCE = 1,
+  // As `KST_REVOCATION_ENFORCE`, and cached tokens are checked too
+  // (`check_revocations_for_cached`).
+  KST_REVOCATION_ENFORCE_CACHED = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_revocation_mode;
+#endif // __cplusplus
+
+// The format of the shared cache the host keeps (memcached, a shared-memory cache), as
+// keystonemiddleware's `memcache_security_strategy` names it
+// (`kst_auth_config_builder_set_shared_cache`).
+enum kst_shared_cache
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No shared cache: `kst_authenticate` never answers `KST_DECISION_NEED_SHARED`.
+  KST_SHARED_CACHE_NONE = 0,
+  // keystonemiddleware's plain format (`memcache_security_strategy = None`): keys
+  // `tokens/<sha256 hex>`, the token data as JSON.
+  KST_SHARED_CACHE_PLAIN = 1,
+  // `memcache_security_strategy = MAC` with the secret key: derived keys, values authenticated.
+  KST_SHARED_CACHE_MAC = 2,
+  // `memcache_security_strategy = ENCRYPT` with the secret key: values also encrypted.
+  KST_SHARED_CACHE_ENCRYPT = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_shared_cache;
+#endif // __cplusplus
+
+// Which token of the request an accessor is about.
+enum kst_token_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // `X-Auth-Token` (or `X-Storage-Token`).
+  KST_TOKEN_USER = 0,
+  // `X-Service-Token`.
+  KST_TOKEN_SERVICE = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t kst_token_kind;
+#endif // __cplusplus
+
+// An authenticator's options (keystonemiddleware's `[keystone_authtoken]`), immutable.
+//
+// Reference-counted: `kst_auth_config_clone` takes another reference and each
+// `kst_auth_config_free` drops one; any number of threads may use one at once.
+typedef struct kst_auth_config kst_auth_config;
+
+// Collects an authenticator's options; `kst_auth_config_builder_build` makes an immutable
+// `kst_auth_config` of them. Starts with keystonemiddleware 6.1.0's defaults: hash algorithm `md5`,
+// bind mode `permissive`, the upstream detection rule, no `delay_auth_decision`, the service
+// catalog included, `service_token_roles` = `service` (not required), no revocation list, other
+// tokens (UUID, Fernet) refused, a token cache of 300 s, 10,000 entries and 64 MiB, no shared cache,
+// the default limits.
+//
+// A plain value with one owner: not for concurrent use (build the config, then share that).
+typedef struct kst_auth_config_builder kst_auth_config_builder;
+
+// keystonemiddleware's `auth_token` decision for requests: built once from a `kst_auth_config`,
+// shared by every thread.
+//
+// Reference-counted and thread-safe: any number of threads call `kst_authenticate` on one at once,
+// while another replaces its certificates (`kst_authenticator_set_verifier`) or its revocation list
+// (`kst_authenticator_set_revocation_list`): a call in flight finishes with what it started with,
+// the next one uses the new ones. It holds a bounded process token cache (the config's), shared
+// by those threads. `kst_authenticator_clone` takes another reference, each
+// `kst_authenticator_free` drops one. It does no I/O: what it lacks, it asks for
+// (`kst_outcome_wants`, `KST_DECISION_NEED_SHARED`).
+//
+// A forked child process may keep using one made before the fork (nothing in it is tied to a
+// thread), but caches and state then diverge per process.
+typedef struct kst_authenticator kst_authenticator;
+
 // A detailed error: the code and a message saying what exactly went wrong.
 //
 // Returned through the `kst_error **err` out-parameter of every fallible function; read it with
 // `kst_error_code` and `kst_error_message`, release it with `kst_error_free`. Not thread-safe to
 // free while another thread reads it; otherwise an ordinary value that may move between threads.
 typedef struct kst_error kst_error;
+
+// The outcome of `kst_authenticate`: the decision, each token's verdict and body, the identity
+// headers to set, and the shared-cache exchange (keys to fetch, entries to store).
+//
+// A plain value owned by the caller, freed with `kst_outcome_free`: what the accessors return
+// (strings, header values, bodies) points into it and stays valid until then. It may move between
+// threads; concurrent reads are safe.
+typedef struct kst_outcome kst_outcome;
 
 // What validation enforces (keystonemiddleware's configuration): hash algorithms, bind mode,
 // detection rule.
@@ -202,21 +387,6 @@ typedef struct kst_validated kst_validated;
 // `kst_verifier_free` drops one, the last one releasing the verifier.
 typedef struct kst_verifier kst_verifier;
 
-// What the web server authenticated the request with (the WSGI environ of the reference).
-// Every member may be NULL (absent); a NULL `kst_auth_context *` means all absent.
-typedef struct kst_auth_context {
-  // `AUTH_TYPE`, e.g. `"Negotiate"` after Kerberos/SPNEGO (NUL-terminated; compared
-  // case-insensitively).
-  const char *auth_type;
-  // `REMOTE_USER`, the authenticated principal (NUL-terminated; compared exactly).
-  const char *remote_user;
-  // The TLS client certificate, PEM or DER (`client_cert_len` bytes, at most
-  // `max_credential_len`).
-  const uint8_t *client_cert;
-  // Length of `client_cert` in bytes.
-  size_t client_cert_len;
-} kst_auth_context;
-
 // Resource limits applied to untrusted input, each checked before the input is read. Start from
 // `kst_limits_default` and change what you need; functions taking a `const kst_limits *` accept
 // NULL for the defaults.
@@ -238,9 +408,350 @@ typedef struct kst_limits {
   size_t max_content_len;
 } kst_limits;
 
+// What the web server authenticated the request with (the WSGI environ of the reference).
+// Every member may be NULL (absent); a NULL `kst_auth_context *` means all absent.
+typedef struct kst_auth_context {
+  // `AUTH_TYPE`, e.g. `"Negotiate"` after Kerberos/SPNEGO (NUL-terminated; compared
+  // case-insensitively).
+  const char *auth_type;
+  // `REMOTE_USER`, the authenticated principal (NUL-terminated; compared exactly).
+  const char *remote_user;
+  // The TLS client certificate, PEM or DER (`client_cert_len` bytes, at most
+  // `max_credential_len`).
+  const uint8_t *client_cert;
+  // Length of `client_cert` in bytes.
+  size_t client_cert_len;
+} kst_auth_context;
+
+// One value the host found in the shared cache for a key `kst_outcome_shared_key` named.
+typedef struct kst_shared_value {
+  // The key (NUL-terminated), as the outcome named it.
+  const char *key;
+  // The bytes stored under it; NULL counts as not found.
+  const uint8_t *value;
+  // Their length. A value longer than twice `max_json_len` (plus 4 KiB) cannot be token data in
+  // any format and is ignored unread (a miss).
+  size_t value_len;
+} kst_shared_value;
+
+// The values the host found for the keys of a `KST_DECISION_NEED_SHARED` outcome: `count` of them
+// at `values` (NULL when `count` is 0). Keys it did not find, or could not fetch, are left out.
+typedef struct kst_shared_values {
+  // The values found.
+  const struct kst_shared_value *values;
+  // How many.
+  size_t count;
+} kst_shared_values;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Creates a builder with the defaults; free it with `kst_auth_config_builder_free`.
+//
+// # Safety
+// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_new(struct kst_auth_config_builder **out,
+                                       struct kst_error **err);
+
+// Sets `hash_algorithms`: a comma-separated list such as `"sha256,md5"` (names as
+// `kst_hash_token` takes them, spaces ignored). Revocation checks use every one; shared-cache keys
+// each in turn, and entries are stored under the first.
+//
+// Errors: `KST_INVALID_ARGUMENT` for an unknown or empty name or an empty list.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `algorithms` is a NUL-terminated string;
+// `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_hash_algorithms(struct kst_auth_config_builder *builder,
+                                                       const char *algorithms,
+                                                       struct kst_error **err);
+
+// Sets `enforce_token_bind`: `disabled`, `permissive`, `strict`, `required`, or the bind type every
+// token must carry (`kerberos`, `x509`), exactly (case-sensitively) as keystone reads it.
+//
+// Errors: `KST_INVALID_ARGUMENT` for any other value (a misspelt mode such as `Strict`, the empty
+// string, another bind type): keystone would read it as a bind type no token carries and refuse
+// every token, so it is refused here, as `kstoken.middleware` refuses it at startup; the message
+// says what is accepted.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `mode` is a NUL-terminated string; `err` is
+// NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_bind_mode(struct kst_auth_config_builder *builder,
+                                                 const char *mode,
+                                                 struct kst_error **err);
+
+// Sets the detection rule: `upstream` (keystoneclient's, the default) or `lenient` (also PKI tokens
+// of unusual sizes, see `kst_detect`).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `rule` is a NUL-terminated string; `err` is
+// NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_detection(struct kst_auth_config_builder *builder,
+                                                 const char *rule,
+                                                 struct kst_error **err);
+
+// Sets `delay_auth_decision`: refused tokens pass on as `X-Identity-Status: Invalid`
+// (`KST_DECISION_PASS`) instead of `KST_DECISION_REJECT` (or `KST_DECISION_UNAVAILABLE`).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_delay_auth_decision(struct kst_auth_config_builder *builder,
+                                                           bool delay,
+                                                           struct kst_error **err);
+
+// Sets `include_service_catalog`: whether `X-Service-Catalog` is set.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_include_service_catalog(struct kst_auth_config_builder *builder,
+                                                               bool include,
+                                                               struct kst_error **err);
+
+// Sets `service_token_roles`: `count` NUL-terminated role names (`roles` may be NULL when
+// `count` is 0; an empty list means no role qualifies). A valid service token with one of them
+// lets an expired user token through.
+//
+// Errors: `KST_NULL_PARAMETER` for a NULL name, `KST_INVALID_ARGUMENT` for one that is not UTF-8,
+// `KST_LIMIT_EXCEEDED` for more than 4096 roles.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `roles` points to `count` readable pointers,
+// each a NUL-terminated string (or is NULL with `count` 0); `err` is NULL or valid for writing a
+// pointer.
+kst_result kst_auth_config_builder_set_service_token_roles(struct kst_auth_config_builder *builder,
+                                                           const char *const *roles,
+                                                           size_t count,
+                                                           struct kst_error **err);
+
+// Sets `service_token_roles_required`: a service token without one of `service_token_roles` is
+// refused (else it only loses the right to let an expired user token through).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_service_token_roles_required(struct kst_auth_config_builder *builder,
+                                                                    bool required,
+                                                                    struct kst_error **err);
+
+// Sets the process token cache: `ttl_seconds` is `token_cache_time` (a negative value disables the
+// cache, and with it the shared cache; 0 keeps entries without a time limit), `max_entries` and
+// `max_bytes` bound what it holds (`kstoken_cache_max_entries`, `kstoken_cache_max_bytes`: the
+// heap the cached tokens really take).
+//
+// Errors: `KST_INVALID_ARGUMENT` for a zero bound or a lifetime over 100 years.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_token_cache(struct kst_auth_config_builder *builder,
+                                                   int64_t ttl_seconds,
+                                                   size_t max_entries,
+                                                   size_t max_bytes,
+                                                   struct kst_error **err);
+
+// Sets how revocation lists are enforced (see `kst_revocation_mode`).
+//
+// Errors: `KST_INVALID_ARGUMENT` for a value that is not a `kst_revocation_mode`.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_revocation(struct kst_auth_config_builder *builder,
+                                                  uint32_t mode,
+                                                  struct kst_error **err);
+
+// Sets the shared cache's format (see `kst_shared_cache`): with one, a `kst_authenticate` call that
+// misses the process cache first asks for the shared-cache keys to fetch
+// (`KST_DECISION_NEED_SHARED`), and outcomes list the entries to store. `secret` (`secret_len`
+// bytes, `memcache_secret_key`) is needed by `KST_SHARED_CACHE_MAC` and `KST_SHARED_CACHE_ENCRYPT`
+// and ignored by the others (it may be NULL then).
+//
+// Errors: `KST_INVALID_ARGUMENT` for a value that is not a `kst_shared_cache`, or an empty secret
+// with MAC or ENCRYPT; `KST_LIMIT_EXCEEDED` for a secret over `max_credential_len`.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `secret` is NULL or points to `secret_len`
+// readable bytes; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_shared_cache(struct kst_auth_config_builder *builder,
+                                                    uint32_t format,
+                                                    const uint8_t *secret,
+                                                    size_t secret_len,
+                                                    struct kst_error **err);
+
+// Sets what happens to tokens that are neither PKI nor PKIZ (UUID, Fernet): refused (`false`, the
+// default: nothing here can validate them) or handed back to the host for online validation
+// (`true`: the request is `KST_DECISION_DELEGATE`).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_delegate_non_pki(struct kst_auth_config_builder *builder,
+                                                        bool delegate,
+                                                        struct kst_error **err);
+
+// Sets the resource limits tokens and bodies are checked against (NULL: the defaults).
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `limits` is NULL or points to a readable
+// `kst_limits`; `err` is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_set_limits(struct kst_auth_config_builder *builder,
+                                              const struct kst_limits *limits,
+                                              struct kst_error **err);
+
+// Builds an immutable configuration from the builder's current settings; free it with
+// `kst_auth_config_free`. The builder stays as it is.
+//
+// # Safety
+// `builder` is a live builder not used concurrently; `out` is valid for writing a pointer; `err`
+// is NULL or valid for writing a pointer.
+kst_result kst_auth_config_builder_build(const struct kst_auth_config_builder *builder,
+                                         const struct kst_auth_config **out,
+                                         struct kst_error **err);
+
+// Releases a builder (the configurations built from it stay valid). NULL is ignored.
+//
+// # Safety
+// `builder` is NULL or a builder from this library, not used afterwards.
+void kst_auth_config_builder_free(struct kst_auth_config_builder *builder);
+
+// Another reference to `config` (the same pointer), released with its own `kst_auth_config_free`.
+// NULL gives NULL.
+//
+// # Safety
+// `config` is NULL or a live configuration the caller holds a reference to.
+const struct kst_auth_config *kst_auth_config_clone(const struct kst_auth_config *config);
+
+// Drops one reference to a configuration; the last one releases it. NULL is ignored.
+//
+// # Safety
+// `config` is NULL or a configuration from this library whose reference the caller holds; the
+// caller does not use that reference afterwards.
+void kst_auth_config_free(const struct kst_auth_config *config);
+
+// Creates an authenticator from `config`, with no certificates and no revocation list yet; free it
+// with `kst_authenticator_free`.
+//
+// # Safety
+// `config` is a live configuration; `out` is valid for writing a pointer; `err` is NULL or valid
+// for writing a pointer.
+kst_result kst_authenticator_new(const struct kst_auth_config *config,
+                                 const struct kst_authenticator **out,
+                                 struct kst_error **err);
+
+// Installs `verifier`'s certificates (NULL removes them: PKI tokens are then
+// `KST_DECISION_UNAVAILABLE`). The authenticator takes its own reference: the caller may free its
+// own at once. Cached refusals are dropped (new certificates may accept tokens the old ones could
+// not verify). To rotate keystone's signing key under the CA already trusted, make the new
+// verifier with `kst_verifier_rotate` from the current one (`kst_authenticator_verifier`).
+//
+// # Safety
+// `authenticator` is live; `verifier` is NULL or live; `err` is NULL or valid for writing a
+// pointer.
+kst_result kst_authenticator_set_verifier(const struct kst_authenticator *authenticator,
+                                          const struct kst_verifier *verifier,
+                                          struct kst_error **err);
+
+// Writes a new reference to the verifier in use to `*out` (NULL when none is installed), for
+// `kst_verifier_rotate`; free it with `kst_verifier_free`.
+//
+// # Safety
+// `authenticator` is live; `out` is valid for writing a pointer; `err` is NULL or valid for
+// writing a pointer.
+kst_result kst_authenticator_verifier(const struct kst_authenticator *authenticator,
+                                      const struct kst_verifier **out,
+                                      struct kst_error **err);
+
+// Installs a verified revocation list (NULL removes it), enforced until `enforce_until_us` (Unix
+// microseconds): after that, with revocation enforced, PKI tokens are `KST_DECISION_UNAVAILABLE`
+// (`KST_WANTS_REVOCATION_LIST`) until a newer one is installed. The authenticator takes its own
+// reference. To keep revocations seen in earlier lists, install
+// `kst_revocation_list_merge(new, current)`.
+//
+// # Safety
+// `authenticator` is live; `list` is NULL or live; `err` is NULL or valid for writing a pointer.
+kst_result kst_authenticator_set_revocation_list(const struct kst_authenticator *authenticator,
+                                                 const struct kst_revocation_list *list,
+                                                 int64_t enforce_until_us,
+                                                 struct kst_error **err);
+
+// Writes a new reference to the revocation list in force to `*out` (NULL when none is installed)
+// and its enforcement deadline to `*enforce_until_us` (optional: NULL to ignore; 0 without a list);
+// free the list with `kst_revocation_list_free`.
+//
+// # Safety
+// `authenticator` is live; `out` is valid for writing a pointer; `enforce_until_us` is NULL or
+// valid for writing an `int64_t`; `err` is NULL or valid for writing a pointer.
+kst_result kst_authenticator_revocation_list(const struct kst_authenticator *authenticator,
+                                             const struct kst_revocation_list **out,
+                                             int64_t *enforce_until_us,
+                                             struct kst_error **err);
+
+// Writes how many tokens the process cache holds to `*entries` and the heap they take to `*bytes`
+// (each optional: NULL to ignore).
+//
+// # Safety
+// `authenticator` is live; `entries` and `bytes` are NULL or valid for writing a `size_t`; `err`
+// is NULL or valid for writing a pointer.
+kst_result kst_authenticator_cache_usage(const struct kst_authenticator *authenticator,
+                                         size_t *entries,
+                                         size_t *bytes,
+                                         struct kst_error **err);
+
+// Empties the process token cache.
+//
+// # Safety
+// `authenticator` is live; `err` is NULL or valid for writing a pointer.
+kst_result kst_authenticator_clear_cache(const struct kst_authenticator *authenticator,
+                                         struct kst_error **err);
+
+// Decides one request, as keystonemiddleware's `auth_token` would, at `now_us` (Unix
+// microseconds: token expiry is compared to the microsecond; `kst_unix_now_us()` gives the clock).
+//
+// `user_token` (`X-Auth-Token`, else `X-Storage-Token`) and `service_token` (`X-Service-Token`) are
+// optional: NULL or empty is absent (surrounding ASCII whitespace is not part of a token). `auth`
+// is what the server authenticated (NULL: nothing): `REMOTE_USER` and `AUTH_TYPE` for a Kerberos
+// bind (mod_auth_gssapi's `Negotiate`), the client certificate (PEM or DER) for an `x509` bind.
+//
+// `shared` is NULL on the first call. With a shared cache configured, a token that misses the
+// process cache makes the outcome `KST_DECISION_NEED_SHARED`: fetch its keys
+// (`kst_outcome_shared_key`), then call again with the same arguments and `shared` pointing to what
+// was found (possibly nothing); that call always decides. Values that do not check out (a MAC
+// mismatch, undecryptable, not token data) are misses: the token is validated.
+//
+// On success `*out` receives the outcome (`kst_outcome_*`), freed with `kst_outcome_free`. A
+// refused token is not an error: it is the outcome's `KST_DECISION_REJECT`. Errors are for the
+// call itself: `KST_NULL_PARAMETER`, `KST_INVALID_ARGUMENT` (a string that is not UTF-8),
+// `KST_LIMIT_EXCEEDED` (a client certificate over `max_credential_len`, checked before it is read).
+//
+// # Safety
+// `authenticator` is live; `user_token`/`service_token` are NULL or point to their length of
+// readable bytes; `auth` is NULL or valid (see `kst_auth_context`); `shared` is NULL or points to a
+// readable `kst_shared_values` whose `values` point to `count` readable entries (keys
+// NUL-terminated, values NULL or readable for their length); `out` is valid for writing a
+// pointer; `err` is NULL or valid for writing a pointer.
+kst_result kst_authenticate(const struct kst_authenticator *authenticator,
+                            const uint8_t *user_token,
+                            size_t user_token_len,
+                            const uint8_t *service_token,
+                            size_t service_token_len,
+                            const struct kst_auth_context *auth,
+                            int64_t now_us,
+                            const struct kst_shared_values *shared,
+                            struct kst_outcome **out,
+                            struct kst_error **err);
+
+// Another reference to `authenticator` (the same pointer), released with its own
+// `kst_authenticator_free`. NULL gives NULL.
+//
+// # Safety
+// `authenticator` is NULL or a live authenticator the caller holds a reference to.
+const struct kst_authenticator *kst_authenticator_clone(const struct kst_authenticator *authenticator);
+
+// Drops one reference to an authenticator; the last one releases it (its cache, and its references
+// to the certificates and the list). NULL is ignored.
+//
+// # Safety
+// `authenticator` is NULL or an authenticator from this library whose reference the caller holds;
+// the caller does not use that reference afterwards.
+void kst_authenticator_free(const struct kst_authenticator *authenticator);
 
 // Checks a token's bind section against the bind mode and the request's authentication.
 //
@@ -317,11 +828,161 @@ kst_result kst_hash_token(const uint8_t *token,
                           size_t *out_len,
                           struct kst_error **err);
 
+// How many identity headers there are (32): `kst_identity_header_name(i)` for `i` below it.
+size_t kst_identity_header_count(void);
+
+// The HTTP name of identity header `index` as keystonemiddleware spells it (`X-Roles`), a static
+// NUL-terminated string; NULL for an index past `kst_identity_header_count()`.
+const char *kst_identity_header_name(size_t index);
+
+// The CGI/WSGI environ key of identity header `index` (`HTTP_X_ROLES`), a static NUL-terminated
+// string; NULL for an index past `kst_identity_header_count()`.
+const char *kst_identity_header_environ_key(size_t index);
+
+// The index of the identity header a request header named `name` (`name_len` bytes, no NUL
+// needed) stands for, in any spelling: ASCII case ignored, `_` read as `-` (`x_roles`, `X-ROLES`,
+// `X_Roles` are all `X-Roles`, since WSGI servers, CGI and ASGI-to-WSGI bridges fold them into one
+// environ key); -1 when it is none. A host removes every request header for which this is not -1
+// before anything reads the request, whatever the request and whatever is decided.
+//
+// # Safety
+// `name` is NULL (giving -1) or points to `name_len` readable bytes.
+ptrdiff_t kst_identity_header_find(const uint8_t *name, size_t name_len);
+
 // Writes the default limits to `*out`.
 //
 // # Safety
 // `out` is NULL or valid for writing a `kst_limits`; `err` is NULL or valid for writing a pointer.
 kst_result kst_limits_default(struct kst_limits *out, struct kst_error **err);
+
+// What to do with the request. A NULL outcome gives `KST_DECISION_REJECT`.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+kst_decision kst_outcome_decision(const struct kst_outcome *outcome);
+
+// The verdict on the token of `kind` (a `kst_token_kind`). NULL, or another `kind`, gives
+// `KST_TOKEN_ABSENT`.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+kst_token_status kst_outcome_token_status(const struct kst_outcome *outcome, uint32_t kind);
+
+// Why the token of `kind` was refused, as a stable name: the validation step (`detect`,
+// `revocation`, `verify`, `body`, `expiry`, `bind`) or `no_tenancy`, `service_roles`,
+// `no_certificates`, `no_revocation_list`. NULL when it was not refused (or is absent).
+// Valid until the outcome is freed.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+const char *kst_outcome_refusal(const struct kst_outcome *outcome, uint32_t kind);
+
+// Why the token of `kind` was refused, as a sentence for the log (the same words
+// `kstoken.middleware` logs). NULL when it was not refused. Valid until the outcome is freed.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+const char *kst_outcome_reason(const struct kst_outcome *outcome, uint32_t kind);
+
+// Where the verdict on the token of `kind` came from.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+kst_token_source kst_outcome_source(const struct kst_outcome *outcome, uint32_t kind);
+
+// The body of the token of `kind` (its verified JSON, keystonemiddleware's `keystone.token_info`
+// for the user token), whenever it was read, also for a token then refused for expiry or bind;
+// `*len` receives its length. NULL (and 0) when there is none. Not NUL-terminated; valid until
+// the outcome is freed.
+//
+// # Safety
+// `outcome` is NULL or a live outcome; `len` is NULL or valid for writing a `size_t`.
+const uint8_t *kst_outcome_token_info(const struct kst_outcome *outcome,
+                                      uint32_t kind,
+                                      size_t *len);
+
+// Whether the service token carried one of `service_token_roles`: 1 yes, 0 no, -1 not known (no
+// valid service token).
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+int32_t kst_outcome_service_role_check(const struct kst_outcome *outcome);
+
+// What keystone could give that would let the request be judged, or judged anew: a mask of
+// `KST_WANTS_CERTIFICATES`, `KST_WANTS_NEW_CERTIFICATES`, `KST_WANTS_REVOCATION_LIST` (0: nothing).
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+uint32_t kst_outcome_wants(const struct kst_outcome *outcome);
+
+// How many identity headers the outcome sets (`kst_outcome_header`); 0 for a NULL outcome,
+// `KST_DECISION_DELEGATE` and `KST_DECISION_NEED_SHARED`.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+size_t kst_outcome_header_count(const struct kst_outcome *outcome);
+
+// The identity header numbered `index` to set, in order (a later one replaces an earlier one of
+// the same name): `*name` (`X-Roles`) and `*environ_key` (`HTTP_X_ROLES`) are static strings;
+// `*value` points to `*value_len` bytes of UTF-8 (not NUL-terminated, valid until the outcome is
+// freed), or is NULL where keystonemiddleware stores `None` (leave the header unset). The values
+// are, byte for byte, what `kstoken.middleware` puts in the WSGI environ. Returns false (and
+// clears every output) for an index past `kst_outcome_header_count`.
+//
+// Set them after removing every identity header the client sent, in every spelling
+// (`kst_identity_header_find`). Values come from keystone's signed token and may hold any
+// character, control characters included: a host writing them into HTTP headers decides what to do
+// with those it cannot carry.
+//
+// # Safety
+// `outcome` is NULL or a live outcome; each output is NULL (not wanted) or valid for writing.
+bool kst_outcome_header(const struct kst_outcome *outcome,
+                        size_t index,
+                        const char **name,
+                        const char **environ_key,
+                        const char **value,
+                        size_t *value_len);
+
+// How many shared-cache keys to fetch (`KST_DECISION_NEED_SHARED` only; 0 otherwise).
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+size_t kst_outcome_shared_key_count(const struct kst_outcome *outcome);
+
+// The shared-cache key numbered `index` to fetch (`tokens/...`, ASCII, NUL-terminated, valid until
+// the outcome is freed); NULL past `kst_outcome_shared_key_count`. Fetch them all (memcached's
+// `get_multi`), then call `kst_authenticate` again with the values found.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+const char *kst_outcome_shared_key(const struct kst_outcome *outcome, size_t index);
+
+// How many entries to store in the shared cache (one for each token this call validated).
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+size_t kst_outcome_shared_store_count(const struct kst_outcome *outcome);
+
+// The shared-cache entry numbered `index` to store, in keystonemiddleware's memcached format
+// (plain, MAC or ENCRYPT, as configured): `*key` (NUL-terminated), `*value` (`*value_len` bytes,
+// not NUL-terminated), both valid until the outcome is freed, and `*ttl_seconds`, the lifetime to
+// store it for (`token_cache_time`; 0: no time limit, as memcached reads it). Returns false (and
+// clears every output) past `kst_outcome_shared_store_count`.
+//
+// # Safety
+// `outcome` is NULL or a live outcome; each output is NULL (not wanted) or valid for writing.
+bool kst_outcome_shared_store(const struct kst_outcome *outcome,
+                              size_t index,
+                              const char **key,
+                              const uint8_t **value,
+                              size_t *value_len,
+                              int64_t *ttl_seconds);
+
+// Releases an outcome (what its accessors returned goes with it). NULL is ignored.
+//
+// # Safety
+// `outcome` is NULL or an outcome from `kst_authenticate`, not used afterwards.
+void kst_outcome_free(struct kst_outcome *outcome);
 
 // Creates a builder with the defaults; free it with `kst_policy_builder_free`.
 //
@@ -467,6 +1128,23 @@ kst_result kst_revocation_list_from_signed_at(const uint8_t *signed_body,
                                               int64_t at,
                                               const struct kst_revocation_list **out,
                                               struct kst_error **err);
+
+// A new list enforcing `newer` and every entry of `previous` that `newer` lacks whose token has
+// not expired at `now` (Unix seconds): a revocation once seen holds until its token expires, so a
+// genuinely signed but older list (a replay, a keystone restored from a backup, a replica behind)
+// never un-revokes a token. `*carried` (optional, NULL to ignore) receives how many entries were
+// carried over from `previous` (0 in the usual case, where `newer` has them all). Neither list is
+// changed. Free the new one with `kst_revocation_list_free`.
+//
+// # Safety
+// `newer` and `previous` are live lists; `out` is valid for writing a pointer; `carried` is NULL or
+// valid for writing a `size_t`; `err` is NULL or valid for writing a pointer.
+kst_result kst_revocation_list_merge(const struct kst_revocation_list *newer,
+                                     const struct kst_revocation_list *previous,
+                                     int64_t now,
+                                     const struct kst_revocation_list **out,
+                                     size_t *carried,
+                                     struct kst_error **err);
 
 // Writes the number of entries of `list` to `*out`.
 //
@@ -770,6 +1448,26 @@ kst_result kst_verifier_verify_at(const struct kst_verifier *verifier,
                                   size_t *out_len,
                                   struct kst_error **err);
 
+// A new verifier with the signing certificates `signing_certs` (PEM) under the CA bundle and
+// limits of `verifier`: a key rotation. Every certificate of the new bundle must chain to that CA
+// at `at` (Unix seconds); nothing a token or keystone sends can change what is trusted. `verifier`
+// is unchanged. Free the new one with `kst_verifier_free`.
+//
+// Errors: `KST_CERTIFICATE_CONFIG` if the bundle is unreadable or a certificate does not chain to
+// the CA (the message says which and why), `KST_LIMIT_EXCEEDED` if it is over
+// `max_credential_len` (checked before it is read), `KST_INVALID_ARGUMENT` for an `at` outside
+// the years 1 to 9999.
+//
+// # Safety
+// `verifier` is a live verifier; `signing_certs` points to `signing_certs_len` readable bytes;
+// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
+kst_result kst_verifier_rotate(const struct kst_verifier *verifier,
+                               const uint8_t *signing_certs,
+                               size_t signing_certs_len,
+                               int64_t at,
+                               const struct kst_verifier **out,
+                               struct kst_error **err);
+
 // Another reference to `verifier` (the same pointer), released with its own `kst_verifier_free`.
 // NULL gives NULL.
 //
@@ -786,6 +1484,10 @@ void kst_verifier_free(const struct kst_verifier *verifier);
 
 // Seconds since the Unix epoch now, the clock the functions without `_at` use.
 int64_t kst_unix_now(void);
+
+// Microseconds since the Unix epoch now: the clock of `kst_authenticate` (token expiry is
+// compared to the microsecond, as keystonemiddleware compares it).
+int64_t kst_unix_now_us(void);
 
 // The library's version, `"MAJOR.MINOR.PATCH"`, static and NUL-terminated; never NULL.
 const char *kst_version(void);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The C ABI's tests: build libkstoken, check that include/kstoken.h is what cbindgen generates,
-# compile the C tests and the example against the shared and the static library, run them, and
-# run them again under valgrind memcheck. Every test must leave standard error empty: the library
-# never prints to the host's stderr, not even when it panics (test_panic). Exits non-zero on any
-# failure.
+# compile the C tests and the example against the shared and the static library, run them, run
+# them again under valgrind memcheck, and once more built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (the C side instrumented; the library's allocations are checked through
+# ASan's malloc). Every test must leave standard error empty: the library never prints to the
+# host's stderr, not even when it panics (test_panic). Exits non-zero on any failure.
 #
 # Environment: KSTOKEN_C_PROFILE=release to test the release build (default debug);
 # KSTOKEN_VECTORS to point at the test vectors (default ../shared/vectors).
@@ -121,8 +122,11 @@ has_panic_test() { [[ " ${programs[*]} " == *" test_panic "* ]]; }
 echo "== run"
 for kind in shared static; do
   run_test "test_api-$kind" "$bin/test_api-$kind"
+  run_test "test_authenticator-$kind" "$bin/test_authenticator-$kind"
   # 25 iterations of 8 threads; the revocation list is replaced after every 5 validations with it.
   run_test "test_threads-$kind" "$bin/test_threads-$kind" 25 5
+  # 20 iterations of 8 threads on one authenticator while its list and verifier are replaced.
+  run_test "test_auth_threads-$kind" "$bin/test_auth_threads-$kind" 20 5
   if has_panic_test; then run_test "test_panic-$kind" "$bin/test_panic-$kind"; fi
   run_example "$bin/verify-$kind"
 done
@@ -131,9 +135,27 @@ echo "== valgrind"
 vg=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible)
 for kind in shared static; do
   run_test "valgrind test_api-$kind" "${vg[@]}" "$bin/test_api-$kind"
+  run_test "valgrind test_authenticator-$kind" "${vg[@]}" "$bin/test_authenticator-$kind"
   if has_panic_test; then run_test "valgrind test_panic-$kind" "${vg[@]}" "$bin/test_panic-$kind"; fi
   run_example "$bin/verify-$kind" "${vg[@]}"
 done
 run_test "valgrind test_threads-shared" "${vg[@]}" "$bin/test_threads-shared" 6 3
+run_test "valgrind test_auth_threads-shared" "${vg[@]}" "$bin/test_auth_threads-shared" 4 2
+
+echo "== sanitizers (ASan, UBSan; against the shared library)"
+san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+for src in ffi-c/tests/test_*.c; do
+  name="$(basename "$src" .c)"
+  [[ " ${programs[*]} " == *" $name "* ]] || continue
+  cc "${cflags[@]}" "${san[@]}" "${pc_cflags[@]}" -o "$bin/$name-asan" "$src" "${pc_libs[@]}"
+done
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_test "asan test_api" "$bin/test_api-asan"
+run_test "asan test_authenticator" "$bin/test_authenticator-asan"
+run_test "asan test_threads" "$bin/test_threads-asan" 25 5
+run_test "asan test_auth_threads" "$bin/test_auth_threads-asan" 20 5
+if has_panic_test; then run_test "asan test_panic" "$bin/test_panic-asan"; fi
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== C tests: $total checks passed, 0 failed"

@@ -5,8 +5,11 @@
 # Asserts the test bed itself (tickets and certificates reach the application and the backend, a
 # rogue certificate is refused), then kstoken.middleware under mod_wsgi enforcing Kerberos and x509
 # token binds on real tickets and real client certificates, `kstoken sync` against the keystone
-# stand-in keeping the middleware's signing directory fresh, and the mod_kstoken skeleton (built
-# with apxs against an installed libkstoken, loaded, its directives checked at startup).
+# stand-in keeping the middleware's signing directory fresh, and mod_kstoken (built with apxs against
+# an installed libkstoken): its configuration checks, its decisions (binds, spoofed headers, refusals,
+# service tokens, Require kstoken-*), the differential against kstoken.middleware in the same httpd,
+# the prefork/worker/event MPMs and graceful restarts, its caches (shmcb; memcached shared with
+# kstoken.middleware), and its signing directory kept by `kstoken sync`.
 #
 # Installs what it needs on a fresh Debian machine: the packages, the kstoken wheel and a virtualenv
 # made with the Python mod_wsgi embeds, holding pytest and the wheel with its middleware extra

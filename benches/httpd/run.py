@@ -70,7 +70,8 @@ LOAD = ["mpm_event", "authn_core", "authz_core", "socache_shmcb", "wsgi"]
 #: mod_kstoken's directives in both of its locations: the middleware's options, directive for option
 #: (offline, the same signing directory, no revocation list, the catalog included, as the
 #: middleware's defaults do)
-MODULE_DIRECTIVES = """KstokenSigningDir "{signing}"
+MODULE_DIRECTIVES = """Kstoken On
+        KstokenSigningDir "{signing}"
         KstokenWWWAuthenticateURI {www_authenticate_uri}
         KstokenEnforceTokenBind permissive
         KstokenHashAlgorithms md5
@@ -78,8 +79,7 @@ MODULE_DIRECTIVES = """KstokenSigningDir "{signing}"
         KstokenServiceTokenRolesRequired On
         KstokenRevocation off"""
 #: the module's second-level cache in the cached location: httpd's socache shmcb, shared by the
-#: children. The module's default (issue 20), so nothing to say while the skeleton names no
-#: directive for it; when the module has one, it goes here (e.g. ``KstokenCache shmcb``).
+#: children, the module's default (a server-wide ``KstokenCache shmcb``): nothing to say in the location.
 MODULE_CACHE_DIRECTIVES = ""
 
 CONFIG = """{head}

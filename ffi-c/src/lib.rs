@@ -10,14 +10,19 @@
 //!   they are read; short names are NUL-terminated C strings;
 //! - outputs are cleared before any work; output bytes are library-allocated and released with
 //!   [`bytes::kst_bytes_free`];
-//! - shared objects (verifier, revocation list, policy) are reference-counted handles.
+//! - shared objects (verifier, revocation list, policy, auth config, authenticator) are
+//!   reference-counted handles.
 #![allow(non_camel_case_types)]
 
+pub mod auth_config;
+pub mod authenticator;
 pub mod bind;
 pub mod bytes;
 pub mod form;
 pub mod hash;
+pub mod identity_headers;
 pub mod limits;
+pub mod outcome;
 pub mod panic;
 pub mod policy;
 pub mod result;

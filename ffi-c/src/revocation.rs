@@ -22,7 +22,9 @@ use crate::verifier::kst_verifier;
 /// swaps it in under the lock and frees the slot's old reference (the list itself lives on until
 /// the last reader lets it go).
 pub struct kst_revocation_list {
-    pub(crate) inner: RevocationList,
+    // An `Arc` of its own: an authenticator (`kst_authenticator_set_revocation_list`) shares the
+    // list itself, whatever becomes of this handle.
+    pub(crate) inner: Arc<RevocationList>,
 }
 
 /// Loads a revocation list from its already-verified JSON text `{"revoked": [...]}`. Anything
@@ -57,7 +59,7 @@ pub unsafe extern "C" fn kst_revocation_list_from_json(
                 Cap::new(&limits, LimitKind::JsonSize),
             )
         }?;
-        let inner = RevocationList::from_json(json, &limits)?;
+        let inner = Arc::new(RevocationList::from_json(json, &limits)?);
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(Arc::new(kst_revocation_list { inner })) };
         Ok(())
@@ -119,7 +121,55 @@ pub unsafe extern "C" fn kst_revocation_list_from_signed_at(
         let cap = Cap::new(verifier.inner.limits(), LimitKind::RevocationListLength);
         // SAFETY: as above; the length is checked before the body is read.
         let signed_body = unsafe { input(signed_body, signed_body_len, "signed_body", cap) }?;
-        let inner = RevocationList::from_signed(signed_body, &verifier.inner, at)?;
+        let inner = Arc::new(RevocationList::from_signed(
+            signed_body,
+            &verifier.inner,
+            at,
+        )?);
+        // SAFETY: `out` was checked and is writable per the caller.
+        unsafe { out.set(Arc::new(kst_revocation_list { inner })) };
+        Ok(())
+    };
+    // SAFETY: `err` is NULL or writable, per the caller.
+    unsafe { boundary(err, body) }
+}
+
+/// A new list enforcing `newer` and every entry of `previous` that `newer` lacks whose token has
+/// not expired at `now` (Unix seconds): a revocation once seen holds until its token expires, so a
+/// genuinely signed but older list (a replay, a keystone restored from a backup, a replica behind)
+/// never un-revokes a token. `*carried` (optional, NULL to ignore) receives how many entries were
+/// carried over from `previous` (0 in the usual case, where `newer` has them all). Neither list is
+/// changed. Free the new one with `kst_revocation_list_free`.
+///
+/// # Safety
+/// `newer` and `previous` are live lists; `out` is valid for writing a pointer; `carried` is NULL or
+/// valid for writing a `size_t`; `err` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn kst_revocation_list_merge(
+    newer: *const kst_revocation_list,
+    previous: *const kst_revocation_list,
+    now: i64,
+    out: *mut *const kst_revocation_list,
+    carried: *mut usize,
+    err: *mut *mut kst_error,
+) -> kst_result {
+    let body = || {
+        // SAFETY: pointers are NULL or valid, per the caller; `carried` is cleared first.
+        let (out, carried) = unsafe {
+            if !carried.is_null() {
+                carried.write(0);
+            }
+            (OutArc::new(out)?, carried)
+        };
+        // SAFETY: as above.
+        let (newer, previous) =
+            unsafe { (input_ref(newer, "newer")?, input_ref(previous, "previous")?) };
+        let merged = RevocationList::clone(&newer.inner).merge(&previous.inner, now);
+        if !carried.is_null() {
+            // SAFETY: non-NULL and writable per the caller.
+            unsafe { carried.write(merged.carried.len()) };
+        }
+        let inner = Arc::new(merged.list);
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(Arc::new(kst_revocation_list { inner })) };
         Ok(())

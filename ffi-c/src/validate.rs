@@ -137,7 +137,7 @@ unsafe fn validate_c(
             (
                 OutBox::new(out)?,
                 &input_ref(verifier, "verifier")?.inner,
-                optional_ref(revocations).map(|r| &r.inner),
+                optional_ref(revocations).map(|r| &*r.inner),
                 optional_ref(policy),
             )
         };

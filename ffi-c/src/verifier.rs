@@ -15,7 +15,9 @@ use crate::result::{kst_error, kst_result};
 /// signer's chain verdict internally); `kst_verifier_clone` takes another reference and each
 /// `kst_verifier_free` drops one, the last one releasing the verifier.
 pub struct kst_verifier {
-    pub(crate) inner: Verifier,
+    // An `Arc` of its own: an authenticator (`kst_authenticator_set_verifier`) shares the verifier
+    // itself, whatever becomes of this handle.
+    pub(crate) inner: Arc<Verifier>,
 }
 
 /// Creates a verifier from the PEM signing-certificate bundle (every certificate may be a
@@ -77,7 +79,7 @@ pub unsafe extern "C" fn kst_verifier_new_with_limits(
                 input(ca, ca_len, "ca", cap)?,
             )
         };
-        let inner = Verifier::new_with_limits(signing_certs, ca, limits)?;
+        let inner = Arc::new(Verifier::new_with_limits(signing_certs, ca, limits)?);
         // SAFETY: `out` was checked and is writable per the caller.
         unsafe { out.set(Arc::new(kst_verifier { inner })) };
         Ok(())
@@ -155,6 +157,44 @@ pub unsafe extern "C" fn kst_verifier_verify_at(
     unsafe { boundary(err, body) }
 }
 
+/// A new verifier with the signing certificates `signing_certs` (PEM) under the CA bundle and
+/// limits of `verifier`: a key rotation. Every certificate of the new bundle must chain to that CA
+/// at `at` (Unix seconds); nothing a token or keystone sends can change what is trusted. `verifier`
+/// is unchanged. Free the new one with `kst_verifier_free`.
+///
+/// Errors: `KST_CERTIFICATE_CONFIG` if the bundle is unreadable or a certificate does not chain to
+/// the CA (the message says which and why), `KST_LIMIT_EXCEEDED` if it is over
+/// `max_credential_len` (checked before it is read), `KST_INVALID_ARGUMENT` for an `at` outside
+/// the years 1 to 9999.
+///
+/// # Safety
+/// `verifier` is a live verifier; `signing_certs` points to `signing_certs_len` readable bytes;
+/// `out` is valid for writing a pointer; `err` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn kst_verifier_rotate(
+    verifier: *const kst_verifier,
+    signing_certs: *const u8,
+    signing_certs_len: usize,
+    at: i64,
+    out: *mut *const kst_verifier,
+    err: *mut *mut kst_error,
+) -> kst_result {
+    let body = || {
+        // SAFETY: pointers and lengths are valid as the caller guarantees (# Safety).
+        let (out, verifier) = unsafe { (OutArc::new(out)?, input_ref(verifier, "verifier")?) };
+        let cap = Cap::new(verifier.inner.limits(), LimitKind::CredentialLength);
+        // SAFETY: as above; the length is checked before the bundle is read.
+        let signing_certs =
+            unsafe { input(signing_certs, signing_certs_len, "signing_certs", cap) }?;
+        let inner = Arc::new(verifier.inner.rotate(signing_certs, at)?);
+        // SAFETY: `out` was checked and is writable per the caller.
+        unsafe { out.set(Arc::new(kst_verifier { inner })) };
+        Ok(())
+    };
+    // SAFETY: `err` is NULL or writable, per the caller.
+    unsafe { boundary(err, body) }
+}
+
 /// Another reference to `verifier` (the same pointer), released with its own `kst_verifier_free`.
 /// NULL gives NULL.
 ///
@@ -181,4 +221,15 @@ pub unsafe extern "C" fn kst_verifier_free(verifier: *const kst_verifier) {
 #[no_mangle]
 pub extern "C" fn kst_unix_now() -> i64 {
     crate::panic::boundary_value(0, kstoken::unix_now)
+}
+
+/// Microseconds since the Unix epoch now: the clock of `kst_authenticate` (token expiry is
+/// compared to the microsecond, as keystonemiddleware compares it).
+#[no_mangle]
+pub extern "C" fn kst_unix_now_us() -> i64 {
+    crate::panic::boundary_value(0, || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    })
 }

@@ -4,7 +4,8 @@
 # krb5-kdc, krb5-admin-server (kadmin.local only; kadmind is never started) and krb5-user for a
 # private MIT realm; apache2-bin (httpd, mod_ssl, mod_proxy, mod_headers), libapache2-mod-auth-gssapi
 # (SPNEGO), libapache2-mod-wsgi-py3 (and python3-venv for the virtualenv it loads kstoken from),
-# apache2-dev (apxs) and apache2-utils; curl (GSS-API built in) as the client. libssl3 and openssl come along: apache2-bin is built against the newest 3.0.x point
+# apache2-dev (apxs) and apache2-utils; curl (GSS-API built in) as the client; memcached (the
+# module's second-level cache shared with kstoken.middleware). libssl3 and openssl come along: apache2-bin is built against the newest 3.0.x point
 # release and mod_ssl logs AH01882 with an older libssl3.
 #
 # Postinst scripts would start the system's krb5kdc, kadmind and apache2: a policy-rc.d that refuses
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 PKGS=(krb5-kdc krb5-admin-server krb5-user apache2-bin apache2-dev apache2-utils
-      libapache2-mod-auth-gssapi libapache2-mod-wsgi-py3 python3-venv curl openssl)
+      libapache2-mod-auth-gssapi libapache2-mod-wsgi-py3 python3-venv curl openssl memcached)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -111,3 +111,13 @@ def test_rogue_ca_certificate_is_refused_by_mod_ssl(get, pki, httpd):
         assert not r.body
     log = httpd.wait_for_log("Certificate Verification: Error")
     assert "unable to get local issuer certificate" in log or "unknown ca" in log.lower(), log[-2000:]
+
+
+def test_httpd_forwards_any_header_spelling_through_the_proxy_but_not_to_wsgi(get):
+    """Why the module strips identity headers in every spelling (httpd/tests/test_module_decision.py):
+    without it, httpd hands `X_Roles` to a proxied backend as it came (and WSGI servers there fold it
+    into HTTP_X_ROLES), while it keeps a name with `_` out of mod_wsgi's environ altogether."""
+    seen = headers_of(get("/proxy/", headers={"X_Roles": "admin", "x-user-name": "root"}))
+    assert seen["x_roles"] == ["admin"] and seen["x-user-name"] == ["root"], seen
+    env = get("/app/", headers={"X_Roles": "admin", "x-user-name": "root"}).json()["headers"]
+    assert "HTTP_X_ROLES" not in env and env["HTTP_X_USER_NAME"] == "root", env

@@ -1,5 +1,6 @@
 //! The headers the middleware sets (and strips from every request): their HTTP names and their
-//! CGI/WSGI environ keys, as keystonemiddleware's `auth_token` names them.
+//! CGI/WSGI environ keys, as keystonemiddleware's `auth_token` names them, and the rule that tells
+//! an identity header in any spelling a client may send ([`identity_header`]).
 
 /// A header the middleware sets (or strips): its HTTP name and its CGI/WSGI environ key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +57,26 @@ headers! {
     SERVICE_USER_DOMAIN_NAME = "X-Service-User-Domain-Name", "HTTP_X_SERVICE_USER_DOMAIN_NAME";
 }
 
+/// The identity header a request header named `name` stands for, in any spelling: ASCII case is
+/// ignored and `_` reads as `-` (`x_roles`, `X-ROLES`, `X_Roles` are all `X-Roles`), since WSGI
+/// servers, CGI and ASGI-to-WSGI bridges fold those spellings into one environ key (`HTTP_X_ROLES`).
+/// Every header for which this is `Some` is removed from a request before anything else reads it.
+/// Names that are not ASCII, or hold other characters, are no identity header.
+pub fn identity_header(name: &[u8]) -> Option<Header> {
+    // The longest name is `X-Service-Project-Domain-Name` (29 bytes); every one starts with
+    // `X-` or `OpenStack-`: most request headers are ruled out by their length or first byte.
+    if name.len() > 29 || !matches!(name.first(), Some(b'x' | b'X' | b'o' | b'O')) {
+        return None;
+    }
+    ALL_HEADERS.iter().copied().find(|h| {
+        h.name.len() == name.len()
+            && h.name.bytes().zip(name).all(|(want, &got)| {
+                let got = if got == b'_' { b'-' } else { got };
+                want.eq_ignore_ascii_case(&got)
+            })
+    })
+}
+
 /// The ten id/name headers, in keystonemiddleware's order, for a user token and a service token.
 pub(super) const TEMPLATE: [(Header, Header); 10] = [
     (DOMAIN_ID, SERVICE_DOMAIN_ID),
@@ -82,5 +103,50 @@ mod tests {
             assert_eq!(key, h.environ_key);
         }
         assert_eq!(ALL_HEADERS.len(), 32);
+    }
+
+    #[test]
+    fn identity_headers_are_recognised_in_every_spelling() {
+        for h in ALL_HEADERS {
+            let spellings = [
+                h.name.to_owned(),
+                h.name.to_lowercase(),
+                h.name.to_uppercase(),
+                h.name.replace('-', "_"),
+                h.name.to_lowercase().replace('-', "_"),
+                // `_` for some `-` only
+                h.name.replacen('-', "_", 1),
+            ];
+            for s in spellings {
+                assert_eq!(identity_header(s.as_bytes()), Some(*h), "{s}");
+            }
+        }
+        // The longest name bounds the fast path.
+        let longest = ALL_HEADERS.iter().map(|h| h.name.len()).max().unwrap();
+        assert_eq!(longest, 29);
+        for other in [
+            &b""[..],
+            b"X-Auth-Token",
+            b"X-Service-Token",
+            b"X-Roles ",
+            b" X-Roles",
+            b"X-Roles2",
+            b"X-Role-s",
+            b"XRoles",
+            b"X--Roles",
+            b"Content-Type",
+            b"X\xc5\x81Roles",
+            b"X-R\xf6les",
+            b"OpenStack_System_Scope_",
+            b"X-Identity-Statu",
+        ] {
+            assert_eq!(identity_header(other), None, "{other:?}");
+        }
+        // `-` never stands for `_` (no identity header has one), and no other character folds.
+        assert_eq!(identity_header(b"X.Roles"), None);
+        assert_eq!(
+            identity_header(b"OpenStack-System-Scope").map(|h| h.environ_key),
+            Some("HTTP_OPENSTACK_SYSTEM_SCOPE")
+        );
     }
 }

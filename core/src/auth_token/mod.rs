@@ -28,7 +28,7 @@ pub use authenticator::{Authenticator, Credentials};
 pub use catalog::{service_catalog, CatalogMemo};
 pub use config::{Config, NonPki, RevocationMode};
 pub use exchange::{Authentication, SharedValues};
-pub use headers::{Header, ALL_HEADERS};
+pub use headers::{identity_header, Header, ALL_HEADERS};
 pub use identity::Identity;
 pub use outcome::{Decision, HeaderGroup, Outcome, Source, TokenReport, Wants};
 pub use refusal::{Refusal, Unavailable};

@@ -1,5 +1,6 @@
 """The backend behind httpd's mod_proxy: answers every GET with the request line and the headers it
-received, as JSON ``{"method", "path", "headers": [[name, value], ...]}`` (in order, repeats kept).
+received, as JSON ``{"method", "path", "headers": [[name, value], ...]}`` (in order, repeats kept),
+with status 200, or the status a path ending in ``/status/NNN`` asks for.
 
 Run: ``python echo_backend.py PORT_FILE``; it listens on 127.0.0.1 on a port of the kernel's choice
 and writes that port to PORT_FILE (atomically) when it is ready.
@@ -22,7 +23,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (BaseHTTPRequestHandler's name)
         body = json.dumps({"method": self.command, "path": self.path,
                            "headers": [[k, v] for k, v in self.headers.items()]}).encode()
-        self.send_response(200)
+        last = self.path.rstrip("/").rsplit("/", 2)
+        status = int(last[2]) if len(last) == 3 and last[1] == "status" and last[2].isdigit() else 200
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
