@@ -57,12 +57,14 @@ pub fn help() -> String {
     format!(
         "{EXIT_CODES}\n\n\
          Size limits (nothing is read past them): certificates, keys and CA bundles {} MiB; a\n\
-         token {} MiB, a body to sign {} MiB, revocation entries or a list {} MiB; --batch input\n\
-         of any size, one token a line. An empty body (`sign < /dev/null`) is signed as it is.",
+         token {} MiB, a body to sign {} MiB, revocation entries {} MiB,\n\
+         a signed revocation list {} MiB; --batch input of any size, one token a line. An empty\n\
+         body (`sign < /dev/null`) is signed as it is.",
         mib(LimitKind::CredentialLength),
         mib(LimitKind::TokenLength),
         mib(LimitKind::ContentLength),
         mib(LimitKind::JsonSize),
+        mib(LimitKind::RevocationListLength),
     )
 }
 

@@ -5,10 +5,11 @@
 //! | input | limit ([`Limits`]) | too long | unreadable |
 //! |---|---|---|---|
 //! | certificate, key, CA bundle, client certificate | `max_credential_len` | 3 | 3 |
-//! | revocation list a token is checked against | `max_json_len` | 3 | 3 |
+//! | revocation list a token is checked against | `max_revocation_list_len` | 3 | 3 |
 //! | token (argument, standard input, batch line) | `max_token_len` | 1 | 4 |
 //! | body to sign | `max_content_len` | 1 | 4 |
-//! | revocation entries to sign, list to verify | `max_json_len` | 1 | 4 |
+//! | revocation entries to sign | `max_json_len` | 1 | 4 |
+//! | signed revocation list to verify | `max_revocation_list_len` | 1 | 4 |
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -70,8 +71,10 @@ pub enum Kind {
     Token,
     /// A body to sign: too long is refused input (1), unreadable an I/O error (4).
     Body,
-    /// JSON to sign, or a signed list to verify: too long is refused input (1), unreadable 4.
+    /// JSON to sign: too long is refused input (1), unreadable 4.
     Json,
+    /// A signed revocation list to verify: too long is refused input (1), unreadable 4.
+    SignedList,
 }
 
 impl Kind {
@@ -79,7 +82,9 @@ impl Kind {
     pub fn limit_kind(self) -> LimitKind {
         match self {
             Kind::Credential => LimitKind::CredentialLength,
-            Kind::TrustedList | Kind::Json => LimitKind::JsonSize,
+            Kind::Json => LimitKind::JsonSize,
+            // keystone's lists outgrow a token: the list limit (64 MiB), as in the middleware.
+            Kind::TrustedList | Kind::SignedList => LimitKind::RevocationListLength,
             Kind::Token => LimitKind::TokenLength,
             Kind::Body => LimitKind::ContentLength,
         }

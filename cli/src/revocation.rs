@@ -151,7 +151,7 @@ fn verify(args: &VerifyArgs) -> Outcome {
     let signed = input::read(
         Source::file_or_stdin(Some(&args.file)),
         "revocation list",
-        Kind::Json,
+        Kind::SignedList,
     )?;
     let at = args.trust.at.unwrap_or_else(unix_now);
     let list = RevocationList::from_signed(&signed, &verifier, at)

@@ -288,7 +288,7 @@ pub fn run(args: &SyncArgs) -> Outcome {
     // The revocation list, verified with those certificates.
     if let Some(credentials) = &credentials {
         let token = keystone.authenticate(credentials)?;
-        let body = keystone.revocation_list(&token, limits.max(LimitKind::JsonSize))?;
+        let body = keystone.revocation_list(&token, limits.max(LimitKind::RevocationListLength))?;
         let list = RevocationList::from_signed(&body, &verifier, unix_now()).map_err(|e| {
             let reason = match &e {
                 // the core's Display says "malformed token": what is malformed is the list

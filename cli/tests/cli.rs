@@ -1221,12 +1221,12 @@ fn sparse_file(dir: &Workdir, name: &str, size: u64) -> PathBuf {
     path
 }
 
-/// Address space allowed for each run below (`ulimit -v`, RLIMIT_AS): the largest limit (16 MiB
-/// of credentials, read with at most one doubling of the buffer) plus the process, its libraries
-/// and the batch threads, with room to spare. Before the bounded reads these runs grew to 3.4 to
+/// Address space allowed for each run below (`ulimit -v`, RLIMIT_AS): the largest limit (a signed
+/// revocation list's 64 MiB, read with at most one doubling of the buffer) plus the process, its
+/// libraries and the batch threads, with room to spare. Before the bounded reads these runs grew to 3.4 to
 /// 5.4 GB; under the cap an allocation that large fails, which shows as another message or an
 /// abort instead of the expected clean exit.
-const ADDRESS_SPACE_KIB: u64 = 128 * 1024;
+const ADDRESS_SPACE_KIB: u64 = 384 * 1024;
 
 /// Runs `kstoken args...` with standard input from `stdin` and its address space capped at
 /// [`ADDRESS_SPACE_KIB`].
@@ -1257,6 +1257,7 @@ fn every_input_is_read_with_a_bound() {
     let credential = "certificate, key or bundle length limit of 16777216 bytes";
     let token_limit = "token length limit of 1048576 bytes";
     let json_limit = "JSON size limit of 1048576 bytes";
+    let list_limit = "revocation list length limit of 67108864 bytes";
     let trust = format!("--signing-cert {cert} --ca {ca}");
     let signing = format!("--cert {cert} --key {key}");
     // (command line, standard input from this file, exit code, stderr must contain); no path or
@@ -1332,19 +1333,19 @@ fn every_input_is_read_with_a_bound() {
             format!("revocation verify {trust} /dev/zero"),
             "/dev/null",
             1,
-            format!("revocation list /dev/zero exceeds the {json_limit}"),
+            format!("revocation list /dev/zero exceeds the {list_limit}"),
         ),
         (
             format!("revocation check {trust} --list {sparse} {token}"),
             "/dev/null",
             3,
-            format!("revocation list {sparse} exceeds the {json_limit}"),
+            format!("revocation list {sparse} exceeds the {list_limit}"),
         ),
         (
             format!("verify {trust} --revocation-list /dev/zero {token}"),
             "/dev/null",
             3,
-            format!("revocation list /dev/zero exceeds the {json_limit}"),
+            format!("revocation list /dev/zero exceeds the {list_limit}"),
         ),
         (
             format!("verify {trust} --client-cert /dev/zero {token}"),
@@ -1388,7 +1389,14 @@ fn help_states_the_core_limits() {
             "a body to sign {} MiB",
             mib(kstoken::LimitKind::ContentLength)
         ),
-        format!("or a list {} MiB", mib(kstoken::LimitKind::JsonSize)),
+        format!(
+            "revocation entries {} MiB",
+            mib(kstoken::LimitKind::JsonSize)
+        ),
+        format!(
+            "a signed revocation list {} MiB",
+            mib(kstoken::LimitKind::RevocationListLength)
+        ),
         "signed as it is".to_owned(),
     ] {
         assert!(help.contains(&needle), "{needle:?} not in {help}");

@@ -48,6 +48,7 @@ __all__ = [
     "Authenticator",
     "Outcome",
     "IDENTITY_HEADERS",
+    "identity_header",
 ]
 
 _Data = Union[str, bytes, bytearray]
@@ -197,6 +198,7 @@ def _running_calls() -> int: ...
 
 # kstoken.middleware's request authenticator.
 IDENTITY_HEADERS: List[Tuple[str, str]]
+def identity_header(name: bytes) -> Optional[str]: ...
 
 _Decision = Literal["pass", "reject", "unavailable", "delegate", "need_shared"]
 _Refusal = Literal[

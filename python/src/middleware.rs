@@ -802,11 +802,20 @@ impl PyAuthenticator {
     }
 }
 
-/// Adds the authenticator, its outcome, and `IDENTITY_HEADERS` (`[(header name, environ key)]` for
-/// every identity header the middleware sets or strips) to the module.
+/// The identity header (its canonical name) a request header named `name` stands for in any
+/// spelling, or None: core's rule (`auth_token::identity_header`), so that the ASGI middleware
+/// strips exactly what the WSGI middleware, the C library and mod_kstoken strip.
+#[pyfunction]
+fn identity_header(name: &[u8]) -> Option<&'static str> {
+    kstoken::auth_token::identity_header(name).map(|h| h.name)
+}
+
+/// Adds the authenticator, its outcome, `identity_header` and `IDENTITY_HEADERS` (`[(header name,
+/// environ key)]` for every identity header the middleware sets or strips) to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAuthenticator>()?;
     m.add_class::<PyOutcome>()?;
+    m.add_function(wrap_pyfunction!(identity_header, m)?)?;
     let headers: Vec<(&str, &str)> = ALL_HEADERS
         .iter()
         .map(|h| (h.name, h.environ_key))

@@ -36,12 +36,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ASGI_NAMES: Dict[str, bytes] = {
     key: name.lower().encode("latin-1") for name, key in _kstoken.IDENTITY_HEADERS
 }
-_STRIPPED = frozenset(_ASGI_NAMES.values())
 
 
 def _is_identity_header(name: bytes) -> bool:
-    """Whether a header name is an identity header in any spelling (case, ``_`` for ``-``)."""
-    return name.lower().replace(b"_", b"-") in _STRIPPED
+    """Whether a header name is an identity header in any spelling: core's rule (ASCII case ignored,
+    ``_`` read as ``-``), the one the WSGI middleware, libkstoken and mod_kstoken apply."""
+    return _kstoken.identity_header(name) is not None
 
 
 def _environ_from_scope(scope: Scope, headers: List[Tuple[bytes, bytes]]) -> Dict[str, Any]:

@@ -181,6 +181,21 @@ def test_identity_headers_spelled_with_underscores_are_stripped(setup):
     assert not [k for k, v in environ.items() if v in ("admin", "evil", "evil-project", "service", "all")], environ
 
 
+def test_the_asgi_middleware_strips_by_cores_rule():
+    """The spelling rule is core's (kstoken._kstoken.identity_header), shared with the WSGI middleware,
+    libkstoken and mod_kstoken: case and '_' for '-' fold; anything else is another header."""
+    from kstoken import _kstoken
+
+    for name in (b"X-Roles", b"x_roles", b"X_ROLES", b"x-Roles"):
+        assert _kstoken.identity_header(name) == "X-Roles"
+    assert _kstoken.identity_header(b"openstack_system_SCOPE") == "OpenStack-System-Scope"
+    assert _kstoken.identity_header(b"X_Service_Project_Domain_Name") == "X-Service-Project-Domain-Name"
+    for other in (b"X-Roles2", b"X.Roles", b"X Roles", "X-Rol\u0435s".encode("utf-8"), b"", b"X-Auth-Token"):
+        assert _kstoken.identity_header(other) is None, other
+    names = {name for name, _ in _kstoken.IDENTITY_HEADERS}
+    assert {_kstoken.identity_header(n.upper().replace("-", "_").encode()) for n in names} == names
+
+
 def test_names_outside_latin1_are_utf8(setup):
     """A valid token naming 'Łukasz' in project '项目': 200 with UTF-8 header values (it was a 500:
     the values were encoded as Latin-1)."""
