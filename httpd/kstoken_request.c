@@ -79,6 +79,8 @@ typedef struct {
 } kstoken_child;
 
 static kstoken_child *child;
+/* The identity-header table's rows of the headers the authorization providers read. */
+static ptrdiff_t row_roles = -1, row_project_id = -1, row_project_name = -1;
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var_lookup;
 
 static apr_status_t free_authenticators(void *data)
@@ -98,6 +100,9 @@ void kstoken_child_init(apr_pool_t *pchild, server_rec *s)
     const kstoken_global *g = kstoken_global_get();
     int i;
     ssl_var_lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+    row_roles = kst_identity_header_find((const uint8_t *)"X-Roles", 7);
+    row_project_id = kst_identity_header_find((const uint8_t *)"X-Project-Id", 12);
+    row_project_name = kst_identity_header_find((const uint8_t *)"X-Project-Name", 14);
     kstoken_cache_child_init(pchild, s);
     child = apr_pcalloc(pchild, sizeof *child);
     if (apr_pool_create(&child->pool, pchild) != APR_SUCCESS ||
@@ -298,13 +303,34 @@ static const char *client_cert(request_rec *r)
     return pem && *pem ? pem : NULL;
 }
 
-/* Whether a header value can be carried in an HTTP header field: no control character but tab. */
+/* Whether a header value can be carried in an HTTP header field: no control character but tab.
+ * Eight bytes at a time (the catalog is kilobytes long): a word with a byte below 0x20 or equal to
+ * 0x7f is looked at byte by byte, for the tab it may hold. */
+static int carriable_byte(unsigned char ch)
+{
+    return (ch >= 0x20 || ch == '\t') && ch != 0x7f;
+}
+
 static int carriable(const char *v, size_t len)
 {
-    size_t i;
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+    const apr_uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0, k;
+    for (; i + 8 <= len; i += 8) {
+        apr_uint64_t w, del;
+        memcpy(&w, v + i, 8);
+        del = w ^ (0x7f * ones);
+        /* A high bit per byte below 0x20 (for bytes below 0x80; 0x80 and up are never flagged
+         * alone, as ~w clears their high bit), or equal to 0x7f (zero after the xor). */
+        if (((w - 0x20 * ones) & ~w & highs) | ((del - ones) & ~del & highs)) {
+            for (k = 0; k < 8; k++) {
+                if (!carriable_byte((unsigned char)v[i + k])) {
+                    return 0;
+                }
+            }
+        }
+    }
+    for (; i < len; i++) {
+        if (!carriable_byte((unsigned char)v[i])) {
             return 0;
         }
     }
@@ -372,18 +398,13 @@ static int take_headers(request_rec *r, kstoken_req *q, const kst_outcome *o)
     for (i = n; i-- > 0;) {
         const char *name = NULL, *key = NULL, *value = NULL;
         size_t len = 0;
-        ptrdiff_t row;
+        ptrdiff_t row = kst_outcome_header_row(o, i);
         kstoken_header *h;
-        if (!kst_outcome_header(o, i, &name, &key, &value, &len)) {
+        if (row < 0 || row >= 64 || (seen & ((apr_uint64_t)1 << row)) ||
+            !kst_outcome_header(o, i, &name, &key, &value, &len)) {
             continue;
         }
-        row = kst_identity_header_find((const uint8_t *)name, strlen(name));
-        if (row >= 0 && row < 64) {
-            if (seen & ((apr_uint64_t)1 << row)) {
-                continue;
-            }
-            seen |= (apr_uint64_t)1 << row;
-        }
+        seen |= (apr_uint64_t)1 << row;
         if (value && !carriable(value, len)) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           "mod_kstoken: the token's %s holds a control character, which an HTTP "
@@ -395,13 +416,13 @@ static int take_headers(request_rec *r, kstoken_req *q, const kst_outcome *o)
         h->name = name;
         h->environ_key = key;
         h->value = value ? apr_pstrmemdup(r->pool, value, len) : NULL;
-        if (strcmp(name, "X-Roles") == 0) {
+        if (row == row_roles) {
             q->roles = h->value;
         }
-        else if (strcmp(name, "X-Project-Id") == 0) {
+        else if (row == row_project_id) {
             q->project_id = h->value;
         }
-        else if (strcmp(name, "X-Project-Name") == 0) {
+        else if (row == row_project_name) {
             q->project_name = h->value;
         }
     }

@@ -943,6 +943,15 @@ bool kst_outcome_header(const struct kst_outcome *outcome,
                         const char **value,
                         size_t *value_len);
 
+// The row in the identity-header table of the header numbered `index` (the `i` of
+// `kst_identity_header_name(i)`, which `kst_identity_header_find` gives for its name in any
+// spelling), so that a host can tell the headers apart without comparing names; -1 past
+// `kst_outcome_header_count`.
+//
+// # Safety
+// `outcome` is NULL or a live outcome.
+ptrdiff_t kst_outcome_header_row(const struct kst_outcome *outcome, size_t index);
+
 // How many shared-cache keys to fetch (`KST_DECISION_NEED_SHARED` only; 0 otherwise).
 //
 // # Safety

@@ -14,12 +14,9 @@ pub(crate) struct Row {
     pub(crate) environ_key: CString,
 }
 
-/// The table, in `ALL_HEADERS` order, and each header's row number by name (sorted, for a binary
-/// search: a hash map in a static reads as a possible leak to valgrind, its pointer being inside
-/// its allocation).
+/// The table, in `ALL_HEADERS` order (a header's row is its `index()`).
 struct Table {
     rows: Vec<Row>,
-    index: Vec<(&'static str, usize)>,
 }
 
 fn table() -> &'static Table {
@@ -33,26 +30,12 @@ fn table() -> &'static Table {
                 environ_key: CString::new(h.environ_key).unwrap_or_default(),
             })
             .collect(),
-        index: {
-            let mut index: Vec<(&'static str, usize)> = ALL_HEADERS
-                .iter()
-                .enumerate()
-                .map(|(i, h)| (h.name, i))
-                .collect();
-            index.sort_unstable();
-            index
-        },
     })
 }
 
-/// The row number of a header of the table.
+/// The row number of a header of the table (its place in `ALL_HEADERS`).
 pub(crate) fn row_of(header: Header) -> Option<usize> {
-    let index = &table().index;
-    index
-        .binary_search_by(|(name, _)| name.cmp(&header.name))
-        .ok()
-        .and_then(|i| index.get(i))
-        .map(|(_, row)| *row)
+    (header.index() < ALL_HEADERS.len()).then_some(header.index())
 }
 
 /// The row numbered `i`.

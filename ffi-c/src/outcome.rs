@@ -469,6 +469,27 @@ pub unsafe extern "C" fn kst_outcome_header(
     })
 }
 
+/// The row in the identity-header table of the header numbered `index` (the `i` of
+/// `kst_identity_header_name(i)`, which `kst_identity_header_find` gives for its name in any
+/// spelling), so that a host can tell the headers apart without comparing names; -1 past
+/// `kst_outcome_header_count`.
+///
+/// # Safety
+/// `outcome` is NULL or a live outcome.
+#[no_mangle]
+pub unsafe extern "C" fn kst_outcome_header_row(
+    outcome: *const kst_outcome,
+    index: usize,
+) -> isize {
+    boundary_value(-1, || {
+        // SAFETY: per the caller.
+        unsafe { get(outcome) }
+            .and_then(|o| o.headers.get(index))
+            .and_then(|(row, _)| isize::try_from(*row).ok())
+            .unwrap_or(-1)
+    })
+}
+
 /// How many shared-cache keys to fetch (`KST_DECISION_NEED_SHARED` only; 0 otherwise).
 ///
 /// # Safety

@@ -111,6 +111,11 @@ static int header(const kst_outcome *o, const char *name, char *buf, size_t size
     const char *h = NULL, *key = NULL, *value = NULL;
     size_t len = 0;
     CHECK(kst_outcome_header(o, i, &h, &key, &value, &len));
+    /* Each header's row names it in the identity-header table. */
+    ptrdiff_t row = kst_outcome_header_row(o, i);
+    CHECK(row >= 0 && (size_t)row < kst_identity_header_count());
+    CHECK(kst_identity_header_name((size_t)row) == h && kst_identity_header_environ_key((size_t)row) == key);
+    CHECK(kst_identity_header_find(U8(h), strlen(h)) == row);
     if (strcmp(h, name) != 0) continue;
     if (value == NULL) {
       found = 0;
@@ -334,6 +339,7 @@ static void test_valid_tokens(void) {
   size_t vlen = 9;
   CHECK(!kst_outcome_header(o, kst_outcome_header_count(o), &name, &key, &value, &vlen));
   CHECK(name == NULL && key == NULL && value == NULL && vlen == 0);
+  CHECK(kst_outcome_header_row(o, kst_outcome_header_count(o)) == -1);
   CHECK(kst_outcome_header(o, 0, NULL, NULL, NULL, NULL));
   CHECK(kst_outcome_shared_key_count(o) == 0 && kst_outcome_shared_key(o, 0) == NULL);
   CHECK(kst_outcome_shared_store_count(o) == 0);
@@ -885,6 +891,7 @@ static void test_misuse(void) {
   CHECK(kst_outcome_wants(NULL) == 0);
   CHECK(kst_outcome_header_count(NULL) == 0);
   CHECK(!kst_outcome_header(NULL, 0, NULL, NULL, NULL, NULL));
+  CHECK(kst_outcome_header_row(NULL, 0) == -1);
   CHECK(kst_outcome_shared_key_count(NULL) == 0);
   CHECK(kst_outcome_shared_store_count(NULL) == 0);
   kst_outcome_free(NULL);

@@ -66,6 +66,12 @@ def tokens(keystone_pki, rogue_pki, pki):
         "admin": sign(v3_body("admin", user="carol", roles=("admin",))),
         "revoked": sign(v3_body("revoked")),
         "rogue": rogue_pki.sign(v3_body("rogue")),
+        # project names a header carries (a tab) or cannot carry (other control characters), at
+        # places the module's check reaches eight bytes at a time and byte by byte
+        "tab": sign(v3_body("tab", project="a-project\tname with a tab")),
+        "control-word": sign(v3_body("control-word", project="a-project\x01name, eight bytes on")),
+        "control-tail": sign(v3_body("control-tail", project="a-project-name\x7f")),
+        "control-short": sign(v3_body("control-short", project="\x1f")),
     }
     t["tampered"] = tampered(t["unbound"])
     return t
@@ -244,6 +250,13 @@ def test_a_request_without_a_token_is_refused(get):
 @pytest.mark.parametrize("name", ["expired", "tampered", "rogue"])
 def test_invalid_tokens_are_refused(get, tokens, name):
     refused(get("/mod/cert/", headers={"X-Auth-Token": tokens[name]}))
+
+
+def test_control_characters_in_identity_values(get, tokens):
+    # a tab is carried; any other control character refuses the token (docs/httpd.md, differences)
+    passed(get("/mod/cert/", headers={"X-Auth-Token": tokens["tab"]}), project="a-project\tname with a tab")
+    for name in ("control-word", "control-tail", "control-short"):
+        refused(get("/mod/cert/", headers={"X-Auth-Token": tokens[name]}))
 
 
 def test_not_a_token_is_refused(get):

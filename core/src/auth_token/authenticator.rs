@@ -84,6 +84,27 @@ enum Lookup<'t> {
     Miss(Miss<'t>),
 }
 
+/// A token's lookup: where it stands, or why it was refused before any cache (not cached).
+type Looked<'t> = Result<Lookup<'t>, Refusal>;
+
+/// The shared-cache keys of the tokens that missed the process cache, each once.
+fn shared_keys(format: &SharedFormat, lookups: [&Option<Looked<'_>>; 2]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for looked in lookups.into_iter().flatten() {
+        let Ok(Lookup::Miss(miss)) = looked else {
+            continue;
+        };
+        for hash in &miss.hashes {
+            if let Ok(slot) = format.slot(hash) {
+                if !keys.contains(&slot.key) {
+                    keys.push(slot.key);
+                }
+            }
+        }
+    }
+    keys
+}
+
 /// A token that missed the process cache, on its way to a shared-cache lookup or a validation.
 struct Miss<'t> {
     token: &'t [u8],
@@ -240,48 +261,23 @@ impl Authenticator {
                 shared_store: Vec::new(),
             });
         }
+        // Each token is looked up (hashed) once per call: the shared-cache keys of the misses,
+        // then the decision, both from the same lookups.
+        let service = service_token.map(|t| self.lookup(t, now_us));
+        let user = user_token.map(|t| self.lookup(t, now_us));
         if let (None, Some(format)) = (shared, &self.config.shared_cache) {
-            let keys = self.shared_keys(format, [service_token, user_token], now_us);
+            let keys = shared_keys(format, [&service, &user]);
             if !keys.is_empty() {
                 return Authentication::NeedShared { keys };
             }
         }
-        Authentication::Decided(self.decide(
-            user_token,
-            service_token,
-            &credentials.auth,
-            now_us,
-            shared,
-        ))
-    }
-
-    /// The shared-cache keys of the tokens that miss the process cache (hashing only).
-    fn shared_keys(
-        &self,
-        format: &SharedFormat,
-        tokens: [Option<&[u8]>; 2],
-        now_us: i64,
-    ) -> Vec<String> {
-        let mut keys: Vec<String> = Vec::new();
-        for token in tokens.into_iter().flatten() {
-            let Ok(Lookup::Miss(miss)) = self.lookup(token, now_us) else {
-                continue;
-            };
-            for hash in &miss.hashes {
-                if let Ok(slot) = format.slot(hash) {
-                    if !keys.contains(&slot.key) {
-                        keys.push(slot.key);
-                    }
-                }
-            }
-        }
-        keys
+        Authentication::Decided(self.decide(user, service, &credentials.auth, now_us, shared))
     }
 
     fn decide(
         &self,
-        user_token: Option<&[u8]>,
-        service_token: Option<&[u8]>,
+        user_lookup: Option<Looked<'_>>,
+        service_lookup: Option<Looked<'_>>,
         auth: &AuthContext<'_>,
         now_us: i64,
         shared: Option<&SharedValues<'_>>,
@@ -293,11 +289,16 @@ impl Authenticator {
         };
         let mut allow_expired = false;
         let mut service_role_check = None;
-        let service = match service_token {
+        let service_sent = service_lookup.is_some();
+        let service_text = match &service_lookup {
+            Some(Ok(Lookup::Miss(miss))) => Some(miss.token),
+            _ => None,
+        };
+        let service = match service_lookup {
             None => None,
-            Some(token) => {
+            Some(looked) => {
                 let mut report =
-                    self.check_token(token, false, true, auth, now_us, now, shared, &mut store);
+                    self.check_token(looked, false, true, auth, now_us, now, shared, &mut store);
                 if unavailable(&report) {
                     return Outcome {
                         decision: Decision::Unavailable,
@@ -322,13 +323,21 @@ impl Authenticator {
                 Some(report)
             }
         };
-        let user = match user_token {
+        let user = match user_lookup {
             None => None,
-            Some(token) => {
+            Some(looked) => {
+                // The same text as the service token: looked up again, now that the service
+                // token's validation has cached it (one validation, as for two requests).
+                let looked = match looked {
+                    Ok(Lookup::Miss(miss)) if service_text == Some(miss.token) => {
+                        self.lookup(miss.token, now_us)
+                    }
+                    other => other,
+                };
                 let report = self.check_token(
-                    token,
+                    looked,
                     allow_expired,
-                    service_token.is_none(),
+                    !service_sent,
                     auth,
                     now_us,
                     now,
@@ -402,7 +411,7 @@ impl Authenticator {
     #[allow(clippy::too_many_arguments)]
     fn check_token(
         &self,
-        token: &[u8],
+        looked: Looked<'_>,
         allow_expired: bool,
         check_bind: bool,
         auth: &AuthContext<'_>,
@@ -411,7 +420,7 @@ impl Authenticator {
         shared: Option<&SharedValues<'_>>,
         store: &mut Vec<SharedEntry>,
     ) -> TokenReport {
-        let (entry, source, cache_key) = match self.lookup(token, now_us) {
+        let (entry, source, cache_key) = match looked {
             Err(refusal) => return TokenReport::refused(refusal),
             Ok(Lookup::Hit(entry, key)) => (entry, Source::Cache, Some(key)),
             Ok(Lookup::Miss(miss)) => match self.resolve(miss, now_us, shared, store) {

@@ -9,13 +9,30 @@ pub struct Header {
     pub name: &'static str,
     /// The WSGI environ key (`HTTP_X_ROLES`).
     pub environ_key: &'static str,
+    /// Its position in [`ALL_HEADERS`].
+    index: usize,
+}
+
+impl Header {
+    /// Its position in [`ALL_HEADERS`]: a binding's table of the headers is indexed by it, without
+    /// comparing names.
+    pub fn index(self) -> usize {
+        self.index
+    }
 }
 
 macro_rules! headers {
     ($($id:ident = $name:literal, $key:literal;)*) => {
+        /// The headers' positions in [`ALL_HEADERS`], numbered by the compiler.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Position { $($id),* }
         $(
             #[doc = concat!("`", $name, "`.")]
-            pub const $id: Header = Header { name: $name, environ_key: $key };
+            pub const $id: Header = Header {
+                name: $name,
+                environ_key: $key,
+                index: Position::$id as usize,
+            };
         )*
         /// Every header the middleware may set; all of them are removed from incoming requests.
         pub const ALL_HEADERS: &[Header] = &[$($id),*];
@@ -103,6 +120,9 @@ mod tests {
             assert_eq!(key, h.environ_key);
         }
         assert_eq!(ALL_HEADERS.len(), 32);
+        for (i, h) in ALL_HEADERS.iter().enumerate() {
+            assert_eq!(h.index(), i, "{}", h.name);
+        }
     }
 
     #[test]

@@ -18,9 +18,18 @@ pub type CacheKey = [u8; 32];
 
 /// The cache key of `token` (`None` only if OpenSSL cannot compute SHA-256: then nothing is cached).
 pub fn cache_key(token: &[u8]) -> Option<CacheKey> {
+    #[cfg(test)]
+    KEYS_COMPUTED.with(|n| n.set(n.get() + 1));
     digest(HashAlgorithm::Sha256, token)
         .ok()
         .and_then(|d| CacheKey::try_from(&d[..]).ok())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many cache keys this thread computed (each hashes a whole token): for the tests that
+    /// check a request hashes each token once.
+    pub(crate) static KEYS_COMPUTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Number of independently locked shards.

@@ -20,14 +20,15 @@ def _id(seed: str) -> str:
 
 
 def v3_body(name: str, user: str = "alice", bind: Optional[Dict[str, Any]] = None,
-            roles: tuple = ("member", "reader"), expires_in: int = 3600) -> Dict[str, Any]:
-    """A project-scoped v3 token body for ``user`` (no catalog), bound as ``bind`` says."""
+            roles: tuple = ("member", "reader"), expires_in: int = 3600, project: str = "demo") -> Dict[str, Any]:
+    """A v3 token body for ``user`` scoped to ``project`` (no catalog), bound as ``bind`` says."""
     now = datetime.datetime.now(datetime.timezone.utc)
     token: Dict[str, Any] = {
         "methods": ["password"],
         "roles": [{"id": _id("role-" + r), "name": r} for r in roles],
         "expires_at": _isotime(now + datetime.timedelta(seconds=expires_in)),
-        "project": {"domain": {"id": "default", "name": "Default"}, "id": _id("project-demo"), "name": "demo"},
+        "project": {"domain": {"id": "default", "name": "Default"}, "id": _id("project-" + project),
+                    "name": project},
         "is_domain": False,
         "user": {"domain": {"id": "default", "name": "Default"}, "id": _id("user-" + user), "name": user,
                  "password_expires_at": None},

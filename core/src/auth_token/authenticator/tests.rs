@@ -542,6 +542,62 @@ fn shared_cache_between_processes() {
     assert_eq!(o.user.unwrap().source, Source::SharedCache);
 }
 
+/// How many cache keys `f` computed on this thread (each one hashes a whole token).
+fn keys_computed(f: impl FnOnce()) -> usize {
+    use crate::auth_token::token_cache::KEYS_COMPUTED;
+    let before = KEYS_COMPUTED.with(|n| n.get());
+    f();
+    KEYS_COMPUTED.with(|n| n.get()) - before
+}
+
+#[test]
+fn each_token_is_hashed_once_per_call() {
+    let (user_text, service_text) = (valid(), sign(&service_body(r#"{"name":"service"}"#)));
+    let creds = Credentials {
+        user_token: Some(user_text.as_bytes()),
+        service_token: Some(service_text.as_bytes()),
+        ..Credentials::default()
+    };
+    let shared = Shared::default();
+    let a = auth(shared_config());
+    // Misses: the call that asks for the shared keys, then the one that decides.
+    let n = keys_computed(|| {
+        let o = shared.authenticate(&a, &creds);
+        assert_eq!(o.decision, Decision::Pass);
+        assert_eq!(o.user.as_ref().unwrap().source, Source::Validated);
+    });
+    assert_eq!(n, 4);
+    // Hits with a shared cache configured: one call, each token hashed once (it was twice, once
+    // for the shared keys and once for the decision).
+    let n = keys_computed(|| {
+        let o = decided(a.authenticate(&creds, NOW, None));
+        assert_eq!(o.decision, Decision::Pass);
+        assert_eq!(o.user.as_ref().unwrap().source, Source::Cache);
+        assert_eq!(o.service.as_ref().unwrap().source, Source::Cache);
+    });
+    assert_eq!(n, 2);
+    // Without a shared cache, likewise.
+    let plain = auth(Config::default());
+    user(&plain, &user_text);
+    assert_eq!(
+        keys_computed(|| assert_eq!(user(&plain, &user_text).decision, Decision::Pass)),
+        1
+    );
+    // The same text as both tokens: validated once, the user token then a hit.
+    let same = Credentials {
+        user_token: Some(service_text.as_bytes()),
+        service_token: Some(service_text.as_bytes()),
+        ..Credentials::default()
+    };
+    let fresh = auth(shared_config());
+    let o = shared.authenticate(&fresh, &same);
+    assert_eq!(o.service.as_ref().unwrap().source, Source::SharedCache);
+    let fresh = auth(Config::default());
+    let o = decided(fresh.authenticate(&same, NOW, None));
+    assert_eq!(o.service.as_ref().unwrap().source, Source::Validated);
+    assert_eq!(o.user.as_ref().unwrap().source, Source::Cache);
+}
+
 #[test]
 fn shared_keys_are_asked_for_once_then_stored() {
     let token = valid();
