@@ -23,6 +23,22 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 checks=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# readme_size_matches ROW BYTES: the size README.md's packaging table gives in row ROW ("| ROW | 2.4 MB
+# |", "KB" or "MB", decimal) is within 25% of BYTES (the artifacts grow with the code; a stale or
+# wrong figure does not pass).
+readme_size_matches() {
+  local stated
+  stated=$(grep -m1 "^| $1 | " README.md | awk -F'|' '{print $3}' | awk '{print $1, $2}')
+  [ -n "$stated" ] || fail "README.md's packaging table has no row '$1'"
+  python3 - "$1" "$stated" "$2" <<'PY' || exit 1
+import sys
+row, stated, actual = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+claimed = float(stated[0]) * {"KB": 1e3, "MB": 1e6}[stated[1]]
+if not 0.75 <= actual / claimed <= 1.25:
+    print("FAIL: README.md says the %s is %s %s; it is %d bytes: update the table" % (row, stated[0], stated[1], actual), file=sys.stderr)
+    sys.exit(1)
+PY
+}
 ok() { checks=$((checks + 1)); echo "   ok: $*"; }
 timings=()
 step_name=
@@ -228,6 +244,12 @@ case "$(basename "$wheel")" in
   *-cp39-abi3-*manylinux_2_17_x86_64*.whl) ok "$(basename "$wheel"): $(stat -c %s "$wheel") bytes" ;;
   *) fail "$(basename "$wheel") is not tagged cp39-abi3-manylinux_2_17_x86_64" ;;
 esac
+# The README's facts about the wheels: their file names (x86_64 and arm64) and this wheel's size.
+grep -qF "$(basename "$wheel")" README.md || fail "README.md does not name the wheel $(basename "$wheel")"
+grep -qF "$(basename "$wheel" | sed 's/x86_64/aarch64/g')" README.md ||
+  fail "README.md does not name the arm64 wheel $(basename "$wheel" | sed 's/x86_64/aarch64/g')"
+readme_size_matches "portable wheel" "$(stat -c %s "$wheel")"
+ok "README.md names both wheels and this one's size"
 "$tools/bin/auditwheel" show "$wheel" | tee "$work/auditwheel.txt" | sed 's/^/   | /'
 tr '\n' ' ' < "$work/auditwheel.txt" | grep 'consistent with the following platform tag: *"manylinux_2_17_x86_64"' >/dev/null ||
   fail "auditwheel does not report manylinux_2_17_x86_64"
@@ -336,7 +358,12 @@ CARGO_TARGET_DIR="$target" "$work/venv-sdist/bin/pip" install -q --disable-pip-v
 sdist_module="$(find "$work/venv-sdist/lib" -name '_kstoken*.so')"
 sdist_needed="$(needed "$sdist_module")"
 echo "   NEEDED: $sdist_needed"
-grep -q 'libcrypto.so' <<< "$sdist_needed" || fail "the sdist build should link the system OpenSSL"
+# What README.md's packaging table says the sdist's module needs, and its size.
+for lib in libssl.so.3 libcrypto.so.3 libz.so.1; do
+  grep -qw "$lib" <<< "$sdist_needed" || fail "the sdist's module does not need $lib, as README.md says it does"
+  grep -m1 '^| sdist | ' README.md | grep -qF "$lib" || fail "README.md's sdist row does not name $lib"
+done
+readme_size_matches sdist "$(stat -c %s "$sdist")"
 ok "pip install of the sdist built a module that uses the system libcrypto"
 ksm_tree=()
 [ -d "$T/src/keystonemiddleware-6.1.0" ] && ksm_tree=(KSTOKEN_TEST_KSM_TREE="$T/src/keystonemiddleware-6.1.0")

@@ -344,8 +344,11 @@ def _oslo_source(obj: Any, project: Any, config_file: Any) -> Any:
 def _oslo_get(obj: Any, group: str, name: str) -> Any:
     try:
         return obj[group][name]
-    except _cfg.NoSuchOptError:
-        return None
+    except _cfg.NoSuchOptError as e:
+        if getattr(e, "opt_name", name) == name:
+            return None
+        # The value names a variable ($my_limit) that no option defines: refused, not the default.
+        raise ConfigurationError("[%s] %s: %s (define it, or write $$ for a literal $)" % (group, name, e)) from None
     except (_cfg.Error, ValueError) as e:
         raise ConfigurationError("[%s] %s: %s" % (group, name, e)) from None
 
@@ -561,6 +564,8 @@ def _validate(s: Settings) -> None:
         )
     if s.memcache_use_advanced_pool:
         s.warnings.append(
-            "memcache_use_advanced_pool is ignored: kstoken.middleware always uses a pooled, "
-            "thread-safe memcached client"
+            "memcache_use_advanced_pool = true: kstoken.middleware always uses its own pooled, "
+            "thread-safe memcached client; the option only keeps a failed server out for "
+            "memcache_pool_dead_retry (%d s, as keystonemiddleware's advanced pool) instead of "
+            "python-memcached's 30 s" % s.memcache_dead_retry
         )

@@ -209,3 +209,43 @@ def test_without_oslo_config_paste_only_said_once(monkeypatch, caplog):
     assert len(lines) == 1 and "paste configuration only" in lines[0].getMessage()
     with pytest.raises(ConfigurationError, match="need oslo.config"):
         _config.load({"oslo_config_project": "nova"})
+
+
+def test_kstokens_own_options_are_read_through_oslo_config(tmp_path, monkeypatch):
+    """The options keystonemiddleware does not have (kstoken_*, revocation_cache_time,
+    check_revocations_for_cached) resolve like the others: from the service's file with
+    interpolation, from OS_KEYSTONE_AUTHTOKEN__* over the file, paste over both; a bad value in the
+    file is refused naming the option."""
+    conf = write(tmp_path / "nova.conf", "[keystone_authtoken]\n" + AUTH
+                 + "kstoken_revocation = off\nrevocation_cache_time = 17\ncheck_revocations_for_cached = true\n"
+                 "kstoken_revocation_list_max_bytes = 1048576\nkstoken_request_fetch_timeout = 1.5\n"
+                 "kstoken_cache_max_entries = $token_cache_time\ntoken_cache_time = 77\n")
+    paste = {"oslo_config_project": "nova", "oslo_config_file": conf}
+    for key in [k for k in os.environ if k.startswith("OS_")]:
+        monkeypatch.delenv(key)
+    s = _config.load(paste)
+    assert (s.kstoken_revocation, s.revocation_cache_time, s.check_revocations_for_cached) == ("off", 17.0, True)
+    assert s.kstoken_revocation_list_max_bytes == 1048576
+    assert s.kstoken_request_fetch_timeout == 1.5
+    assert s.kstoken_cache_max_entries == 77
+    monkeypatch.setenv("OS_KEYSTONE_AUTHTOKEN__KSTOKEN_REQUEST_FETCH_TIMEOUT", "0.5")
+    assert _config.load(paste).kstoken_request_fetch_timeout == 0.5
+    assert _config.load(dict(paste, kstoken_request_fetch_timeout="2")).kstoken_request_fetch_timeout == 2.0
+    monkeypatch.delenv("OS_KEYSTONE_AUTHTOKEN__KSTOKEN_REQUEST_FETCH_TIMEOUT")
+    bad = write(tmp_path / "bad.conf", "[keystone_authtoken]\n" + AUTH + "kstoken_revocation = sometimes\n")
+    with pytest.raises(ConfigurationError) as e:
+        _config.load({"oslo_config_project": "nova", "oslo_config_file": bad})
+    assert "kstoken_revocation" in str(e.value) and "sometimes" in str(e.value)
+    # A variable no option defines is refused naming the option, never read as the default.
+    unknown = write(tmp_path / "unknown.conf", "[DEFAULT]\nmy_limit = 5\n[keystone_authtoken]\n" + AUTH
+                    + "kstoken_cache_max_entries = $my_limit\n")
+    with pytest.raises(ConfigurationError) as e:
+        _config.load({"oslo_config_project": "nova", "oslo_config_file": unknown})
+    assert "kstoken_cache_max_entries" in str(e.value) and "my_limit" in str(e.value)
+
+
+def test_the_advanced_pool_warning_says_what_the_option_does(caplog):
+    s = _config.load({"memcached_servers": "127.0.0.1:1", "memcache_use_advanced_pool": "true",
+                      "identity_uri": "http://127.0.0.1:9"})
+    assert s.memcache_dead_retry == 300
+    assert any("memcache_pool_dead_retry (300 s" in w and "30 s" in w for w in s.warnings), s.warnings
