@@ -195,6 +195,29 @@ def test_keystone_answers_are_read_with_a_cap(pki, keystone, tmp_path, caplog, w
     assert "larger than 1000000 bytes (the limit set by kstoken_revocation_list_max_bytes)" in caplog.text
 
 
+def test_the_service_users_authentication_and_the_ca_are_capped(pki, keystone, tmp_path, caplog):
+    """The other fetches are capped the same way: keystone answering the service user's
+    authentication (POST /v3/auth/tokens, list mode) or the CA (an empty signing_dir) with 40 MiB
+    without a Content-Length: 503, "larger than" logged, far less than 40 MiB read."""
+    caplog.set_level(logging.ERROR, logger="kstoken.middleware")
+    endpoints = [
+        ("POST /v3/auth/tokens", lambda: list_conf(keystone, signing_dir(tmp_path, pki, "auth"),
+                                                   http_request_max_retries="0")),
+        ("GET /v3/OS-SIMPLE-CERT/ca", lambda: {"signing_dir": signing_dir(tmp_path, None, "ca"),
+                                               "identity_uri": keystone.url, "http_request_max_retries": "0"}),
+    ]
+    for endpoint, conf in endpoints:
+        keystone.faults.clear()
+        keystone.sent.clear()
+        caplog.clear()
+        keystone.faults[endpoint] = {"huge": 40 << 20, "length": False}
+        assert status(AuthProtocol(App(), conf()), sign(pki, body())) == 503, endpoint
+        assert "larger than" in caplog.text, (endpoint, caplog.text)
+        wait_for(lambda: keystone.sent.get(endpoint, 0) > 0, 5, "the answer to " + endpoint)
+        time.sleep(0.3)
+        assert keystone.sent[endpoint] < (20 << 20), (endpoint, keystone.sent[endpoint])
+
+
 def test_version_discovery_is_capped(pki, keystone, tmp_path, caplog):
     caplog.set_level(logging.ERROR, logger="kstoken.middleware")
     keystone.faults["GET /"] = {"huge": 40 << 20, "length": False}
