@@ -140,7 +140,7 @@ impl Checker {
 }
 
 /// The failure for a refused token, the same words with and without the pipeline: `rejected at
-/// step NAME: REASON` (the step's description first where it says more than its name). A
+/// step DESCRIPTION: REASON`, with ` [NAME]` after a description that does not start with the name. A
 /// configuration-type error behind a signature rejection keeps its exit code (3).
 fn refusal(error: &ValidateError) -> Failure {
     let rejection = match error {
@@ -148,8 +148,9 @@ fn refusal(error: &ValidateError) -> Failure {
         ValidateError::InvalidArgument(e) => return Failure::from_token_error(e),
     };
     let step = rejection.step();
-    let named = if step.description() == step.as_str() {
-        step.as_str().to_owned()
+    // The stable name in brackets only where the description does not start with it.
+    let named = if step.description().starts_with(step.as_str()) {
+        step.description().to_owned()
     } else {
         format!("{} [{step}]", step.description())
     };

@@ -1815,7 +1815,7 @@ fn verify_says_not_a_pki_token_as_inspect_does() {
             assert_code(&out, 1);
             assert_eq!(
                 stderr(&out),
-                format!("kstoken: rejected at step detect (form) [detect]: {words}\n"),
+                format!("kstoken: rejected at step detect (form): {words}\n"),
                 "{token} pipeline={pipeline}"
             );
         }
