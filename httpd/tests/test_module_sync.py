@@ -7,16 +7,14 @@ PKI refused by sync leaves the module validating with what it trusts; a list pas
 
 import hashlib
 import os
-import shutil
-import subprocess
 
 import pytest
 
 from testbed import module
 from testbed.module import backend_headers, directives, passed, proxied_location, refused, unavailable
 from testbed.procs import wait_until
-from testbed.standin import SERVICE_PASSWORD, SERVICE_USER, StandIn
-from testbed.tokens import KeystonePki, TokenSigner, v3_body
+from testbed.standin import keystone_token, password_file, running, sync_runner
+from testbed.tokens import TokenSigner, v3_body
 
 #: revocation_cache_time and kstoken_revocation_stale_time of the location
 FRESH, STALE = 30, 30
@@ -24,12 +22,8 @@ FRESH, STALE = 30, 30
 
 @pytest.fixture(scope="module")
 def standin(workdir, kstoken_cli):
-    pki = KeystonePki(kstoken_cli, os.path.join(workdir, "module-sync-standin-pki"))
-    s = StandIn(os.path.join(workdir, "module-sync-standin"), pki)
-    try:
+    with running(kstoken_cli, workdir, "module-sync-standin") as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +34,7 @@ def sync_root(workdir):
     root = os.path.join(workdir, "module-sync")
     os.makedirs(root, exist_ok=True)
     module.signing_dir(os.path.join(root, "signing"), HTTPD_USER)
-    password = os.path.join(root, "password")
-    with open(password, "w") as f:
-        f.write(SERVICE_PASSWORD + "\n")
-    shutil.chown(password, HTTPD_USER, HTTPD_USER)
-    os.chmod(password, 0o600)
+    password_file(root, HTTPD_USER)
     return root
 
 
@@ -70,20 +60,8 @@ def sync(kstoken_cli, standin, sync_root):
     credentials; the completed process."""
     from conftest import HTTPD_USER
 
-    def run():
-        env = dict(SERVICE_USER, OS_AUTH_URL=standin.url, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
-        return subprocess.run([kstoken_cli, "sync", "--signing-dir", os.path.join(sync_root, "signing"),
-                               "--password-file", os.path.join(sync_root, "password"), "--timeout", "10"],
-                              env=env, user=HTTPD_USER, group=HTTPD_USER, extra_groups=[], capture_output=True,
-                              text=True, timeout=60)
-
-    return run
-
-
-def keystone_token(cli, standin, name, workdir):
-    """A token signed with the key the stand-in signs with now."""
-    signer = TokenSigner(cli, standin.path("signing_cert.pem"), standin.path("signing_key.pem"), workdir)
-    return signer.sign(v3_body(name))
+    return sync_runner(kstoken_cli, standin, os.path.join(sync_root, "signing"), os.path.join(sync_root, "password"),
+                       HTTPD_USER)
 
 
 def eventually(get, token, status, what):

@@ -15,18 +15,13 @@ import pytest
 from testbed import middleware
 from testbed.middleware import accepted, refused
 from testbed.procs import wait_until
-from testbed.standin import SERVICE_PASSWORD, SERVICE_USER, StandIn
-from testbed.tokens import KeystonePki, TokenSigner, v3_body
+from testbed.standin import SERVICE_PASSWORD, SERVICE_USER, keystone_token, password_file, running, sync_runner
 
 
 @pytest.fixture(scope="module")
 def standin(workdir, kstoken_cli):
-    pki = KeystonePki(kstoken_cli, os.path.join(workdir, "standin-pki"))
-    s = StandIn(os.path.join(workdir, "standin"), pki)
-    try:
+    with running(kstoken_cli, workdir, "standin") as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +32,7 @@ def sync_root(workdir):
     root = os.path.join(workdir, "sync")
     os.makedirs(root, exist_ok=True)
     middleware.signing_dir(root, HTTPD_USER)
-    password = os.path.join(root, "password")
-    with open(password, "w") as f:
-        f.write(SERVICE_PASSWORD + "\n")
-    shutil.chown(password, HTTPD_USER, HTTPD_USER)
-    os.chmod(password, 0o600)
+    password_file(root, HTTPD_USER)
     return root
 
 
@@ -65,20 +56,8 @@ def sync(kstoken_cli, standin, sync_root):
     stand-in's service credentials in OS_* variables; the completed process."""
     from conftest import HTTPD_USER
 
-    def run():
-        env = dict(SERVICE_USER, OS_AUTH_URL=standin.url, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
-        return subprocess.run([kstoken_cli, "sync", "--signing-dir", os.path.join(sync_root, "signing"),
-                               "--password-file", os.path.join(sync_root, "password"), "--timeout", "10"],
-                              env=env, user=HTTPD_USER, group=HTTPD_USER, extra_groups=[], capture_output=True,
-                              text=True, timeout=60)
-
-    return run
-
-
-def keystone_token(cli, standin, name, workdir):
-    """A token signed with the key the stand-in signs with now."""
-    signer = TokenSigner(cli, standin.path("signing_cert.pem"), standin.path("signing_key.pem"), workdir)
-    return signer.sign(v3_body(name))
+    return sync_runner(kstoken_cli, standin, os.path.join(sync_root, "signing"), os.path.join(sync_root, "password"),
+                       HTTPD_USER)
 
 
 def test_sync_fills_the_signing_directory_as_the_services_user(sync, sync_root, standin):

@@ -2,15 +2,17 @@
 process for the test bed: keystone's OS-SIMPLE-CERT, password authentication and OS-PKI revocation
 list endpoints on 127.0.0.1, with a control port to rotate the signing key or rebuild the PKI."""
 
+import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import urllib.request
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from testbed.procs import Process, wait_until
-from testbed.tokens import KeystonePki
+from testbed.tokens import KeystonePki, TokenSigner, v3_body
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STANDIN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "python", "tests", "middleware", "keystone_standin.py")
@@ -61,3 +63,44 @@ class StandIn:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+@contextlib.contextmanager
+def running(cli: str, workdir: str, name: str) -> Iterator["StandIn"]:
+    """A stand-in with a PKI of its own under ``workdir/name-pki``, stopped on leaving."""
+    s = StandIn(os.path.join(workdir, name), KeystonePki(cli, os.path.join(workdir, name + "-pki")))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def password_file(root: str, user: str) -> str:
+    """``root/password``: the stand-in's service password, readable by ``user`` alone."""
+    password = os.path.join(root, "password")
+    with open(password, "w") as f:
+        f.write(SERVICE_PASSWORD + "\n")
+    shutil.chown(password, user, user)
+    os.chmod(password, 0o600)
+    return password
+
+
+def sync_runner(cli: str, standin: "StandIn", signing: str, password: str,
+                user: str) -> Callable[[], "subprocess.CompletedProcess[str]"]:
+    """``run()``: one ``kstoken sync`` of ``signing`` as ``user``, with the stand-in's service
+    credentials in OS_* variables; the completed process."""
+
+    def run() -> "subprocess.CompletedProcess[str]":
+        env = dict(SERVICE_USER, OS_AUTH_URL=standin.url, PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+        return subprocess.run([cli, "sync", "--signing-dir", signing, "--password-file", password,
+                               "--timeout", "10"],
+                              env=env, user=user, group=user, extra_groups=[], capture_output=True,
+                              text=True, timeout=60)
+
+    return run
+
+
+def keystone_token(cli: str, standin: "StandIn", name: str, workdir: str) -> str:
+    """A token signed with the key the stand-in signs with now."""
+    signer = TokenSigner(cli, standin.path("signing_cert.pem"), standin.path("signing_key.pem"), workdir)
+    return signer.sign(v3_body(name))
